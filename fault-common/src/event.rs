@@ -1,0 +1,338 @@
+//! Events: the few frames a stateful detector needs, handed to userspace through the ring
+//! buffer. Fixed size, so a full ring buffer is a counted drop rather than a partial write.
+
+use bytemuck::{Pod, Zeroable};
+
+/// What an event's body holds.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventKind {
+    Nbns = 1,
+    Nbss = 2,
+    Ncp = 3,
+    SapEntry = 4,
+    Pptp = 5,
+    Tcp = 6,
+    Udp = 7,
+    IcmpUnreachable = 8,
+}
+
+impl TryFrom<u8> for EventKind {
+    type Error = u8;
+    fn try_from(v: u8) -> Result<Self, u8> {
+        Ok(match v {
+            1 => EventKind::Nbns,
+            2 => EventKind::Nbss,
+            3 => EventKind::Ncp,
+            4 => EventKind::SapEntry,
+            5 => EventKind::Pptp,
+            6 => EventKind::Tcp,
+            7 => EventKind::Udp,
+            8 => EventKind::IcmpUnreachable,
+            other => return Err(other),
+        })
+    }
+}
+
+/// Address family of `src`/`dst` in the header (and of quoted addresses in ICMP bodies).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    None = 0,
+    /// IPv4 address in the first 4 bytes.
+    Ipv4 = 4,
+    Ipv6 = 6,
+    /// IPX network (4) + node (6) in the first 10 bytes; the socket is the port.
+    Ipx = 17,
+}
+
+impl TryFrom<u8> for Family {
+    type Error = u8;
+    fn try_from(v: u8) -> Result<Self, u8> {
+        Ok(match v {
+            0 => Family::None,
+            4 => Family::Ipv4,
+            6 => Family::Ipv6,
+            17 => Family::Ipx,
+            other => return Err(other),
+        })
+    }
+}
+
+/// How an IPX packet was framed on Ethernet (the `encap` header byte; 0 for IP).
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IpxEncap {
+    None = 0,
+    EthernetII = 1,
+    Raw8023 = 2,
+    Llc = 3,
+    Snap = 4,
+}
+
+impl TryFrom<u8> for IpxEncap {
+    type Error = u8;
+    fn try_from(v: u8) -> Result<Self, u8> {
+        Ok(match v {
+            0 => IpxEncap::None,
+            1 => IpxEncap::EthernetII,
+            2 => IpxEncap::Raw8023,
+            3 => IpxEncap::Llc,
+            4 => IpxEncap::Snap,
+            other => return Err(other),
+        })
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct EventHeader {
+    /// Packet time: `bpf_ktime_get_ns` live, the capture's timestamp in replay.
+    pub ts_ns: u64,
+    pub frame_len: u32,
+    pub kind: u8,
+    pub family: u8,
+    pub encap: u8,
+    /// Number of 802.1Q/802.1ad tags in front of the network header.
+    pub vlans: u8,
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub sport: u16,
+    pub dport: u16,
+    /// Innermost VLAN id (0 when untagged).
+    pub vlan_id: u16,
+    pub ifindex_lo: u16,
+}
+
+pub const BODY_LEN: usize = 96;
+
+/// NBNS (UDP 137). The name is the question's, or the first answer's when there is no
+/// question (responses); `nb_*` come from the first NB resource record (additional record
+/// in registrations, answer in responses).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct NbnsBody {
+    pub txid: u16,
+    pub flags: u16,
+    pub qdcount: u16,
+    pub ancount: u16,
+    pub nscount: u16,
+    pub arcount: u16,
+    /// Question type, or the first answer's RR type.
+    pub rtype: u16,
+    /// `NAME_OK` when `name` holds a decoded first-level name.
+    pub name_status: u8,
+    /// `RR_OK` when `nb_flags`/`nb_addr`/`ttl` hold the first NB record's data.
+    pub rr_status: u8,
+    pub name: [u8; 16],
+    pub ttl: u32,
+    pub nb_flags: u16,
+    pub _pad0: u16,
+    pub nb_addr: [u8; 4],
+    pub _pad1: [u8; BODY_LEN - 44],
+}
+
+pub const NAME_OK: u8 = 1;
+pub const NAME_MALFORMED: u8 = 2;
+pub const RR_OK: u8 = 1;
+
+/// NBSS (TCP 139) control message: anything but a session message (type 0).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct NbssBody {
+    pub msg_type: u8,
+    pub flags: u8,
+    /// Negative response error code.
+    pub error: u8,
+    /// Bit 0: called name decoded; bit 1: calling name decoded.
+    pub names: u8,
+    pub length: u32,
+    pub called: [u8; 16],
+    pub calling: [u8; 16],
+    pub retarget_ip: [u8; 4],
+    pub retarget_port: u16,
+    pub _pad: [u8; BODY_LEN - 46],
+}
+
+/// NCP over IPX. `function` is the request's function code or the reply's completion code.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct NcpBody {
+    pub req_type: u16,
+    pub seq: u8,
+    pub conn_low: u8,
+    pub task: u8,
+    pub conn_high: u8,
+    pub function: u8,
+    /// Reply: connection status.
+    pub status: u8,
+    pub subfunction: u8,
+    /// `NCP_HAS_SUBFUNCTION` | `NCP_HAS_RPV_REQUEST` | `NCP_HAS_REPLY_VALUE`.
+    pub detail: u8,
+    pub object_type: u16,
+    pub segment: u8,
+    pub object_name_len: u8,
+    pub property_name_len: u8,
+    pub more_segments: u8,
+    pub property_flags: u8,
+    pub _pad0: [u8; 3],
+    pub object_name: [u8; 48],
+    pub property_name: [u8; 16],
+    /// First 12 bytes of a reply's property value (a NET_ADDRESS is exactly 12).
+    pub value: [u8; 12],
+}
+
+pub const NCP_HAS_SUBFUNCTION: u8 = 1;
+pub const NCP_HAS_RPV_REQUEST: u8 = 2;
+pub const NCP_HAS_REPLY_VALUE: u8 = 4;
+
+/// One server entry of a SAP general/nearest response (one event per entry).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct SapEntryBody {
+    pub op: u16,
+    pub server_type: u16,
+    pub index: u8,
+    pub _pad0: u8,
+    pub socket: u16,
+    pub network: [u8; 4],
+    pub node: [u8; 6],
+    pub hops: u16,
+    pub name: [u8; 48],
+    pub _pad1: [u8; BODY_LEN - 68],
+}
+
+/// PPTP control message (TCP 1723).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct PptpBody {
+    pub msg_type: u16,
+    pub length: u16,
+    /// Call ID (OCRQ, OCRP, CCRQ, CDN) or peer call id (SLI).
+    pub call_id: u16,
+    /// OCRP: the peer's (client's) call id.
+    pub peer_call_id: u16,
+    /// Result code (SCCRP, OCRP, CDN, StopCCRP, ...) or StopCCRQ reason.
+    pub result: u8,
+    pub error: u8,
+    pub cause: u16,
+    pub _pad: [u8; BODY_LEN - 12],
+}
+
+pub const TCP_FIN: u8 = 0x01;
+pub const TCP_SYN: u8 = 0x02;
+pub const TCP_RST: u8 = 0x04;
+pub const TCP_ACK: u8 = 0x10;
+
+/// TCP SYN / SYN-ACK / FIN / RST on a watched port.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct TcpBody {
+    pub flags: u8,
+    pub _pad0: u8,
+    pub payload_len: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub _pad: [u8; BODY_LEN - 12],
+}
+
+/// A UDP datagram on an SMS port.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct UdpBody {
+    pub payload_len: u16,
+    pub _pad: [u8; BODY_LEN - 2],
+}
+
+/// ICMP/ICMPv6 destination unreachable quoting a datagram to or from a watched port.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct IcmpBody {
+    pub icmp_type: u8,
+    pub code: u8,
+    pub quoted_family: u8,
+    /// IP protocol of the quoted datagram (6 TCP, 17 UDP).
+    pub quoted_proto: u8,
+    pub quoted_src: [u8; 16],
+    pub quoted_dst: [u8; 16],
+    pub quoted_sport: u16,
+    pub quoted_dport: u16,
+    pub _pad: [u8; BODY_LEN - 40],
+}
+
+/// Every body variant has the same size, so the union has no padding and any bit pattern
+/// is a valid value of every field. Aligned to 8 so it can be cleared a word at a time.
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+pub union EventBody {
+    pub raw: [u8; BODY_LEN],
+    pub nbns: NbnsBody,
+    pub nbss: NbssBody,
+    pub ncp: NcpBody,
+    pub sap: SapEntryBody,
+    pub pptp: PptpBody,
+    pub tcp: TcpBody,
+    pub udp: UdpBody,
+    pub icmp: IcmpBody,
+}
+
+const _: () = {
+    assert!(size_of::<NbnsBody>() == BODY_LEN);
+    assert!(size_of::<NbssBody>() == BODY_LEN);
+    assert!(size_of::<NcpBody>() == BODY_LEN);
+    assert!(size_of::<SapEntryBody>() == BODY_LEN);
+    assert!(size_of::<PptpBody>() == BODY_LEN);
+    assert!(size_of::<TcpBody>() == BODY_LEN);
+    assert!(size_of::<UdpBody>() == BODY_LEN);
+    assert!(size_of::<IcmpBody>() == BODY_LEN);
+    assert!(size_of::<EventHeader>() == 56);
+    assert!(size_of::<Event>() == 56 + BODY_LEN);
+};
+
+// SAFETY: every field is Pod and exactly BODY_LEN bytes (asserted above): no padding, and
+// every bit pattern is valid for every field.
+unsafe impl Zeroable for EventBody {}
+unsafe impl Pod for EventBody {}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub struct Event {
+    pub hdr: EventHeader,
+    pub body: EventBody,
+}
+
+/// Typed, checked views of the body: the kind tag decides which one is valid.
+impl Event {
+    pub fn kind(&self) -> Result<EventKind, u8> {
+        EventKind::try_from(self.hdr.kind)
+    }
+    pub fn nbns(&self) -> Option<&NbnsBody> {
+        // SAFETY (all accessors): every variant is Pod, so any bytes are a valid value.
+        (self.hdr.kind == EventKind::Nbns as u8).then(|| unsafe { &self.body.nbns })
+    }
+    pub fn nbss(&self) -> Option<&NbssBody> {
+        (self.hdr.kind == EventKind::Nbss as u8).then(|| unsafe { &self.body.nbss })
+    }
+    pub fn ncp(&self) -> Option<&NcpBody> {
+        (self.hdr.kind == EventKind::Ncp as u8).then(|| unsafe { &self.body.ncp })
+    }
+    pub fn sap(&self) -> Option<&SapEntryBody> {
+        (self.hdr.kind == EventKind::SapEntry as u8).then(|| unsafe { &self.body.sap })
+    }
+    pub fn pptp(&self) -> Option<&PptpBody> {
+        (self.hdr.kind == EventKind::Pptp as u8).then(|| unsafe { &self.body.pptp })
+    }
+    pub fn tcp(&self) -> Option<&TcpBody> {
+        (self.hdr.kind == EventKind::Tcp as u8).then(|| unsafe { &self.body.tcp })
+    }
+    pub fn udp(&self) -> Option<&UdpBody> {
+        (self.hdr.kind == EventKind::Udp as u8).then(|| unsafe { &self.body.udp })
+    }
+    pub fn icmp(&self) -> Option<&IcmpBody> {
+        (self.hdr.kind == EventKind::IcmpUnreachable as u8).then(|| unsafe { &self.body.icmp })
+    }
+    pub fn raw_body(&self) -> &[u8; BODY_LEN] {
+        // SAFETY: the raw byte view is valid for any contents.
+        unsafe { &self.body.raw }
+    }
+}

@@ -1,0 +1,17 @@
+//! Shared between faultd's XDP program (`fault-ebpf`) and its daemon (`fault-user`):
+//! the map and event layouts, the class table, and the frame parser itself, which both
+//! sides run (`parse::classify`), so the kernel and userspace engines cannot disagree.
+#![no_std]
+
+#[cfg(feature = "user")]
+extern crate std;
+
+pub mod class;
+pub mod event;
+pub mod maps;
+pub mod parse;
+pub mod ports;
+
+pub use class::{Class, NUM_CLASSES};
+pub use event::Event;
+pub use maps::{FlowKey, FlowValue, Stats};

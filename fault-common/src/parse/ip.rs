@@ -1,0 +1,79 @@
+//! IPv4 (header length honoured, only first fragments followed) and IPv6 (the common
+//! extension headers skipped).
+
+use super::{Ctx, Malformed, Packet, Parsed, Sink, l4};
+use crate::event::Family;
+
+const MAX_IPV6_EXT_HEADERS: usize = 4;
+
+pub(super) fn ipv4<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) -> Parsed {
+    let h = cx.rd.bytes::<20>(off)?;
+    if h[0] >> 4 != 4 {
+        return Err(Malformed);
+    }
+    let ihl = (h[0] & 0x0f) as usize * 4;
+    let total = u16::from_be_bytes([h[2], h[3]]) as usize;
+    if ihl < 20 || total < ihl {
+        return Err(Malformed);
+    }
+    cx.family = Family::Ipv4 as u8;
+    cx.ev.hdr.family = cx.family;
+    cx.ev.hdr.src[..4].copy_from_slice(&h[12..16]);
+    cx.ev.hdr.dst[..4].copy_from_slice(&h[16..20]);
+    // A fragment (more-fragments set, or an offset) holds part of a datagram: later ones
+    // have no transport header, and the first one's payload is cut short by design. XDP
+    // does not reassemble, so fragmented datagrams are not followed past this header.
+    if u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+        return Ok(());
+    }
+    let end = (off + total).min(cx.rd.len());
+    l4::dispatch(cx, h[9], off + ihl, end)
+}
+
+pub(super) fn ipv6<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) -> Parsed {
+    let h = cx.rd.bytes::<40>(off)?;
+    if h[0] >> 4 != 6 {
+        return Err(Malformed);
+    }
+    cx.family = Family::Ipv6 as u8;
+    cx.ev.hdr.family = cx.family;
+    cx.ev.hdr.src.copy_from_slice(&h[8..24]);
+    cx.ev.hdr.dst.copy_from_slice(&h[24..40]);
+    let payload_len = u16::from_be_bytes([h[4], h[5]]) as usize;
+    let mut l4 = off + 40;
+    // A zero payload length means a jumbogram: the frame's end is the limit.
+    let end = if payload_len == 0 {
+        cx.rd.len()
+    } else {
+        (l4 + payload_len).min(cx.rd.len())
+    };
+    let mut next = h[6];
+    for _ in 0..MAX_IPV6_EXT_HEADERS {
+        match next {
+            // Hop-by-hop, routing, destination options: length in 8-octet units, less one.
+            0 | 43 | 60 => {
+                let e = cx.rd.bytes::<2>(l4)?;
+                next = e[0];
+                l4 += (e[1] as usize + 1) * 8;
+            }
+            // Fragment header: a real fragment is not followed, as for IPv4; an atomic
+            // one (offset 0, no more fragments) is a whole datagram.
+            44 => {
+                let e = cx.rd.bytes::<4>(l4)?;
+                if u16::from_be_bytes([e[2], e[3]]) & 0xfff9 != 0 {
+                    return Ok(());
+                }
+                next = e[0];
+                l4 += 8;
+            }
+            // Authentication header: length in 4-octet units, less two.
+            51 => {
+                let e = cx.rd.bytes::<2>(l4)?;
+                next = e[0];
+                l4 += (e[1] as usize + 2) * 4;
+            }
+            _ => break,
+        }
+    }
+    l4::dispatch(cx, next, l4, end)
+}

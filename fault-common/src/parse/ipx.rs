@@ -1,0 +1,221 @@
+//! IPX (any of its four Ethernet framings) and what runs on it: NCP, SAP, RIP.
+
+use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink};
+use crate::{
+    class::Class,
+    event::{
+        EventKind, Family, IpxEncap, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST, NCP_HAS_SUBFUNCTION,
+        NcpBody,
+    },
+    ports,
+};
+
+const IPX_HLEN: usize = 30;
+const IPX_TYPE_NCP: u8 = 0x11;
+/// NWLink SMB name query: Wireshark skips the low-socket dispatch when it is the high one.
+const IPX_SOCKET_NWLINK_NAMEQUERY: u16 = 0x0551;
+
+const NCP_CREATE: u16 = 0x1111;
+const NCP_REQUEST: u16 = 0x2222;
+const NCP_REPLY: u16 = 0x3333;
+const NCP_DESTROY: u16 = 0x5555;
+const NCP_FN_BINDERY: u8 = 0x17;
+const NCP_SUB_READ_PROPERTY_VALUE: u8 = 0x3D;
+/// Reply: 8-byte header, 128-byte value segment, more-segments flag, property flags.
+const NCP_RPV_REPLY_LEN: usize = 138;
+
+const SAP_ENTRY_LEN: usize = 64;
+/// NetWare sends up to 7 entries in a response; one spare.
+const SAP_MAX_ENTRIES: usize = 8;
+
+pub(super) fn parse<P: Packet + ?Sized, S: Sink>(
+    cx: &mut Ctx<P, S>,
+    off: usize,
+    encap: IpxEncap,
+) -> Parsed {
+    cx.class(Class::Ipx);
+    let h = cx.rd.bytes::<IPX_HLEN>(off)?;
+    let length = u16::from_be_bytes([h[2], h[3]]) as usize;
+    let ptype = h[5];
+    let dsock = u16::from_be_bytes([h[16], h[17]]);
+    let ssock = u16::from_be_bytes([h[28], h[29]]);
+    cx.family = Family::Ipx as u8;
+    cx.ev.hdr.family = cx.family;
+    cx.ev.hdr.encap = encap as u8;
+    cx.ev.hdr.dst[..10].copy_from_slice(&h[6..16]);
+    cx.ev.hdr.src[..10].copy_from_slice(&h[18..28]);
+    cx.ev.hdr.dport = dsock;
+    cx.ev.hdr.sport = ssock;
+    cx.flow(0);
+    if length < IPX_HLEN {
+        return Err(Malformed);
+    }
+    let payload = off + IPX_HLEN;
+    let lim = (off + length).min(cx.rd.len());
+    match service(ssock, dsock, ptype) {
+        ports::IPX_NCP => ncp(cx, payload, lim),
+        ports::IPX_SAP => sap(cx, payload, lim),
+        ports::IPX_RIP => {
+            cx.class(Class::IpxRip);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Sockets that have a dissector of their own in Wireshark, besides NCP, SAP and RIP: a
+/// packet between two of them is theirs even when its type says NCP.
+#[inline(always)]
+fn well_known(s: u16) -> bool {
+    matches!(s, 0x0451..=0x0457 | 0x0550..=0x0555 | 0x4001 | 0x85BE | 0x9001 | 0x9004)
+}
+
+/// Which service a packet is for, decided as Wireshark does (so the counts agree with
+/// tshark's): the lower socket first, then the higher, then the packet type.
+#[inline(always)]
+fn service(ssock: u16, dsock: u16, ptype: u8) -> u16 {
+    let (low, high) = if ssock > dsock {
+        (dsock, ssock)
+    } else {
+        (ssock, dsock)
+    };
+    if high != IPX_SOCKET_NWLINK_NAMEQUERY && well_known(low) {
+        return low;
+    }
+    if well_known(high) {
+        return high;
+    }
+    if ptype == IPX_TYPE_NCP {
+        ports::IPX_NCP
+    } else {
+        0
+    }
+}
+
+fn ncp<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, lim: usize) -> Parsed {
+    let (off, lim) = cx.converge(off, lim);
+    let req_type = cx.rd.be16_in(off, lim)?;
+    let class = match req_type {
+        NCP_CREATE => Class::IpxNcpCreate,
+        NCP_REQUEST => Class::IpxNcpRequest,
+        NCP_REPLY => Class::IpxNcpReply,
+        NCP_DESTROY => Class::IpxNcpDestroy,
+        _ => return Ok(()),
+    };
+    cx.class(class);
+    let rd = cx.rd;
+    let b = cx.ncp_body();
+    b.req_type = req_type;
+    let details = ncp_details(rd, off, lim, b);
+    cx.emit(EventKind::Ncp);
+    details
+}
+
+#[inline(always)]
+fn ncp_details<P: Packet + ?Sized>(
+    rd: Reader<P>,
+    off: usize,
+    lim: usize,
+    b: &mut NcpBody,
+) -> Parsed {
+    let h = rd.bytes_in::<6>(off, lim)?;
+    b.seq = h[2];
+    b.conn_low = h[3];
+    b.task = h[4];
+    b.conn_high = h[5];
+    match b.req_type {
+        NCP_REQUEST => {
+            let Ok(function) = rd.u8_in(off + 6, lim) else {
+                return Ok(());
+            };
+            b.function = function;
+            if function == NCP_FN_BINDERY {
+                // Length-prefixed subfunction structure: [7..9] length, [9] subfunction.
+                b.subfunction = rd.u8_in(off + 9, lim)?;
+                b.detail |= NCP_HAS_SUBFUNCTION;
+                if b.subfunction == NCP_SUB_READ_PROPERTY_VALUE {
+                    read_property_value(rd, off + 10, lim, b)?;
+                }
+            }
+        }
+        NCP_REPLY => {
+            let r = rd.bytes_in::<2>(off + 6, lim)?;
+            b.function = r[0];
+            b.status = r[1];
+            // Only the request says what was asked; keep what a Read Property Value reply
+            // would hold and let the detector pair it.
+            if let Ok(v) = rd.bytes_in::<12>(off + 8, lim) {
+                b.value = v;
+                b.detail |= NCP_HAS_REPLY_VALUE;
+            }
+            if let Ok(t) = rd.bytes_in::<2>(off + NCP_RPV_REPLY_LEN - 2, lim) {
+                b.more_segments = t[0];
+                b.property_flags = t[1];
+            }
+        }
+        _ => {
+            if let Ok(f) = rd.u8_in(off + 6, lim) {
+                b.function = f;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Read Property Value parameters: object type, object name, segment, property name.
+#[inline(always)]
+fn read_property_value<P: Packet + ?Sized>(
+    rd: Reader<P>,
+    p: usize,
+    lim: usize,
+    b: &mut NcpBody,
+) -> Parsed {
+    let t = rd.bytes_in::<3>(p, lim)?;
+    b.object_type = u16::from_be_bytes([t[0], t[1]]);
+    let n = t[2] as usize;
+    if n == 0 || n > b.object_name.len() {
+        return Err(Malformed);
+    }
+    rd.copy_in(p + 3, n, lim, &mut b.object_name)?;
+    b.object_name_len = n as u8;
+    let q = p + 3 + n;
+    let s = rd.bytes_in::<2>(q, lim)?;
+    b.segment = s[0];
+    let m = s[1] as usize;
+    if m == 0 || m > b.property_name.len() {
+        return Err(Malformed);
+    }
+    rd.copy_in(q + 2, m, lim, &mut b.property_name)?;
+    b.property_name_len = m as u8;
+    b.detail |= NCP_HAS_RPV_REQUEST;
+    Ok(())
+}
+
+fn sap<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, lim: usize) -> Parsed {
+    let (off, lim) = cx.converge(off, lim);
+    let op = cx.rd.be16_in(off, lim)?;
+    match op {
+        1 | 3 => cx.class(Class::IpxSapQuery),
+        2 | 4 => {
+            cx.class(Class::IpxSapResponse);
+            for i in 0..SAP_MAX_ENTRIES {
+                let e = off + 2 + i * SAP_ENTRY_LEN;
+                let Ok(entry) = cx.rd.bytes_in::<SAP_ENTRY_LEN>(e, lim) else {
+                    break;
+                };
+                let b = cx.sap_body();
+                b.op = op;
+                b.index = i as u8;
+                b.server_type = u16::from_be_bytes([entry[0], entry[1]]);
+                b.name.copy_from_slice(&entry[2..50]);
+                b.network.copy_from_slice(&entry[50..54]);
+                b.node.copy_from_slice(&entry[54..60]);
+                b.socket = u16::from_be_bytes([entry[60], entry[61]]);
+                b.hops = u16::from_be_bytes([entry[62], entry[63]]);
+                cx.emit(EventKind::SapEntry);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}

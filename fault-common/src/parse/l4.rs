@@ -1,0 +1,233 @@
+//! Transport: UDP, TCP (data offset honoured), ICMP/ICMPv6 unreachables with the header
+//! they quote, GRE; and the dispatch to the watched application protocols by port.
+
+use super::{Ctx, Malformed, Packet, Parsed, Sink, netbios, pptp};
+use crate::{
+    class::Class,
+    event::{EventKind, Family, IcmpBody, TCP_FIN, TCP_RST, TCP_SYN},
+    ports,
+};
+
+const IPPROTO_ICMP: u8 = 1;
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+const IPPROTO_GRE: u8 = 47;
+const IPPROTO_ICMPV6: u8 = 58;
+
+const GRE_PROTO_PPP: u16 = 0x880B;
+const ICMP_DEST_UNREACH: u8 = 3;
+const ICMPV6_DEST_UNREACH: u8 = 1;
+
+/// `off` is the transport header, `end` the end of the IP payload.
+pub(super) fn dispatch<P: Packet + ?Sized, S: Sink>(
+    cx: &mut Ctx<P, S>,
+    proto: u8,
+    off: usize,
+    end: usize,
+) -> Parsed {
+    match proto {
+        IPPROTO_UDP => udp(cx, off, end),
+        IPPROTO_TCP => tcp(cx, off, end),
+        IPPROTO_ICMP if cx.family == Family::Ipv4 as u8 => icmp4(cx, off, end),
+        IPPROTO_ICMPV6 if cx.family == Family::Ipv6 as u8 => icmp6(cx, off, end),
+        IPPROTO_GRE => {
+            let proto = cx.rd.be16_in(off + 2, end)?;
+            if proto == GRE_PROTO_PPP {
+                cx.class(Class::PptpGre);
+                cx.flow(IPPROTO_GRE);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[inline(always)]
+fn either(sport: u16, dport: u16, port: u16) -> bool {
+    sport == port || dport == port
+}
+
+fn udp<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize) -> Parsed {
+    let h = cx.rd.bytes_in::<8>(off, end)?;
+    let sport = u16::from_be_bytes([h[0], h[1]]);
+    let dport = u16::from_be_bytes([h[2], h[3]]);
+    let ulen = u16::from_be_bytes([h[4], h[5]]) as usize;
+    cx.ev.hdr.sport = sport;
+    cx.ev.hdr.dport = dport;
+    cx.flow(IPPROTO_UDP);
+    if ulen < 8 {
+        return Err(Malformed);
+    }
+    let payload = off + 8;
+    let lim = (off + ulen).min(end);
+
+    if either(sport, dport, ports::NCP_IP) {
+        cx.class(Class::NcpIp);
+    }
+    let sms = sms_classes(cx, sport, dport);
+    if sms && (ports::is_sms_helpdesk(sport) || ports::is_sms_helpdesk(dport)) {
+        cx.udp_body().payload_len = lim.saturating_sub(payload) as u16;
+        cx.emit(EventKind::Udp);
+    }
+    // NBNS first: with 137 on either side tshark's lower-port-first dispatch lands there.
+    if either(sport, dport, ports::NBNS) {
+        netbios::nbns(cx, payload, lim)
+    } else if either(sport, dport, ports::NBDGM) {
+        if lim > payload {
+            cx.class(Class::Nbdgm);
+        }
+        Ok(())
+    } else if either(sport, dport, ports::L2TP) {
+        l2tp(cx, payload, lim)
+    } else {
+        Ok(())
+    }
+}
+
+/// L2TP over UDP 1701: versions 2 and 3 share the first word (T bit, version nibble).
+fn l2tp<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, lim: usize) -> Parsed {
+    let Ok(w) = cx.rd.be16_in(off, lim) else {
+        return Ok(());
+    };
+    if matches!(w & 0x000f, 2 | 3) {
+        cx.class(Class::L2tp);
+        if w & 0x8000 != 0 {
+            cx.class(Class::L2tpControl);
+        }
+    }
+    Ok(())
+}
+
+/// Counts the SMS classes; true when either port is an SMS port.
+#[inline(always)]
+fn sms_classes<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, sport: u16, dport: u16) -> bool {
+    let mut sms = false;
+    if ports::is_sms_helpdesk(sport) || ports::is_sms_helpdesk(dport) {
+        cx.class(Class::SmsHelpdesk);
+        sms = true;
+    }
+    if ports::is_sms_remote_control(sport) || ports::is_sms_remote_control(dport) {
+        cx.class(Class::SmsRemoteControl);
+        sms = true;
+    }
+    sms
+}
+
+fn tcp<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize) -> Parsed {
+    let h = cx.rd.bytes_in::<20>(off, end)?;
+    let sport = u16::from_be_bytes([h[0], h[1]]);
+    let dport = u16::from_be_bytes([h[2], h[3]]);
+    cx.ev.hdr.sport = sport;
+    cx.ev.hdr.dport = dport;
+    cx.flow(IPPROTO_TCP);
+    let doff = (h[12] >> 4) as usize * 4;
+    let flags = h[13];
+    if doff < 20 || off + doff > end {
+        return Err(Malformed);
+    }
+    let payload = off + doff;
+
+    if either(sport, dport, ports::NCP_IP) {
+        cx.class(Class::NcpIp);
+    }
+    let sms = sms_classes(cx, sport, dport);
+    let control = either(sport, dport, ports::NBSS) || either(sport, dport, ports::PPTP) || sms;
+    if control && flags & (TCP_SYN | TCP_FIN | TCP_RST) != 0 {
+        let body = cx.tcp_body();
+        body.flags = flags;
+        body.payload_len = (end - payload) as u16;
+        body.seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+        body.ack = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+        cx.emit(EventKind::Tcp);
+    }
+    if either(sport, dport, ports::NBSS) {
+        netbios::nbss(cx, payload, end)
+    } else if either(sport, dport, ports::PPTP) {
+        pptp::control(cx, payload, end)
+    } else {
+        Ok(())
+    }
+}
+
+fn icmp4<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize) -> Parsed {
+    let h = cx.rd.bytes_in::<2>(off, end)?;
+    if h[0] != ICMP_DEST_UNREACH {
+        return Ok(());
+    }
+    cx.class(Class::IcmpUnreachable);
+    cx.flow(IPPROTO_ICMP);
+    // The quoted datagram: a short or odd quote is still a valid ICMP message.
+    let q = off + 8;
+    let Ok(ip) = cx.rd.bytes_in::<20>(q, end) else {
+        return Ok(());
+    };
+    let ihl = (ip[0] & 0x0f) as usize * 4;
+    if ip[0] >> 4 != 4 || ihl < 20 {
+        return Ok(());
+    }
+    quoted_transport(cx, ip[9], q + ihl, end, |b| {
+        b.icmp_type = h[0];
+        b.code = h[1];
+        b.quoted_family = Family::Ipv4 as u8;
+        b.quoted_src[..4].copy_from_slice(&ip[12..16]);
+        b.quoted_dst[..4].copy_from_slice(&ip[16..20]);
+    })
+}
+
+fn icmp6<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize) -> Parsed {
+    let h = cx.rd.bytes_in::<2>(off, end)?;
+    if h[0] != ICMPV6_DEST_UNREACH {
+        return Ok(());
+    }
+    cx.class(Class::Icmp6Unreachable);
+    cx.flow(IPPROTO_ICMPV6);
+    let q = off + 8;
+    let Ok(ip) = cx.rd.bytes_in::<40>(q, end) else {
+        return Ok(());
+    };
+    if ip[0] >> 4 != 6 {
+        return Ok(());
+    }
+    quoted_transport(cx, ip[6], q + 40, end, |b| {
+        b.icmp_type = h[0];
+        b.code = h[1];
+        b.quoted_family = Family::Ipv6 as u8;
+        b.quoted_src.copy_from_slice(&ip[8..24]);
+        b.quoted_dst.copy_from_slice(&ip[24..40]);
+    })
+}
+
+/// The first bytes of the quoted transport header: ports of a TCP/UDP datagram. `ip`
+/// fills in what the quoted network header said.
+#[inline(always)]
+fn quoted_transport<P: Packet + ?Sized, S: Sink>(
+    cx: &mut Ctx<P, S>,
+    proto: u8,
+    off: usize,
+    end: usize,
+    ip: impl FnOnce(&mut IcmpBody),
+) -> Parsed {
+    if proto != IPPROTO_TCP && proto != IPPROTO_UDP {
+        return Ok(());
+    }
+    let Ok(p) = cx.rd.bytes_in::<4>(off, end) else {
+        return Ok(());
+    };
+    let sport = u16::from_be_bytes([p[0], p[1]]);
+    let dport = u16::from_be_bytes([p[2], p[3]]);
+    // tshark decodes the quoted header too, so its `tcp.port==524 || udp.port==524` matches
+    // an unreachable that quotes NCP/IP; count it the same way.
+    if either(sport, dport, ports::NCP_IP) {
+        cx.class(Class::NcpIp);
+    }
+    if ports::is_watched(sport) || ports::is_watched(dport) {
+        cx.class(Class::IcmpUnreachableWatched);
+        let body = cx.icmp_body();
+        ip(body);
+        body.quoted_proto = proto;
+        body.quoted_sport = sport;
+        body.quoted_dport = dport;
+        cx.emit(EventKind::IcmpUnreachable);
+    }
+    Ok(())
+}

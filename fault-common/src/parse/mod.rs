@@ -1,0 +1,308 @@
+//! The frame parser: one source of truth per protocol, compiled into the XDP program and
+//! into the daemon's userspace engine.
+//!
+//! Everything reads through [`Packet`], whose XDP implementation is the single bounds-checked
+//! accessor the verifier sees, and reports through [`Sink`], whose XDP implementation bumps
+//! per-CPU counters and writes to the ring buffer. Offsets only ever grow by bounded amounts
+//! (header lengths, a fixed number of loop turns), which keeps the verifier's job small.
+
+mod eth;
+mod ip;
+mod ipx;
+mod l4;
+mod netbios;
+mod pptp;
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::{
+    class::Class,
+    event::{
+        Event, EventKind, IcmpBody, NbnsBody, NbssBody, NcpBody, PptpBody, SapEntryBody, TcpBody,
+        UdpBody,
+    },
+    maps::FlowKey,
+};
+
+/// A frame's bytes. `load` is the only way the parser touches packet memory.
+pub trait Packet {
+    /// `N` bytes at `off`, or `None` when they run past the end of the frame.
+    fn load<const N: usize>(&self, off: usize) -> Option<[u8; N]>;
+    /// How many bytes `load` can reach.
+    fn len(&self) -> usize;
+    /// Copies the `n` bytes at `off` to the start of `out` (`n <= N`). One call for a
+    /// variable-length field: a byte loop would fork the verifier's search once per byte.
+    fn copy<const N: usize>(&self, off: usize, n: usize, out: &mut [u8; N]) -> Option<()>;
+}
+
+/// Where the parser's results go.
+pub trait Sink {
+    /// Called at most once per class per frame.
+    fn count(&mut self, class: Class);
+    /// Called for each event a stateful detector needs; the sink stamps `ts_ns` and
+    /// `frame_len` (the whole frame's length, which the parser may not see all of).
+    fn emit(&mut self, event: &mut Event);
+}
+
+/// What the caller needs after a frame: its classes (a bit per [`Class`]), whether it was
+/// cut short, and the flow to account it to (watched frames only).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Outcome {
+    pub classes: u64,
+    pub malformed: u8,
+    pub has_flow: u8,
+    pub _pad: [u8; 6],
+    pub flow: FlowKey,
+}
+
+/// The parser's working memory for one frame, provided by the caller (a per-CPU map slot
+/// in XDP). Kept out of the BPF stack on purpose: the stack is 512 bytes, and the verifier
+/// tracks stack and register contents exactly, so per-frame values held there (which
+/// classes were seen, every event field) would split its search into a state per
+/// combination. Map memory is not tracked, so paths that differ only in these values merge.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub struct Scratch {
+    pub event: Event,
+    pub out: Outcome,
+    /// See [`Ctx::converge`].
+    pub through: [u64; 2],
+}
+
+/// A header ended before its fixed fields did, or a length field contradicts the frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Malformed;
+
+pub(crate) type Parsed = Result<(), Malformed>;
+
+/// Bounds-checked reads. `_in` variants also stop at `lim`, the end of the enclosing PDU,
+/// which can come before the end of the frame (Ethernet pads short frames).
+pub(crate) struct Reader<'a, P: Packet + ?Sized> {
+    pkt: &'a P,
+}
+
+impl<P: Packet + ?Sized> Clone for Reader<'_, P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P: Packet + ?Sized> Copy for Reader<'_, P> {}
+
+impl<P: Packet + ?Sized> Reader<'_, P> {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.pkt.len()
+    }
+    #[inline(always)]
+    fn bytes<const N: usize>(&self, off: usize) -> Result<[u8; N], Malformed> {
+        self.pkt.load::<N>(off).ok_or(Malformed)
+    }
+    #[inline(always)]
+    fn u8(&self, off: usize) -> Result<u8, Malformed> {
+        self.bytes::<1>(off).map(|b| b[0])
+    }
+    #[inline(always)]
+    fn be16(&self, off: usize) -> Result<u16, Malformed> {
+        self.bytes::<2>(off).map(u16::from_be_bytes)
+    }
+    #[inline(always)]
+    fn bytes_in<const N: usize>(&self, off: usize, lim: usize) -> Result<[u8; N], Malformed> {
+        if off + N > lim {
+            return Err(Malformed);
+        }
+        self.bytes::<N>(off)
+    }
+    #[inline(always)]
+    fn u8_in(&self, off: usize, lim: usize) -> Result<u8, Malformed> {
+        self.bytes_in::<1>(off, lim).map(|b| b[0])
+    }
+    #[inline(always)]
+    fn be16_in(&self, off: usize, lim: usize) -> Result<u16, Malformed> {
+        self.bytes_in::<2>(off, lim).map(u16::from_be_bytes)
+    }
+    /// `n` bytes at `off`, ending by `lim`, into the start of `out`.
+    #[inline(always)]
+    fn copy_in<const N: usize>(
+        &self,
+        off: usize,
+        n: usize,
+        lim: usize,
+        out: &mut [u8; N],
+    ) -> Parsed {
+        if n > N || off + n > lim {
+            return Err(Malformed);
+        }
+        self.pkt.copy(off, n, out).ok_or(Malformed)
+    }
+}
+
+/// Parser state for one frame. The event is written in place, field by field, into
+/// memory the caller provides (a per-CPU map slot in XDP): built on the BPF stack it would
+/// both overflow the 512-byte limit and keep the verifier from merging paths.
+pub(crate) struct Ctx<'a, P: Packet + ?Sized, S: Sink> {
+    rd: Reader<'a, P>,
+    sink: &'a mut S,
+    ev: &'a mut Event,
+    out: &'a mut Outcome,
+    #[cfg_attr(
+        not(target_arch = "bpf"),
+        expect(dead_code, reason = "used by converge in BPF")
+    )]
+    through: &'a mut [u64; 2],
+    /// `Family` of the network header, kept out of `ev` so branches on it stay visible.
+    family: u8,
+}
+
+/// Zeroes `v` with one 8-byte store per word. A plain `= zeroed()` becomes a call to
+/// memset, which in BPF is a byte loop the verifier walks again on every path.
+#[inline(always)]
+fn clear<T: Pod>(v: &mut T) {
+    const { assert!(align_of::<T>() >= 8 && size_of::<T>() % 8 == 0) };
+    let p = (v as *mut T).cast::<u64>();
+    let mut i = 0;
+    while i < size_of::<T>() / 8 {
+        // SAFETY: in bounds and aligned (asserted above); volatile keeps LLVM from turning
+        // the stores back into a memset call.
+        unsafe { core::ptr::write_volatile(p.add(i), 0) };
+        i += 1;
+    }
+}
+
+macro_rules! body {
+    ($(#[$m:meta])* $fn:ident, $field:ident, $ty:ty) => {
+        $(#[$m])*
+        #[inline(always)]
+        pub(crate) fn $fn(&mut self) -> &mut $ty {
+            clear(&mut self.ev.body);
+            // SAFETY: every body variant is Pod, so the zeroed bytes are a valid value.
+            unsafe { &mut self.ev.body.$field }
+        }
+    };
+}
+
+impl<'a, P: Packet + ?Sized, S: Sink> Ctx<'a, P, S> {
+    #[inline(always)]
+    fn class(&mut self, c: Class) {
+        if self.out.classes & c.bit() == 0 {
+            self.out.classes |= c.bit();
+            self.sink.count(c);
+        }
+    }
+
+    body!(
+        /// Starts an NBNS event body (zeroed).
+        nbns_body, nbns, NbnsBody
+    );
+    body!(nbss_body, nbss, NbssBody);
+    body!(ncp_body, ncp, NcpBody);
+    body!(sap_body, sap, SapEntryBody);
+    body!(pptp_body, pptp, PptpBody);
+    body!(tcp_body, tcp, TcpBody);
+    body!(udp_body, udp, UdpBody);
+    body!(icmp_body, icmp, IcmpBody);
+
+    /// Passes an offset pair through untracked memory before a protocol parser starts.
+    /// The verifier then sees the same unknown (still bounds-checked on every load) values
+    /// whichever link, network and transport headers led here, so those paths merge into
+    /// one state instead of each re-exploring the protocol parser. Free outside BPF.
+    #[inline(always)]
+    fn converge(&mut self, off: usize, lim: usize) -> (usize, usize) {
+        #[cfg(target_arch = "bpf")]
+        // SAFETY: `through` is valid, exclusively borrowed memory.
+        unsafe {
+            let p = self.through.as_mut_ptr();
+            core::ptr::write_volatile(p, off as u64);
+            core::ptr::write_volatile(p.add(1), lim as u64);
+            (
+                core::ptr::read_volatile(p) as usize,
+                core::ptr::read_volatile(p.add(1)) as usize,
+            )
+        }
+        #[cfg(not(target_arch = "bpf"))]
+        (off, lim)
+    }
+
+    /// Hands the event whose body was just filled to the sink.
+    #[inline(always)]
+    fn emit(&mut self, kind: EventKind) {
+        self.ev.hdr.kind = kind as u8;
+        self.sink.emit(self.ev);
+    }
+
+    /// Accounts the frame to a flow (the caller updates the flow map).
+    #[inline(always)]
+    fn flow(&mut self, proto: u8) {
+        let h = &self.ev.hdr;
+        self.out.has_flow = 1;
+        self.out.flow = FlowKey {
+            family: self.family,
+            proto,
+            sport: h.sport,
+            dport: h.dport,
+            _pad: 0,
+            src: h.src,
+            dst: h.dst,
+        };
+    }
+}
+
+/// Classifies one Ethernet frame. Never fails: a frame the parser cannot follow is simply
+/// not in any watched class, and one cut short inside a header it had started is
+/// `malformed` (keeping the classes it had already earned). The result is left in
+/// `scratch.out`; the previous contents of `scratch` do not matter.
+#[inline(always)]
+pub fn classify<P: Packet + ?Sized, S: Sink>(pkt: &P, sink: &mut S, scratch: &mut Scratch) {
+    clear(&mut scratch.event.hdr);
+    clear(&mut scratch.out);
+    let mut cx = Ctx {
+        rd: Reader { pkt },
+        sink,
+        ev: &mut scratch.event,
+        out: &mut scratch.out,
+        through: &mut scratch.through,
+        family: 0,
+    };
+    if eth::parse(&mut cx).is_err() {
+        cx.out.malformed = 1;
+    }
+    // Only watched frames occupy a flow slot: unwatched traffic must not evict them.
+    if cx.out.classes == 0 {
+        cx.out.has_flow = 0;
+    }
+}
+
+/// A byte slice as a [`Packet`]: the userspace engine, tests and fuzzing.
+impl Packet for [u8] {
+    #[inline(always)]
+    fn load<const N: usize>(&self, off: usize) -> Option<[u8; N]> {
+        let end = off.checked_add(N)?;
+        self.get(off..end)?.try_into().ok()
+    }
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn copy<const N: usize>(&self, off: usize, n: usize, out: &mut [u8; N]) -> Option<()> {
+        let src = self.get(off..off.checked_add(n)?)?;
+        out.get_mut(..n)?.copy_from_slice(src);
+        Some(())
+    }
+}
+
+/// Decodes a first-level encoded NetBIOS name (32 characters 'A'..'P') into its 16 bytes.
+/// Shared with userspace so names are decoded in exactly one place.
+#[inline(always)]
+pub fn decode_netbios_name(enc: &[u8; 32]) -> Option<[u8; 16]> {
+    let mut out = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        let hi = enc[2 * i].wrapping_sub(b'A');
+        let lo = enc[2 * i + 1].wrapping_sub(b'A');
+        if hi > 15 || lo > 15 {
+            return None;
+        }
+        out[i] = (hi << 4) | lo;
+        i += 1;
+    }
+    Some(out)
+}

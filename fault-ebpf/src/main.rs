@@ -1,0 +1,14 @@
+//! faultd's XDP program. It parses every frame with the shared parser
+//! (`fault_common::parse`), counts classes in a per-CPU array, accounts watched frames to an
+//! LRU flow map, and writes detector events to a ring buffer. It never drops or rewrites
+//! traffic: every path returns `XDP_PASS`.
+#![cfg_attr(target_arch = "bpf", no_std)]
+#![cfg_attr(target_arch = "bpf", no_main)]
+
+#[cfg(target_arch = "bpf")]
+mod xdp;
+
+#[cfg(not(target_arch = "bpf"))]
+fn main() {
+    eprintln!("fault-ebpf only builds for the BPF target; fault-user's build.rs builds it");
+}

@@ -1,0 +1,66 @@
+//! The XDP object embedded in this binary, and loading it into the kernel.
+
+use aya::{Ebpf, EbpfLoader, programs::Xdp};
+use fault_common::maps::PROGRAM_CLASSIFY;
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fault-ebpf"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(
+        "this faultd was built with AYA_BUILD_SKIP=1 and carries no XDP program: rebuild it \
+         without (cargo xtask build), or use --engine user"
+    )]
+    NoObject,
+    #[error(
+        "permission denied loading the XDP program: the kernel engine needs root or \
+         CAP_BPF + CAP_NET_ADMIN (offline, --engine user needs no privilege)"
+    )]
+    Permission,
+    #[error("loading the XDP object: {0}")]
+    Object(#[source] aya::EbpfError),
+    #[error("the kernel rejected the XDP program {PROGRAM_CLASSIFY}: {0}")]
+    Program(#[source] aya::programs::ProgramError),
+    #[error("the XDP object has no {0}: it does not match this faultd")]
+    Missing(&'static str),
+}
+
+fn is_eperm(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.raw_os_error() == Some(libc::EPERM)
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// Parses the object and loads the classifier into the kernel (not attached).
+pub fn load() -> Result<Ebpf, LoadError> {
+    if OBJECT.is_empty() {
+        return Err(LoadError::NoObject);
+    }
+    let mut ebpf = EbpfLoader::new().load(OBJECT).map_err(|e| {
+        if is_eperm(&e) {
+            LoadError::Permission
+        } else {
+            LoadError::Object(e)
+        }
+    })?;
+    let prog: &mut Xdp = ebpf
+        .program_mut(PROGRAM_CLASSIFY)
+        .ok_or(LoadError::Missing(PROGRAM_CLASSIFY))?
+        .try_into()
+        .map_err(LoadError::Program)?;
+    prog.load().map_err(|e| {
+        if is_eperm(&e) {
+            LoadError::Permission
+        } else {
+            LoadError::Program(e)
+        }
+    })?;
+    Ok(ebpf)
+}

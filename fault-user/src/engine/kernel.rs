@@ -1,0 +1,127 @@
+//! The kernel engine: each frame goes through the loaded XDP program with
+//! BPF_PROG_TEST_RUN, exactly as the live attachment would run it; results are read back
+//! from the same maps the daemon reads.
+
+use aya::{
+    Ebpf,
+    maps::{Array, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
+    programs::{TestRun, TestRunOptions, Xdp},
+};
+use fault_common::{
+    Event, FlowKey, FlowValue, Stats,
+    maps::{MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
+};
+
+use super::{Engine, EngineError, Run, XDP_PASS};
+
+/// BPF_PROG_TEST_RUN refuses XDP input shorter than an Ethernet header.
+const ETH_HLEN: usize = 14;
+
+pub struct KernelEngine {
+    ebpf: Ebpf,
+    events: RingBuf<MapData>,
+    clock: Array<MapData, u64>,
+    /// Runts the kernel cannot be handed (live, NICs drop them before XDP): counted here
+    /// exactly as the parser counts them, frame and malformed.
+    runts: u64,
+}
+
+fn map_err(map: &'static str) -> impl FnOnce(aya::maps::MapError) -> EngineError {
+    move |source| EngineError::Map { map, source }
+}
+
+impl KernelEngine {
+    pub fn new() -> Result<Self, EngineError> {
+        let mut ebpf = crate::ebpf::load()?;
+        let events = take(&mut ebpf, MAP_EVENTS)?;
+        let events = RingBuf::try_from(events).map_err(map_err(MAP_EVENTS))?;
+        let clock = take(&mut ebpf, MAP_CLOCK)?;
+        let clock = Array::try_from(clock).map_err(map_err(MAP_CLOCK))?;
+        Ok(KernelEngine {
+            ebpf,
+            events,
+            clock,
+            runts: 0,
+        })
+    }
+
+    fn program(&mut self) -> &mut Xdp {
+        self.ebpf
+            .program_mut(PROGRAM_CLASSIFY)
+            .and_then(|p| p.try_into().ok())
+            .expect("checked when loading")
+    }
+}
+
+fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, EngineError> {
+    ebpf.take_map(name)
+        .ok_or(EngineError::Load(crate::ebpf::LoadError::Missing(name)))
+}
+
+impl Engine for KernelEngine {
+    fn frame(&mut self, ts_ns: u64, data: &[u8]) -> Result<(), EngineError> {
+        if data.len() < ETH_HLEN {
+            self.runts += 1;
+            return Ok(());
+        }
+        // Zero means "use the kernel clock"; no capture is from 1970 to the nanosecond.
+        self.clock
+            .set(0, ts_ns.max(1), 0)
+            .map_err(map_err(MAP_CLOCK))?;
+        let opts = TestRunOptions {
+            data_in: Some(data),
+            repeat: 1,
+            ..Default::default()
+        };
+        let res = self
+            .program()
+            .test_run(opts)
+            .map_err(|source| EngineError::TestRun {
+                len: data.len(),
+                source,
+            })?;
+        if res.return_value != XDP_PASS {
+            return Err(EngineError::NotPass(res.return_value));
+        }
+        Ok(())
+    }
+
+    fn drain_events(&mut self, out: &mut Vec<Event>) -> Result<(), EngineError> {
+        while let Some(item) = self.events.next() {
+            if item.len() >= size_of::<Event>() {
+                let mut ev: Event = bytemuck::pod_read_unaligned(&item[..size_of::<Event>()]);
+                // A test run "arrives" on loopback; a replayed frame came from no interface.
+                ev.hdr.ifindex_lo = 0;
+                out.push(ev);
+            }
+        }
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Run, EngineError> {
+        let mut run = Run::default();
+        let stats: PerCpuArray<_, Stats> =
+            PerCpuArray::try_from(self.ebpf.map(MAP_STATS).ok_or(missing(MAP_STATS))?)
+                .map_err(map_err(MAP_STATS))?;
+        for cpu in stats.get(&0, 0).map_err(map_err(MAP_STATS))?.iter() {
+            run.stats.add(cpu);
+        }
+        run.stats.frames += self.runts;
+        run.stats.malformed += self.runts;
+        let flows: PerCpuHashMap<_, FlowKey, FlowValue> =
+            PerCpuHashMap::try_from(self.ebpf.map(MAP_FLOWS).ok_or(missing(MAP_FLOWS))?)
+                .map_err(map_err(MAP_FLOWS))?;
+        for entry in flows.iter() {
+            let (key, values) = entry.map_err(map_err(MAP_FLOWS))?;
+            let merged = run.flows.entry(key).or_default();
+            for v in values.iter() {
+                merged.merge(v);
+            }
+        }
+        Ok(run)
+    }
+}
+
+fn missing(name: &'static str) -> EngineError {
+    EngineError::Load(crate::ebpf::LoadError::Missing(name))
+}

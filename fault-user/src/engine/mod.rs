@@ -1,0 +1,70 @@
+//! Offline engines: run captured frames through the classifier. `kernel` runs the real XDP
+//! program with BPF_PROG_TEST_RUN; `user` runs the same parser compiled for userspace. Both
+//! produce the same [`Run`], which is what lets the tests hold them to each other.
+
+pub mod kernel;
+pub mod user;
+
+use std::collections::BTreeMap;
+
+use fault_common::{Event, FlowKey, FlowValue, Stats};
+
+/// `BPF_PROG_TEST_RUN` puts at most this much of a frame in the XDP buffer's linear part
+/// (a page less the headroom and `skb_shared_info`); the rest goes to fragments the
+/// parser does not read. The user engine shows the parser the same prefix.
+pub const LINEAR_MAX: usize = 4096 - 256 - 320;
+
+/// XDP_PASS: the only verdict the program may give.
+pub const XDP_PASS: u32 = 2;
+
+/// Everything a capture produced: counters summed over CPUs, flows merged over CPUs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Run {
+    pub stats: Stats,
+    pub flows: BTreeMap<FlowKey, FlowValue>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Load(#[from] crate::ebpf::LoadError),
+    #[error("reading map {map}: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("BPF_PROG_TEST_RUN failed on a {len}-byte frame: {source}")]
+    TestRun {
+        len: usize,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("the XDP program returned {0} instead of XDP_PASS: it must never drop traffic")]
+    NotPass(u32),
+}
+
+pub trait Engine {
+    /// Classifies one frame captured at `ts_ns`.
+    fn frame(&mut self, ts_ns: u64, data: &[u8]) -> Result<(), EngineError>;
+    /// Moves the events produced so far, in order, to `out`.
+    fn drain_events(&mut self, out: &mut Vec<Event>) -> Result<(), EngineError>;
+    /// The counters and flows after every frame so far.
+    fn snapshot(&mut self) -> Result<Run, EngineError>;
+}
+
+/// Which engine to run, as chosen on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineKind {
+    /// The XDP program itself, through BPF_PROG_TEST_RUN (root or CAP_BPF).
+    Kernel,
+    /// The same parser compiled for userspace (no privilege).
+    User,
+}
+
+pub fn open(kind: EngineKind) -> Result<Box<dyn Engine>, EngineError> {
+    Ok(match kind {
+        EngineKind::Kernel => Box::new(kernel::KernelEngine::new()?),
+        EngineKind::User => Box::new(user::UserEngine::default()),
+    })
+}

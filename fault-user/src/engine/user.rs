@@ -1,0 +1,82 @@
+//! The user engine: the XDP program's parser, compiled for userspace, over the same
+//! frames. No privilege needed; the tests hold it to the kernel engine's results.
+
+use std::collections::BTreeMap;
+
+use bytemuck::Zeroable;
+use fault_common::{
+    Class, Event, FlowKey, FlowValue, Stats,
+    parse::{self, Scratch, Sink},
+};
+
+use super::{Engine, EngineError, LINEAR_MAX, Run};
+
+#[derive(Default)]
+pub struct UserEngine {
+    stats: Stats,
+    flows: BTreeMap<FlowKey, FlowValue>,
+    events: Vec<Event>,
+}
+
+struct Collect<'a> {
+    stats: &'a mut Stats,
+    events: &'a mut Vec<Event>,
+    ts_ns: u64,
+    len: u32,
+}
+
+impl Sink for Collect<'_> {
+    fn count(&mut self, class: Class) {
+        self.stats.classes[class as usize] += 1;
+    }
+
+    fn emit(&mut self, event: &mut Event) {
+        event.hdr.ts_ns = self.ts_ns;
+        event.hdr.frame_len = self.len;
+        self.stats.events += 1;
+        self.events.push(*event);
+    }
+}
+
+impl Engine for UserEngine {
+    fn frame(&mut self, ts_ns: u64, data: &[u8]) -> Result<(), EngineError> {
+        self.stats.frames += 1;
+        let visible = &data[..data.len().min(LINEAR_MAX)];
+        let mut sink = Collect {
+            stats: &mut self.stats,
+            events: &mut self.events,
+            ts_ns: ts_ns.max(1),
+            len: data.len() as u32,
+        };
+        let mut scratch = Scratch::zeroed();
+        parse::classify(visible, &mut sink, &mut scratch);
+        let out = scratch.out;
+        if out.malformed != 0 {
+            self.stats.malformed += 1;
+        }
+        if out.has_flow != 0 {
+            let ts = ts_ns.max(1);
+            let f = self.flows.entry(out.flow).or_insert(FlowValue {
+                first_ns: ts,
+                ..Default::default()
+            });
+            f.packets += 1;
+            f.bytes += data.len() as u64;
+            f.last_ns = ts;
+            f.classes |= out.classes;
+        }
+        Ok(())
+    }
+
+    fn drain_events(&mut self, out: &mut Vec<Event>) -> Result<(), EngineError> {
+        out.append(&mut self.events);
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Run, EngineError> {
+        Ok(Run {
+            stats: self.stats,
+            flows: self.flows.clone(),
+        })
+    }
+}

@@ -1,0 +1,8 @@
+//! faultd's userspace: capture reading, the offline engines (the XDP program through
+//! BPF_PROG_TEST_RUN, or its parser in userspace), and how results are shown.
+
+pub mod capture;
+pub mod ebpf;
+pub mod engine;
+pub mod names;
+pub mod render;

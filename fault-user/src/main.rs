@@ -1,0 +1,155 @@
+//! faultd: finds the faults of old LANs (NetBIOS, IPX/NCP, PPTP, SMS) on the wire.
+
+use std::{
+    io::{self, Write as _},
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use fault_common::Event;
+
+use fault_user::{
+    capture::{Capture, CaptureError},
+    ebpf,
+    engine::{self, EngineKind, Run},
+    render,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "faultd",
+    version,
+    about = "Network fault detector for NetBIOS, IPX/NCP, PPTP and SMS, on eBPF/XDP"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Count the frames of a capture in each class (CLASSES.md), as the XDP program does live.
+    Classify(Offline),
+    /// Print the events the XDP program hands to the stateful detectors, in capture order.
+    Replay(Offline),
+}
+
+#[derive(clap::Args)]
+struct Offline {
+    /// A pcap, pcapng or snoop capture (Ethernet or Linux cooked).
+    file: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    format: Format,
+    /// kernel: the XDP program via BPF_PROG_TEST_RUN (root or CAP_BPF); user: the same
+    /// parser in userspace, no privilege needed.
+    #[arg(long, value_enum, default_value_t = EngineKind::Kernel)]
+    engine: EngineKind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Json,
+    Text,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Classify(o) => classify(&o),
+        Command::Replay(o) => replay(&o),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("faultd: {}", message(&e));
+            // 2: the input or the environment is at fault (bad capture, no privilege);
+            // 1: faultd itself failed.
+            if is_users_problem(&e) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// The error and its causes, leaving out a cause its parent already quoted.
+fn message(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out = format!("{out}: {c}");
+        }
+    }
+    out
+}
+
+fn is_users_problem(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<CaptureError>()
+            || matches!(
+                c.downcast_ref::<ebpf::LoadError>(),
+                Some(ebpf::LoadError::Permission | ebpf::LoadError::NoObject)
+            )
+    })
+}
+
+/// Runs every frame of `path` through the engine, handing each frame's events to
+/// `on_events`. A capture that turns bad part-way still yields what came before it: the
+/// caller prints that, then the error.
+fn run_capture(
+    path: &Path,
+    kind: EngineKind,
+    mut on_events: impl FnMut(&[Event]) -> io::Result<()>,
+) -> anyhow::Result<(Run, Option<CaptureError>)> {
+    let capture = Capture::open(path)?;
+    let mut engine = engine::open(kind)?;
+    let mut events = Vec::new();
+    let mut failure = None;
+    for frame in capture {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
+        engine
+            .frame(frame.ts_ns, &frame.data)
+            .with_context(|| format!("{}: frame at byte {}", path.display(), frame.offset))?;
+        engine.drain_events(&mut events)?;
+        on_events(&events)?;
+        events.clear();
+    }
+    Ok((engine.snapshot()?, failure))
+}
+
+fn classify(o: &Offline) -> anyhow::Result<()> {
+    let (run, failure) = run_capture(&o.file, o.engine, |_| Ok(()))?;
+    let name = o.file.display().to_string();
+    let mut out = io::stdout().lock();
+    match o.format {
+        Format::Json => writeln!(out, "{}", render::classify_json(&name, &run.stats))?,
+        Format::Text => write!(out, "{}", render::classify_text(&name, &run.stats))?,
+    }
+    failure.map_or(Ok(()), |e| Err(e.into()))
+}
+
+fn replay(o: &Offline) -> anyhow::Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let (_, failure) = run_capture(&o.file, o.engine, |events| {
+        for ev in events {
+            match o.format {
+                Format::Json => writeln!(out, "{}", render::event_json(ev))?,
+                Format::Text => writeln!(out, "{}", render::event_text(ev))?,
+            }
+        }
+        Ok(())
+    })?;
+    out.flush()?;
+    failure.map_or(Ok(()), |e| Err(e.into()))
+}

@@ -1,0 +1,294 @@
+//! What `classify` and `replay` print.
+
+use std::fmt::Write as _;
+
+use fault_common::{
+    Class, Event, Stats,
+    event::{
+        EventKind, IpxEncap, NAME_OK, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST,
+        NCP_HAS_SUBFUNCTION, RR_OK, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN,
+    },
+};
+use serde_json::{Map, Value, json};
+
+use crate::names::{c_string, endpoint, hex, host, ipx_address, netbios_name, rfc3339};
+
+/// `{"file": …, "frames": N, "classes": {…}, "malformed": M}` (CLASSES.md), zero
+/// counts left out, classes in table order.
+pub fn classify_json(file: &str, stats: &Stats) -> Value {
+    let mut classes = Map::new();
+    for c in Class::ALL {
+        let n = stats.classes[c as usize];
+        if n != 0 {
+            classes.insert(c.name().into(), n.into());
+        }
+    }
+    json!({"file": file, "frames": stats.frames, "classes": classes, "malformed": stats.malformed})
+}
+
+pub fn classify_text(file: &str, stats: &Stats) -> String {
+    let mut s = format!(
+        "{file}\n  frames     {:>10}\n  malformed  {:>10}\n",
+        stats.frames, stats.malformed
+    );
+    for c in Class::ALL {
+        let n = stats.classes[c as usize];
+        if n != 0 {
+            let _ = writeln!(s, "  {:<28} {:>10}", c.name(), n);
+        }
+    }
+    s
+}
+
+fn nbns_opcode(op: u16) -> &'static str {
+    match op {
+        0 => "query",
+        5 => "registration",
+        6 => "release",
+        7 => "wack",
+        8 | 9 => "refresh",
+        15 => "multihomed_registration",
+        _ => "unknown",
+    }
+}
+
+fn nbss_type(t: u8) -> &'static str {
+    match t {
+        0x81 => "session_request",
+        0x82 => "positive_response",
+        0x83 => "negative_response",
+        0x84 => "retarget_response",
+        0x85 => "keepalive",
+        _ => "unknown",
+    }
+}
+
+fn ncp_type(t: u16) -> &'static str {
+    match t {
+        0x1111 => "create_connection",
+        0x2222 => "request",
+        0x3333 => "reply",
+        0x5555 => "destroy_connection",
+        _ => "unknown",
+    }
+}
+
+fn pptp_message(t: u16) -> &'static str {
+    match t {
+        1 => "start_control_connection_request",
+        2 => "start_control_connection_reply",
+        3 => "stop_control_connection_request",
+        4 => "stop_control_connection_reply",
+        5 => "echo_request",
+        6 => "echo_reply",
+        7 => "outgoing_call_request",
+        8 => "outgoing_call_reply",
+        9 => "incoming_call_request",
+        10 => "incoming_call_reply",
+        11 => "incoming_call_connected",
+        12 => "call_clear_request",
+        13 => "call_disconnect_notify",
+        14 => "wan_error_notify",
+        15 => "set_link_info",
+        _ => "unknown",
+    }
+}
+
+fn tcp_flags(f: u8) -> String {
+    let names = [
+        (TCP_SYN, "SYN"),
+        (TCP_ACK, "ACK"),
+        (TCP_FIN, "FIN"),
+        (TCP_RST, "RST"),
+    ];
+    let set: Vec<&str> = names
+        .iter()
+        .filter(|(b, _)| f & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    set.join(",")
+}
+
+fn encap(e: u8) -> Option<&'static str> {
+    match IpxEncap::try_from(e).ok()? {
+        IpxEncap::None => None,
+        IpxEncap::EthernetII => Some("ethernet_ii"),
+        IpxEncap::Raw8023 => Some("raw_802.3"),
+        IpxEncap::Llc => Some("802.2"),
+        IpxEncap::Snap => Some("snap"),
+    }
+}
+
+/// One event as a JSON object: time, kind, endpoints, then the kind's own fields.
+pub fn event_json(ev: &Event) -> Value {
+    let h = &ev.hdr;
+    let mut m = Map::new();
+    m.insert("ts".into(), rfc3339(h.ts_ns).into());
+    let kind = ev.kind().ok();
+    m.insert("event".into(), kind.map_or("unknown", event_name).into());
+    m.insert("src".into(), endpoint(h.family, &h.src, h.sport).into());
+    m.insert("dst".into(), endpoint(h.family, &h.dst, h.dport).into());
+    if let Some(e) = encap(h.encap) {
+        m.insert("encap".into(), e.into());
+    }
+    if h.vlans != 0 {
+        m.insert("vlan".into(), h.vlan_id.into());
+    }
+    m.insert("frame_len".into(), h.frame_len.into());
+    body_fields(ev, &mut m);
+    Value::Object(m)
+}
+
+fn event_name(k: EventKind) -> &'static str {
+    match k {
+        EventKind::Nbns => "nbns",
+        EventKind::Nbss => "nbss",
+        EventKind::Ncp => "ncp",
+        EventKind::SapEntry => "sap_entry",
+        EventKind::Pptp => "pptp",
+        EventKind::Tcp => "tcp",
+        EventKind::Udp => "udp",
+        EventKind::IcmpUnreachable => "icmp_unreachable",
+    }
+}
+
+fn body_fields(ev: &Event, m: &mut Map<String, Value>) {
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.into(), v);
+    };
+    if let Some(b) = ev.nbns() {
+        put("txid", b.txid.into());
+        put("opcode", nbns_opcode((b.flags >> 11) & 0xf).into());
+        put("response", (b.flags & 0x8000 != 0).into());
+        put("broadcast", (b.flags & 0x0010 != 0).into());
+        put("flags", format!("0x{:04x}", b.flags).into());
+        put("rcode", (b.flags & 0xf).into());
+        if b.name_status == NAME_OK {
+            put("name", netbios_name(&b.name).into());
+        }
+        put("rtype", b.rtype.into());
+        if b.rr_status == RR_OK {
+            put("nb_addr", host(4, &ipv4_16(b.nb_addr), 0).into());
+            put("nb_flags", format!("0x{:04x}", b.nb_flags).into());
+            put("ttl", b.ttl.into());
+        }
+    } else if let Some(b) = ev.nbss() {
+        put("type", nbss_type(b.msg_type).into());
+        if b.names & 1 != 0 {
+            put("called", netbios_name(&b.called).into());
+        }
+        if b.names & 2 != 0 {
+            put("calling", netbios_name(&b.calling).into());
+        }
+        if b.msg_type == 0x83 {
+            put("error", format!("0x{:02x}", b.error).into());
+        }
+        if b.msg_type == 0x84 {
+            put(
+                "retarget",
+                endpoint(4, &ipv4_16(b.retarget_ip), b.retarget_port).into(),
+            );
+        }
+    } else if let Some(b) = ev.ncp() {
+        put("type", ncp_type(b.req_type).into());
+        put("sequence", b.seq.into());
+        put(
+            "connection",
+            (b.conn_low as u16 | (b.conn_high as u16) << 8).into(),
+        );
+        put("task", b.task.into());
+        if b.req_type == 0x3333 {
+            put("completion", b.function.into());
+            put("connection_status", b.status.into());
+        } else {
+            put("function", b.function.into());
+        }
+        if b.detail & NCP_HAS_SUBFUNCTION != 0 {
+            put("subfunction", b.subfunction.into());
+        }
+        if b.detail & NCP_HAS_RPV_REQUEST != 0 {
+            put("object_type", format!("0x{:04x}", b.object_type).into());
+            put(
+                "object_name",
+                c_string(&b.object_name[..b.object_name_len as usize]).into(),
+            );
+            put("segment", b.segment.into());
+            let p = &b.property_name[..b.property_name_len as usize];
+            put("property_name", c_string(p).into());
+        }
+        if b.detail & NCP_HAS_REPLY_VALUE != 0 {
+            put("value", hex(&b.value).into());
+        }
+    } else if let Some(b) = ev.sap() {
+        put("op", b.op.into());
+        put("entry", b.index.into());
+        put("server_type", format!("0x{:04x}", b.server_type).into());
+        put("server_name", c_string(&b.name).into());
+        put("server", ipx_address(&b.network, &b.node, b.socket).into());
+        put("hops", b.hops.into());
+    } else if let Some(b) = ev.pptp() {
+        put("message", pptp_message(b.msg_type).into());
+        put("call_id", b.call_id.into());
+        put("peer_call_id", b.peer_call_id.into());
+        put("result", b.result.into());
+        put("error", b.error.into());
+        put("cause", b.cause.into());
+    } else if let Some(b) = ev.tcp() {
+        put("flags", tcp_flags(b.flags).into());
+        put("seq", b.seq.into());
+        put("ack", b.ack.into());
+        put("payload_len", b.payload_len.into());
+    } else if let Some(b) = ev.udp() {
+        put("payload_len", b.payload_len.into());
+    } else if let Some(b) = ev.icmp() {
+        put("icmp_type", b.icmp_type.into());
+        put("code", b.code.into());
+        put(
+            "quoted_proto",
+            (if b.quoted_proto == 6 { "tcp" } else { "udp" }).into(),
+        );
+        put(
+            "quoted_src",
+            endpoint(b.quoted_family, &b.quoted_src, b.quoted_sport).into(),
+        );
+        put(
+            "quoted_dst",
+            endpoint(b.quoted_family, &b.quoted_dst, b.quoted_dport).into(),
+        );
+    }
+}
+
+fn ipv4_16(a: [u8; 4]) -> [u8; 16] {
+    let mut o = [0u8; 16];
+    o[..4].copy_from_slice(&a);
+    o
+}
+
+/// One line: time, kind, endpoints, then `key=value` for the rest.
+pub fn event_text(ev: &Event) -> String {
+    let Value::Object(m) = event_json(ev) else {
+        unreachable!("event_json builds an object")
+    };
+    let get = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+    let mut s = format!(
+        "{} {:<16} {} -> {}",
+        get("ts"),
+        get("event"),
+        get("src"),
+        get("dst")
+    );
+    for (k, v) in &m {
+        if matches!(k.as_str(), "ts" | "event" | "src" | "dst") {
+            continue;
+        }
+        match v {
+            Value::String(t) => {
+                let _ = write!(s, " {k}={t}");
+            }
+            other => {
+                let _ = write!(s, " {k}={other}");
+            }
+        }
+    }
+    s
+}

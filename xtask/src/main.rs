@@ -1,0 +1,212 @@
+//! Developer tasks. `cargo xtask demo` and `cargo xtask test` are the README's two commands;
+//! both set up what they need first (idempotently, in well under two seconds when it is
+//! already there).
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context as _, bail, ensure};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "faultd developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install nightly rust-src and bpf-linker (built against nightly's LLVM) if missing.
+    Setup,
+    /// Set up, install tshark if missing, and run every test of the workspace.
+    Test {
+        /// Extra arguments for `cargo test` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Build faultd, write a capture with the frame builder, and show faultd at work on it.
+    Demo,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().task {
+        Task::Setup => setup(),
+        Task::Test { args } => {
+            setup()?;
+            apt_install("tshark", "tshark")?;
+            let mut cmd = cargo();
+            cmd.args(["test", "--workspace"]).args(args);
+            run(&mut cmd)
+        }
+        Task::Demo => demo(),
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    ensure!(status.success(), "{cmd:?} failed: {status}");
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> anyhow::Result<String> {
+    let out = cmd.output().with_context(|| format!("starting {cmd:?}"))?;
+    ensure!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The eBPF toolchain, as shared/docs/TOOLCHAIN.md prescribes: nightly's rust-src, and a
+/// bpf-linker built against the very LLVM nightly rustc uses (the crates.io default and
+/// Debian's LLVM do not work).
+fn setup() -> anyhow::Result<()> {
+    let installed = output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        "nightly",
+    ]))
+    .context("rustup with a nightly toolchain is required")?;
+    if !installed.lines().any(|l| l.starts_with("rust-src")) {
+        eprintln!("xtask: installing nightly rust-src");
+        run(Command::new("rustup").args([
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            "nightly",
+        ]))?;
+    }
+    let version = output(Command::new("rustc").args(["+nightly", "-vV"]))?;
+    let llvm_major = version
+        .lines()
+        .find_map(|l| l.strip_prefix("LLVM version: "))
+        .and_then(|v| v.split('.').next())
+        .context("rustc +nightly -vV printed no LLVM version")?
+        .to_string();
+    let linker_ok = Command::new("bpf-linker")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        && marker_matches(&llvm_major);
+    if !linker_ok {
+        eprintln!(
+            "xtask: building bpf-linker against nightly's LLVM {llvm_major} (about a minute)"
+        );
+        let sysroot = output(Command::new("rustc").args(["+nightly", "--print", "sysroot"]))?;
+        let lib = Path::new(sysroot.trim()).join("lib");
+        let so = std::fs::read_dir(&lib)?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.starts_with("libLLVM.so."))
+            .with_context(|| format!("no libLLVM.so.* in {}", lib.display()))?;
+        let link = lib.join("libLLVM.so");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&so, &link)?;
+        run(Command::new("cargo")
+            .env("LLVM_PREFIX", sysroot.trim())
+            .args([
+                "install",
+                "bpf-linker",
+                "--force",
+                "--no-default-features",
+                "--features",
+            ])
+            .arg(format!("llvm-{llvm_major}")))?;
+        std::fs::write(marker(), &llvm_major)?;
+    }
+    Ok(())
+}
+
+/// Remembers which LLVM the installed bpf-linker was built for; a linker without the
+/// marker was installed by hand and is trusted until the nightly's LLVM changes.
+fn marker() -> PathBuf {
+    let home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo")
+        });
+    home.join("bpf-linker.llvm")
+}
+
+fn marker_matches(llvm_major: &str) -> bool {
+    std::fs::read_to_string(marker()).map_or(true, |m| m.trim() == llvm_major)
+}
+
+/// Installs a Debian package when `probe` is not on PATH.
+fn apt_install(probe: &str, package: &str) -> anyhow::Result<()> {
+    if Command::new("sh")
+        .args(["-c", &format!("command -v {probe}")])
+        .output()?
+        .status
+        .success()
+    {
+        return Ok(());
+    }
+    eprintln!("xtask: installing the Debian package {package}");
+    run(Command::new("apt-get").arg("update").arg("-qq"))?;
+    run(Command::new("apt-get")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["install", "-y", "-qq", package]))
+}
+
+fn demo() -> anyhow::Result<()> {
+    setup()?;
+    run(cargo().args(["build", "--quiet", "--package", "fault-user"]))?;
+    let faultd = root().join("target/debug/faultd");
+    let dir = root().join("target/demo");
+    std::fs::create_dir_all(&dir)?;
+    let pcap = dir.join("every-class.pcap");
+    // One frame per catalogue sample, a millisecond apart, from a fixed start time.
+    let start = 1_700_000_000_000_000_000u64;
+    let frames: Vec<(u64, Vec<u8>)> = fault_tests::catalogue()
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| (start + i as u64 * 1_000_000, s.frame))
+        .collect();
+    fault_tests::write_pcap(&pcap, &frames)?;
+    let root_user = output(Command::new("id").arg("-u"))?.trim() == "0";
+    let engine = if root_user { "kernel" } else { "user" };
+    println!(
+        "== {} frames written by the frame builder to {}",
+        frames.len(),
+        pcap.display()
+    );
+    println!(
+        "== faultd classify (engine: {engine}; the kernel engine runs the XDP program itself)\n"
+    );
+    let pcap_arg = pcap.to_str().context("non-UTF-8 path")?;
+    run(Command::new(&faultd).args(["classify", pcap_arg, "--format", "text", "--engine", engine]))?;
+    println!("\n== faultd replay: the events the XDP program hands to the detectors (first 25)\n");
+    let events = output(
+        Command::new(&faultd).args(["replay", pcap_arg, "--format", "text", "--engine", engine]),
+    )?;
+    for line in events.lines().take(25) {
+        println!("{line}");
+    }
+    let n = events.lines().count();
+    if n == 0 {
+        bail!("the demo capture produced no events");
+    }
+    println!("... {n} events in all (faultd replay {pcap_arg} --format json for the full records)");
+    Ok(())
+}
