@@ -308,28 +308,28 @@ impl Event {
     }
     pub fn nbns(&self) -> Option<&NbnsBody> {
         // SAFETY (all accessors): every variant is Pod, so any bytes are a valid value.
-        (self.hdr.kind == EventKind::Nbns as u8).then(|| unsafe { &self.body.nbns })
+        (self.hdr.kind == EventKind::Nbns as u8).then_some(unsafe { &self.body.nbns })
     }
     pub fn nbss(&self) -> Option<&NbssBody> {
-        (self.hdr.kind == EventKind::Nbss as u8).then(|| unsafe { &self.body.nbss })
+        (self.hdr.kind == EventKind::Nbss as u8).then_some(unsafe { &self.body.nbss })
     }
     pub fn ncp(&self) -> Option<&NcpBody> {
-        (self.hdr.kind == EventKind::Ncp as u8).then(|| unsafe { &self.body.ncp })
+        (self.hdr.kind == EventKind::Ncp as u8).then_some(unsafe { &self.body.ncp })
     }
     pub fn sap(&self) -> Option<&SapEntryBody> {
-        (self.hdr.kind == EventKind::SapEntry as u8).then(|| unsafe { &self.body.sap })
+        (self.hdr.kind == EventKind::SapEntry as u8).then_some(unsafe { &self.body.sap })
     }
     pub fn pptp(&self) -> Option<&PptpBody> {
-        (self.hdr.kind == EventKind::Pptp as u8).then(|| unsafe { &self.body.pptp })
+        (self.hdr.kind == EventKind::Pptp as u8).then_some(unsafe { &self.body.pptp })
     }
     pub fn tcp(&self) -> Option<&TcpBody> {
-        (self.hdr.kind == EventKind::Tcp as u8).then(|| unsafe { &self.body.tcp })
+        (self.hdr.kind == EventKind::Tcp as u8).then_some(unsafe { &self.body.tcp })
     }
     pub fn udp(&self) -> Option<&UdpBody> {
-        (self.hdr.kind == EventKind::Udp as u8).then(|| unsafe { &self.body.udp })
+        (self.hdr.kind == EventKind::Udp as u8).then_some(unsafe { &self.body.udp })
     }
     pub fn icmp(&self) -> Option<&IcmpBody> {
-        (self.hdr.kind == EventKind::IcmpUnreachable as u8).then(|| unsafe { &self.body.icmp })
+        (self.hdr.kind == EventKind::IcmpUnreachable as u8).then_some(unsafe { &self.body.icmp })
     }
     pub fn raw_body(&self) -> &[u8; BODY_LEN] {
         // SAFETY: the raw byte view is valid for any contents.

@@ -17,12 +17,12 @@ pub const IPX_RIP: u16 = 0x0453;
 
 #[inline(always)]
 pub fn is_sms_helpdesk(p: u16) -> bool {
-    p >= 1761 && p <= 1764
+    SMS_HELPDESK.contains(&p)
 }
 
 #[inline(always)]
 pub fn is_sms_remote_control(p: u16) -> bool {
-    p >= 2701 && p <= 2704
+    SMS_REMOTE_CONTROL.contains(&p)
 }
 
 /// Ports whose ICMP unreachables and TCP handshakes the detectors care about.

@@ -25,6 +25,10 @@ use crate::{
 };
 
 /// A frame's bytes. `load` is the only way the parser touches packet memory.
+#[allow(
+    clippy::len_without_is_empty,
+    reason = "a frame is never asked whether it is empty"
+)]
 pub trait Packet {
     /// `N` bytes at `off`, or `None` when they run past the end of the frame.
     fn load<const N: usize>(&self, off: usize) -> Option<[u8; N]>;
@@ -158,7 +162,7 @@ pub(crate) struct Ctx<'a, P: Packet + ?Sized, S: Sink> {
 /// memset, which in BPF is a byte loop the verifier walks again on every path.
 #[inline(always)]
 fn clear<T: Pod>(v: &mut T) {
-    const { assert!(align_of::<T>() >= 8 && size_of::<T>() % 8 == 0) };
+    const { assert!(align_of::<T>() >= 8 && size_of::<T>().is_multiple_of(8)) };
     let p = (v as *mut T).cast::<u64>();
     let mut i = 0;
     while i < size_of::<T>() / 8 {
