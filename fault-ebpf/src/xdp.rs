@@ -63,6 +63,11 @@ impl Packet for Frame<'_> {
     }
 
     #[inline(always)]
+    fn total_len(&self) -> usize {
+        buff_len(self.0) as usize
+    }
+
+    #[inline(always)]
     fn copy<const N: usize>(&self, off: usize, n: usize, out: &mut [u8; N]) -> Option<()> {
         // The caller has bounded n already, but LLVM may fold that check into a wider
         // compare the verifier cannot map back to n: check it again, visibly.

@@ -56,7 +56,21 @@ enum Format {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
+            // clap names the bad command but not the good ones.
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+            eprintln!(
+                "{}\ncommands: {}",
+                e.render().to_string().trim_end(),
+                names.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Classify(o) => classify(&o),
         Command::Replay(o) => replay(&o),

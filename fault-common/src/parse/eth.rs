@@ -46,7 +46,8 @@ pub(super) fn parse<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>) -> Parsed {
 
 /// 802.3 frame: the two bytes after the length tell raw IPX (`FF FF`, the IPX checksum),
 /// 802.2 LLC with the NetWare SAP (`E0 E0 03`) and SNAP carrying type 0x8137.
-fn ieee8023<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, _len: usize) -> Parsed {
+fn ieee8023<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, len: usize) -> Parsed {
+    cx.end_of(off + len, cx.rd.len());
     let Ok(llc) = cx.rd.bytes::<3>(off) else {
         // Too short to say what it carries: not ours, not malformed.
         return Ok(());

@@ -26,7 +26,7 @@ pub(super) fn ipv4<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) 
     if u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
         return Ok(());
     }
-    let end = (off + total).min(cx.rd.len());
+    let end = cx.end_of(off + total, cx.rd.len());
     l4::dispatch(cx, h[9], off + ihl, end)
 }
 
@@ -45,7 +45,7 @@ pub(super) fn ipv6<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) 
     let end = if payload_len == 0 {
         cx.rd.len()
     } else {
-        (l4 + payload_len).min(cx.rd.len())
+        cx.end_of(l4 + payload_len, cx.rd.len())
     };
     let mut next = h[6];
     for _ in 0..MAX_IPV6_EXT_HEADERS {

@@ -51,7 +51,7 @@ pub(super) fn parse<P: Packet + ?Sized, S: Sink>(
         return Err(Malformed);
     }
     let payload = off + IPX_HLEN;
-    let lim = (off + length).min(cx.rd.len());
+    let lim = cx.end_of(off + length, cx.rd.len());
     match service(ssock, dsock, ptype) {
         ports::IPX_NCP => ncp(cx, payload, lim),
         ports::IPX_SAP => sap(cx, payload, lim),

@@ -59,7 +59,7 @@ fn udp<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize) 
         return Err(Malformed);
     }
     let payload = off + 8;
-    let lim = (off + ulen).min(end);
+    let lim = cx.end_of(off + ulen, end);
 
     if either(sport, dport, ports::NCP_IP) {
         cx.class(Class::NcpIp);

@@ -34,6 +34,11 @@ pub trait Packet {
     fn load<const N: usize>(&self, off: usize) -> Option<[u8; N]>;
     /// How many bytes `load` can reach.
     fn len(&self) -> usize;
+    /// The whole frame's length, which can exceed `len` (XDP fragments of a jumbo frame).
+    /// Only asked when a length field claims more than `len`, which is rare.
+    fn total_len(&self) -> usize {
+        self.len()
+    }
     /// Copies the `n` bytes at `off` to the start of `out` (`n <= N`). One call for a
     /// variable-length field: a byte loop would fork the verifier's search once per byte.
     fn copy<const N: usize>(&self, off: usize, n: usize, out: &mut [u8; N]) -> Option<()>;
@@ -97,6 +102,10 @@ impl<P: Packet + ?Sized> Reader<'_, P> {
     #[inline(always)]
     fn len(&self) -> usize {
         self.pkt.len()
+    }
+    #[inline(always)]
+    fn total_len(&self) -> usize {
+        self.pkt.total_len()
     }
     #[inline(always)]
     fn bytes<const N: usize>(&self, off: usize) -> Result<[u8; N], Malformed> {
@@ -225,6 +234,21 @@ impl<'a, P: Packet + ?Sized, S: Sink> Ctx<'a, P, S> {
         }
         #[cfg(not(target_arch = "bpf"))]
         (off, lim)
+    }
+
+    /// The end of a PDU whose length field says it ends at `claimed`, as far as the parser
+    /// can read (`avail`). A length that runs past the whole frame means the frame was cut
+    /// short (a capture's snap length, a broken sender): the frame is malformed, and is
+    /// still parsed as far as it goes.
+    #[inline(always)]
+    fn end_of(&mut self, claimed: usize, avail: usize) -> usize {
+        if claimed <= avail {
+            return claimed;
+        }
+        if claimed > self.rd.total_len() {
+            self.out.malformed = 1;
+        }
+        avail
     }
 
     /// Hands the event whose body was just filled to the sink.

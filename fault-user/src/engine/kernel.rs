@@ -98,16 +98,24 @@ impl Engine for KernelEngine {
         Ok(())
     }
 
-    fn snapshot(&mut self) -> Result<Run, EngineError> {
-        let mut run = Run::default();
-        let stats: PerCpuArray<_, Stats> =
+    fn stats(&mut self) -> Result<Stats, EngineError> {
+        let map: PerCpuArray<_, Stats> =
             PerCpuArray::try_from(self.ebpf.map(MAP_STATS).ok_or(missing(MAP_STATS))?)
                 .map_err(map_err(MAP_STATS))?;
-        for cpu in stats.get(&0, 0).map_err(map_err(MAP_STATS))?.iter() {
-            run.stats.add(cpu);
+        let mut stats = Stats::default();
+        for cpu in map.get(&0, 0).map_err(map_err(MAP_STATS))?.iter() {
+            stats.add(cpu);
         }
-        run.stats.frames += self.runts;
-        run.stats.malformed += self.runts;
+        stats.frames += self.runts;
+        stats.malformed += self.runts;
+        Ok(stats)
+    }
+
+    fn snapshot(&mut self) -> Result<Run, EngineError> {
+        let mut run = Run {
+            stats: self.stats()?,
+            ..Run::default()
+        };
         let flows: PerCpuHashMap<_, FlowKey, FlowValue> =
             PerCpuHashMap::try_from(self.ebpf.map(MAP_FLOWS).ok_or(missing(MAP_FLOWS))?)
                 .map_err(map_err(MAP_FLOWS))?;

@@ -49,6 +49,8 @@ pub trait Engine {
     fn frame(&mut self, ts_ns: u64, data: &[u8]) -> Result<(), EngineError>;
     /// Moves the events produced so far, in order, to `out`.
     fn drain_events(&mut self, out: &mut Vec<Event>) -> Result<(), EngineError>;
+    /// The counters after every frame so far (cheap: no flow-map walk).
+    fn stats(&mut self) -> Result<Stats, EngineError>;
     /// The counters and flows after every frame so far.
     fn snapshot(&mut self) -> Result<Run, EngineError>;
 }

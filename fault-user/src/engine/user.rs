@@ -6,10 +6,32 @@ use std::collections::BTreeMap;
 use bytemuck::Zeroable;
 use fault_common::{
     Class, Event, FlowKey, FlowValue, Stats,
-    parse::{self, Scratch, Sink},
+    parse::{self, Packet, Scratch, Sink},
 };
 
 use super::{Engine, EngineError, LINEAR_MAX, Run};
+
+/// A frame as BPF_PROG_TEST_RUN presents it to XDP: the parser reads at most
+/// `LINEAR_MAX` bytes, the rest being fragments; the whole length is still known.
+struct Linear<'a> {
+    visible: &'a [u8],
+    total: usize,
+}
+
+impl Packet for Linear<'_> {
+    fn load<const N: usize>(&self, off: usize) -> Option<[u8; N]> {
+        self.visible.load(off)
+    }
+    fn len(&self) -> usize {
+        self.visible.len()
+    }
+    fn total_len(&self) -> usize {
+        self.total
+    }
+    fn copy<const M: usize>(&self, off: usize, n: usize, out: &mut [u8; M]) -> Option<()> {
+        self.visible.copy(off, n, out)
+    }
+}
 
 #[derive(Default)]
 pub struct UserEngine {
@@ -41,7 +63,10 @@ impl Sink for Collect<'_> {
 impl Engine for UserEngine {
     fn frame(&mut self, ts_ns: u64, data: &[u8]) -> Result<(), EngineError> {
         self.stats.frames += 1;
-        let visible = &data[..data.len().min(LINEAR_MAX)];
+        let frame = Linear {
+            visible: &data[..data.len().min(LINEAR_MAX)],
+            total: data.len(),
+        };
         let mut sink = Collect {
             stats: &mut self.stats,
             events: &mut self.events,
@@ -49,7 +74,7 @@ impl Engine for UserEngine {
             len: data.len() as u32,
         };
         let mut scratch = Scratch::zeroed();
-        parse::classify(visible, &mut sink, &mut scratch);
+        parse::classify(&frame, &mut sink, &mut scratch);
         let out = scratch.out;
         if out.malformed != 0 {
             self.stats.malformed += 1;
@@ -71,6 +96,10 @@ impl Engine for UserEngine {
     fn drain_events(&mut self, out: &mut Vec<Event>) -> Result<(), EngineError> {
         out.append(&mut self.events);
         Ok(())
+    }
+
+    fn stats(&mut self) -> Result<Stats, EngineError> {
+        Ok(self.stats)
     }
 
     fn snapshot(&mut self) -> Result<Run, EngineError> {

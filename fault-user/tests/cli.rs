@@ -1,0 +1,175 @@
+//! What a user sees from `faultd` on bad input: exit status 2 and a message naming the
+//! file, the problem and the byte offset; results for the frames before a bad record.
+
+use std::{path::PathBuf, process::Command};
+
+fn faultd(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_faultd"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A classic pcap of Ethernet frames (microsecond timestamps).
+fn pcap(frames: &[&[u8]]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    for (i, f) in frames.iter().enumerate() {
+        for v in [
+            1_700_000_000u32 + i as u32,
+            0,
+            f.len() as u32,
+            f.len() as u32,
+        ] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(f);
+    }
+    b
+}
+
+struct Temp(PathBuf);
+impl Temp {
+    fn new(tag: &str, bytes: &[u8]) -> Temp {
+        let p = std::env::temp_dir().join(format!("faultd-cli-{tag}-{}.pcap", std::process::id()));
+        std::fs::write(&p, bytes).unwrap();
+        Temp(p)
+    }
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// An NBNS broadcast name query for FILESRV<20>, padded as a NIC would.
+fn nbns_query() -> Vec<u8> {
+    let mut name = vec![0x20];
+    for b in b"FILESRV         ".iter().take(15).chain([&0x20u8]) {
+        name.extend_from_slice(&[b'A' + (b >> 4), b'A' + (b & 0xf)]);
+    }
+    name.push(0);
+    let mut nbns = vec![0x12, 0x34, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0];
+    nbns.extend_from_slice(&name);
+    nbns.extend_from_slice(&[0, 0x20, 0, 1]);
+    let udp_len = (8 + nbns.len()) as u16;
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x08, 0x00]);
+    let total = 20 + udp_len;
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ]);
+    f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 255]);
+    f.extend_from_slice(&[0, 137, 0, 137, (udp_len >> 8) as u8, udp_len as u8, 0, 0]);
+    f.extend_from_slice(&nbns);
+    f
+}
+
+#[test]
+fn a_capture_cut_inside_a_record_reports_what_came_before_then_the_offset() {
+    let q = nbns_query();
+    let mut bytes = pcap(&[&q, &q]);
+    bytes.truncate(bytes.len() - 10);
+    let t = Temp::new("cut", &bytes);
+    let (code, out, err) = faultd(&["classify", t.path(), "--engine", "user"]);
+    assert_eq!(code, 2, "stderr: {err}");
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["frames"], 1, "the whole first record is kept: {out}");
+    assert_eq!(json["classes"]["nbns.query"], 1, "{out}");
+    let second = 24 + 16 + q.len();
+    assert!(err.contains(t.path()), "names the file: {err}");
+    assert!(
+        err.contains(&format!("at byte {second}")),
+        "names the record's offset {second}: {err}"
+    );
+    assert!(err.contains("truncated"), "says what is wrong: {err}");
+}
+
+#[test]
+fn garbage_and_unsupported_captures_are_refused_with_exit_2() {
+    let g = Temp::new("garbage", b"this is not a capture file at all");
+    let (code, out, err) = faultd(&["classify", g.path(), "--engine", "user"]);
+    assert_eq!((code, out.as_str()), (2, ""), "stderr: {err}");
+    assert!(
+        err.contains(g.path()) && err.contains("byte 0") && err.contains("unknown capture format"),
+        "{err}"
+    );
+
+    let mut raw_ip = pcap(&[]);
+    raw_ip[20..24].copy_from_slice(&101u32.to_le_bytes()); // LINKTYPE_RAW
+    let r = Temp::new("linktype", &raw_ip);
+    let (code, _, err) = faultd(&["replay", r.path(), "--engine", "user"]);
+    assert_eq!(code, 2, "stderr: {err}");
+    assert!(
+        err.contains("101") && err.contains("byte 0"),
+        "names the link type and offset: {err}"
+    );
+
+    let (code, _, err) = faultd(&["classify", "/nonexistent/capture.pcap", "--engine", "user"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("/nonexistent/capture.pcap") && err.contains("No such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_flags_say_what_is_allowed() {
+    let (code, _, err) = faultd(&["classify", "x.pcap", "--format", "xml"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("xml") && err.contains("json") && err.contains("text"),
+        "{err}"
+    );
+    let (code, _, err) = faultd(&["classify", "x.pcap", "--engine", "gpu"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("kernel") && err.contains("user"), "{err}");
+    let (code, _, err) = faultd(&["frobnicate"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("classify") && err.contains("replay"),
+        "lists the commands: {err}"
+    );
+}
+
+#[test]
+fn replay_prints_one_json_event_per_line_with_decoded_fields() {
+    let t = Temp::new("replay", &pcap(&[&nbns_query()]));
+    let (code, out, err) = faultd(&["replay", t.path(), "--engine", "user"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let e = &lines[0];
+    assert_eq!(e["event"], "nbns");
+    assert_eq!(e["ts"], "2023-11-14T22:13:20.000000Z");
+    assert_eq!(e["src"], "10.0.0.1:137");
+    assert_eq!(e["dst"], "10.0.0.255:137");
+    assert_eq!(e["txid"], 0x1234);
+    assert_eq!(e["opcode"], "query");
+    assert_eq!(e["broadcast"], true);
+    assert_eq!(e["name"], "FILESRV<20>");
+}
