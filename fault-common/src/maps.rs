@@ -18,6 +18,8 @@ pub const MAP_FLOWS: &str = "FLOWS";
 pub const MAP_EVENTS: &str = "EVENTS";
 pub const MAP_CLOCK: &str = "CLOCK";
 pub const PROGRAM_CLASSIFY: &str = "faultd_classify";
+/// An empty XDP program: the benchmark's baseline.
+pub const PROGRAM_EMPTY: &str = "faultd_empty";
 
 /// Per-CPU counters, one entry. One lookup per frame serves every counter.
 #[repr(C)]

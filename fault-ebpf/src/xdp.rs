@@ -120,6 +120,13 @@ pub fn faultd_classify(ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }
 
+/// Does nothing: the baseline `faultd bench` measures in the same run, so a figure for the
+/// classifier reads as "this much over an empty program on this machine".
+#[xdp(frags)]
+pub fn faultd_empty(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_PASS
+}
+
 #[inline(always)]
 fn classify(ctx: &XdpContext) {
     let (Some(stats), Some(scratch)) = (STATS.get_ptr_mut(0), SCRATCH.get_ptr_mut(0)) else {

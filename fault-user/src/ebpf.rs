@@ -19,8 +19,12 @@ pub enum LoadError {
     Permission,
     #[error("loading the XDP object: {0}")]
     Object(#[source] aya::EbpfError),
-    #[error("the kernel rejected the XDP program {PROGRAM_CLASSIFY}: {0}")]
-    Program(#[source] aya::programs::ProgramError),
+    #[error("the kernel rejected the XDP program {name}: {source}")]
+    Program {
+        name: &'static str,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
     #[error("the XDP object has no {0}: it does not match this faultd")]
     Missing(&'static str),
 }
@@ -50,17 +54,23 @@ pub fn load() -> Result<Ebpf, LoadError> {
             LoadError::Object(e)
         }
     })?;
+    load_program(&mut ebpf, PROGRAM_CLASSIFY)?;
+    Ok(ebpf)
+}
+
+/// Loads one more XDP program of the object (the classifier is loaded by [`load`]).
+pub fn load_program(ebpf: &mut Ebpf, name: &'static str) -> Result<(), LoadError> {
+    let program = |source| LoadError::Program { name, source };
     let prog: &mut Xdp = ebpf
-        .program_mut(PROGRAM_CLASSIFY)
-        .ok_or(LoadError::Missing(PROGRAM_CLASSIFY))?
+        .program_mut(name)
+        .ok_or(LoadError::Missing(name))?
         .try_into()
-        .map_err(LoadError::Program)?;
+        .map_err(program)?;
     prog.load().map_err(|e| {
         if is_eperm(&e) {
             LoadError::Permission
         } else {
-            LoadError::Program(e)
+            program(e)
         }
-    })?;
-    Ok(ebpf)
+    })
 }

@@ -1,6 +1,7 @@
 //! faultd's userspace: capture reading, the offline engines (the XDP program through
 //! BPF_PROG_TEST_RUN, or its parser in userspace), and how results are shown.
 
+pub mod bench;
 pub mod capture;
 pub mod ebpf;
 pub mod engine;

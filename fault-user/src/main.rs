@@ -34,6 +34,19 @@ enum Command {
     Classify(Offline),
     /// Print the events the XDP program hands to the stateful detectors, in capture order.
     Replay(Offline),
+    /// Measure the XDP program per frame of a capture, by class, next to an empty XDP
+    /// program (BPF_PROG_TEST_RUN; root or CAP_BPF).
+    Bench(Bench),
+}
+
+#[derive(clap::Args)]
+struct Bench {
+    file: PathBuf,
+    /// Runs per frame and program (rounded up to whole batches of 20000).
+    #[arg(long, default_value_t = 200_000)]
+    repeat: u32,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 #[derive(clap::Args)]
@@ -74,6 +87,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Classify(o) => classify(&o),
         Command::Replay(o) => replay(&o),
+        Command::Bench(b) => bench(&b),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -166,4 +180,13 @@ fn replay(o: &Offline) -> anyhow::Result<()> {
     })?;
     out.flush()?;
     failure.map_or(Ok(()), |e| Err(e.into()))
+}
+
+fn bench(b: &Bench) -> anyhow::Result<()> {
+    let report = fault_user::bench::run(&b.file, b.repeat)?;
+    match b.format {
+        Format::Text => print!("{}", report.text()),
+        Format::Json => println!("{}", report.json()),
+    }
+    Ok(())
 }

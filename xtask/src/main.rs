@@ -29,6 +29,13 @@ enum Task {
     },
     /// Build faultd, write a capture with the frame builder, and show faultd at work on it.
     Demo,
+    /// ns per frame for every class (the frame builder's samples) next to an empty XDP
+    /// program measured in the same run: a table, and JSON in target/bench.json.
+    Bench {
+        /// Runs per frame and program.
+        #[arg(long, default_value_t = 200_000)]
+        repeat: u32,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,6 +49,7 @@ fn main() -> anyhow::Result<()> {
             run(&mut cmd)
         }
         Task::Demo => demo(),
+        Task::Bench { repeat } => bench(repeat),
     }
 }
 
@@ -169,14 +177,15 @@ fn apt_install(probe: &str, package: &str) -> anyhow::Result<()> {
         .args(["install", "-y", "-qq", package]))
 }
 
-fn demo() -> anyhow::Result<()> {
+/// Builds faultd and writes one frame per catalogue sample (every class, and some
+/// unwatched traffic), a millisecond apart, to a capture in target/demo.
+fn build_and_write_capture() -> anyhow::Result<(PathBuf, PathBuf, usize)> {
     setup()?;
     run(cargo().args(["build", "--quiet", "--package", "fault-user"]))?;
     let faultd = root().join("target/debug/faultd");
     let dir = root().join("target/demo");
     std::fs::create_dir_all(&dir)?;
     let pcap = dir.join("every-class.pcap");
-    // One frame per catalogue sample, a millisecond apart, from a fixed start time.
     let start = 1_700_000_000_000_000_000u64;
     let frames: Vec<(u64, Vec<u8>)> = fault_tests::catalogue()
         .into_iter()
@@ -184,11 +193,30 @@ fn demo() -> anyhow::Result<()> {
         .map(|(i, s)| (start + i as u64 * 1_000_000, s.frame))
         .collect();
     fault_tests::write_pcap(&pcap, &frames)?;
+    Ok((faultd, pcap, frames.len()))
+}
+
+fn bench(repeat: u32) -> anyhow::Result<()> {
+    let (faultd, pcap, _) = build_and_write_capture()?;
+    let pcap = pcap.to_str().context("non-UTF-8 path")?;
+    let repeat = repeat.to_string();
+    run(Command::new(&faultd).args(["bench", pcap, "--repeat", &repeat]))?;
+    let json = output(
+        Command::new(&faultd).args(["bench", pcap, "--repeat", &repeat, "--format", "json"]),
+    )?;
+    let out = root().join("target/bench.json");
+    std::fs::write(&out, json)?;
+    println!("JSON: {}", out.display());
+    Ok(())
+}
+
+fn demo() -> anyhow::Result<()> {
+    let (faultd, pcap, n_frames) = build_and_write_capture()?;
     let root_user = output(Command::new("id").arg("-u"))?.trim() == "0";
     let engine = if root_user { "kernel" } else { "user" };
     println!(
         "== {} frames written by the frame builder to {}",
-        frames.len(),
+        n_frames,
         pcap.display()
     );
     println!(
