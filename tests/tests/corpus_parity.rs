@@ -18,12 +18,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str, i64, &str)] = &[
     (NDPI_PPTP, "pptp.call_clear_request", 1, RETRANSMISSION),
     (TCPDUMP_PPTP, "pptp.control", 2, RETRANSMISSION),
     (TCPDUMP_PPTP, "pptp.out_call_reply", 1, RETRANSMISSION),
-    (
-        "gre_v1_pptp_data_dns__zeek_gre-pptp.pcap",
-        "pptp.gre",
-        -2,
-        "the GRE runs inside IPv4-in-IPv6 (4in6): faultd does not follow IP-in-IP tunnels yet",
-    ),
 ];
 const OBSOLETE: &str = "nbns_nbss_samba_ipx_snap_raw_llc__wswiki_Obsolete_Packets.cap";
 const NDPI_PPTP: &str = "pptp_ctrl_ocrp_ccrq_cdn_rst__ndpi_pptp.pcap";

@@ -36,8 +36,8 @@ pub(super) fn parse<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>) -> Parsed {
         return ieee8023(cx, off, ethertype as usize);
     }
     match ethertype {
-        ETH_P_IPV4 => ip::ipv4(cx, off),
-        ETH_P_IPV6 => ip::ipv6(cx, off),
+        ETH_P_IPV4 => ip::network(cx, off, false),
+        ETH_P_IPV6 => ip::network(cx, off, true),
         ETH_P_IPX => ipx::parse(cx, off, IpxEncap::EthernetII),
         ETH_P_PPPOE_SESSION => pppoe(cx, off),
         _ => Ok(()),
@@ -76,8 +76,8 @@ fn pppoe<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) -> Parsed 
         return Ok(());
     }
     match cx.rd.be16(off + 6)? {
-        PPP_IPV4 => ip::ipv4(cx, off + 8),
-        PPP_IPV6 => ip::ipv6(cx, off + 8),
+        PPP_IPV4 => ip::network(cx, off + 8, false),
+        PPP_IPV6 => ip::network(cx, off + 8, true),
         _ => Ok(()),
     }
 }

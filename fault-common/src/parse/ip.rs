@@ -1,12 +1,47 @@
-//! IPv4 (header length honoured, only first fragments followed) and IPv6 (the common
-//! extension headers skipped).
+//! IPv4 (header length honoured, fragments not followed) and IPv6 (the common extension
+//! headers skipped), and IP-in-IP tunnels one level deep.
 
 use super::{Ctx, Malformed, Packet, Parsed, Sink, l4};
 use crate::event::Family;
 
 const MAX_IPV6_EXT_HEADERS: usize = 4;
 
-pub(super) fn ipv4<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) -> Parsed {
+const IPPROTO_IPIP: u8 = 4;
+const IPPROTO_IPV6: u8 = 41;
+
+/// Where a network header leaves off: the transport protocol, its offset, and the end of
+/// the IP payload; `None` when there is nothing to follow (a fragment).
+type Next = Option<(u8, usize, usize)>;
+
+/// The network layer: an IP header, or an IP-in-IP tunnel (4in4, 6in4, 4in6, 6in6) one
+/// level deep, then the transport. A loop rather than recursion (BPF has none), with a
+/// single transport call site, so a tunnel costs the verifier a second header parse, not
+/// a second copy of everything above it. Records carry the inner addresses.
+pub(super) fn network<P: Packet + ?Sized, S: Sink>(
+    cx: &mut Ctx<P, S>,
+    mut off: usize,
+    mut v6: bool,
+) -> Parsed {
+    for _ in 0..2 {
+        let next = if v6 { ipv6(cx, off)? } else { ipv4(cx, off)? };
+        let Some((proto, l4, end)) = next else {
+            return Ok(());
+        };
+        match proto {
+            IPPROTO_IPIP => v6 = false,
+            IPPROTO_IPV6 => v6 = true,
+            _ => {
+                let (l4, end) = cx.converge(l4, end);
+                return l4::dispatch(cx, proto, l4, end);
+            }
+        }
+        off = l4;
+    }
+    // A tunnel inside a tunnel: not followed.
+    Ok(())
+}
+
+fn ipv4<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) -> Result<Next, Malformed> {
     let h = cx.rd.bytes::<20>(off)?;
     if h[0] >> 4 != 4 {
         return Err(Malformed);
@@ -24,13 +59,13 @@ pub(super) fn ipv4<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) 
     // have no transport header, and the first one's payload is cut short by design. XDP
     // does not reassemble, so fragmented datagrams are not followed past this header.
     if u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
-        return Ok(());
+        return Ok(None);
     }
     let end = cx.end_of(off + total, cx.rd.len());
-    l4::dispatch(cx, h[9], off + ihl, end)
+    Ok(Some((h[9], off + ihl, end)))
 }
 
-pub(super) fn ipv6<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) -> Parsed {
+fn ipv6<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) -> Result<Next, Malformed> {
     let h = cx.rd.bytes::<40>(off)?;
     if h[0] >> 4 != 6 {
         return Err(Malformed);
@@ -61,7 +96,7 @@ pub(super) fn ipv6<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) 
             44 => {
                 let e = cx.rd.bytes::<4>(l4)?;
                 if u16::from_be_bytes([e[2], e[3]]) & 0xfff9 != 0 {
-                    return Ok(());
+                    return Ok(None);
                 }
                 next = e[0];
                 l4 += 8;
@@ -75,5 +110,5 @@ pub(super) fn ipv6<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) 
             _ => break,
         }
     }
-    l4::dispatch(cx, next, l4, end)
+    Ok(Some((next, l4, end)))
 }
