@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// sets the hidden `ipxsap.response` boolean on query packet types 1/3 and `ipxsap.request` on
 /// response types 2/4 (swapped), so these filters use `ipxsap.packet_type`.
 ///
-/// `icmp.unreachable.watched`: tshark 4.0 needs commas between set members; the
-/// space-separated form `{137 138 ...}` is rejected ("138" was unexpected in this context).
+/// `icmp.unreachable.watched`: tshark 4.0 rejects the space-separated set `{137 138 ...}`,
+/// and a comma would split the filter in `-z io,stat` (see `class_counts`), so it is
+/// written with single-range sets and `==` terms, which select the same frames.
 pub const CLASS_FILTERS: &[(&str, &str)] = &[
     (
         "nbns.query",
@@ -102,7 +103,7 @@ pub const CLASS_FILTERS: &[(&str, &str)] = &[
     ),
     (
         "icmp.unreachable.watched",
-        "icmp.type==3 && (udp.port in {137,138,139,524,1701,1723,1761..1764,2701..2704} || tcp.port in {137,138,139,524,1701,1723,1761..1764,2701..2704})",
+        "icmp.type==3 && (udp.port in {137..139} || udp.port==524 || udp.port==1701 || udp.port==1723 || udp.port in {1761..1764} || udp.port in {2701..2704} || tcp.port in {137..139} || tcp.port==524 || tcp.port==1701 || tcp.port==1723 || tcp.port in {1761..1764} || tcp.port in {2701..2704})",
     ),
     ("icmp6.unreachable", "icmpv6.type==1"),
 ];
@@ -248,8 +249,38 @@ pub fn class_frames(pcap: &Path) -> Vec<(&'static str, Vec<u64>)> {
 
 /// Class → number of frames, for comparison with `faultd classify`.
 pub fn class_counts(pcap: &Path) -> BTreeMap<&'static str, usize> {
-    class_frames(pcap)
-        .into_iter()
-        .map(|(c, f)| (c, f.len()))
+    // One pass for every filter: `-z io,stat,0,F1,F2,...` prints the frames matching each
+    // filter over the whole capture (interval 0), instead of one tshark run per filter.
+    let mut spec = String::from("io,stat,0");
+    for (_, filter) in CLASS_FILTERS {
+        assert!(
+            !filter.contains(','),
+            "a comma would split the io,stat filter list: {filter}"
+        );
+        spec.push(',');
+        spec.push_str(filter);
+    }
+    let out = run(&["-q", "-r", pcap.to_str().expect("UTF-8 path"), "-z", &spec]);
+    // The one data row: `| 0.0 <> T | frames | bytes | frames | bytes | ... |`.
+    let row = out
+        .lines()
+        .filter(|l| l.contains("<>"))
+        .last()
+        .unwrap_or_else(|| panic!("no io,stat data row for {}:\n{out}", pcap.display()));
+    let cells: Vec<&str> = row
+        .split('|')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        cells.len(),
+        1 + 2 * CLASS_FILTERS.len(),
+        "io,stat row for {}: {row}",
+        pcap.display()
+    );
+    CLASS_FILTERS
+        .iter()
+        .enumerate()
+        .map(|(i, (class, _))| (*class, cells[1 + 2 * i].parse().expect("a frame count")))
         .collect()
 }
