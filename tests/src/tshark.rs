@@ -264,8 +264,7 @@ pub fn class_counts(pcap: &Path) -> BTreeMap<&'static str, usize> {
     // The one data row: `| 0.0 <> T | frames | bytes | frames | bytes | ... |`.
     let row = out
         .lines()
-        .filter(|l| l.contains("<>"))
-        .last()
+        .rfind(|l| l.contains("<>"))
         .unwrap_or_else(|| panic!("no io,stat data row for {}:\n{out}", pcap.display()));
     let cells: Vec<&str> = row
         .split('|')
