@@ -13,8 +13,8 @@ pub enum LoadError {
     )]
     NoObject,
     #[error(
-        "permission denied loading the XDP program: the kernel engine needs root or \
-         CAP_BPF + CAP_NET_ADMIN (offline, --engine user needs no privilege)"
+        "permission denied loading the XDP program: faultd run and the kernel engine need \
+         root or CAP_BPF + CAP_NET_ADMIN (offline, --engine user needs no privilege)"
     )]
     Permission,
     #[error("loading the XDP object: {0}")]
@@ -42,12 +42,18 @@ fn is_eperm(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Parses the object and loads the classifier into the kernel (not attached).
+/// Parses the object and loads the classifier into the kernel (not attached), with maps
+/// of its own.
 pub fn load() -> Result<Ebpf, LoadError> {
+    load_with(&mut EbpfLoader::new())
+}
+
+/// As [`load`], through a loader the caller set up (the daemon's pinned maps).
+pub fn load_with(loader: &mut EbpfLoader<'_>) -> Result<Ebpf, LoadError> {
     if OBJECT.is_empty() {
         return Err(LoadError::NoObject);
     }
-    let mut ebpf = EbpfLoader::new().load(OBJECT).map_err(|e| {
+    let mut ebpf = loader.load(OBJECT).map_err(|e| {
         if is_eperm(&e) {
             LoadError::Permission
         } else {

@@ -3,7 +3,11 @@
 
 pub mod bench;
 pub mod capture;
+pub mod detect;
 pub mod ebpf;
 pub mod engine;
+pub mod faultlog;
+pub mod live;
+pub mod metrics;
 pub mod names;
 pub mod render;

@@ -2,6 +2,7 @@
 
 use std::{
     io::{self, Write as _},
+    net::SocketAddr,
     path::{Path, PathBuf},
     process::ExitCode,
 };
@@ -14,6 +15,10 @@ use fault_user::{
     capture::{Capture, CaptureError},
     ebpf,
     engine::{self, EngineKind, Run},
+    live::{
+        self, LiveError,
+        attach::{self, AttachError, ModeArg},
+    },
     render,
 };
 
@@ -34,10 +39,49 @@ enum Command {
     Classify(Offline),
     /// Print the events the XDP program hands to the stateful detectors, in capture order.
     Replay(Offline),
+    /// Watch live interfaces: attach the XDP program, run the detectors, serve /metrics
+    /// and /api/faults (root or CAP_BPF + CAP_NET_ADMIN). SIGINT/SIGTERM detach.
+    Run(RunArgs),
+    /// Remove what `faultd run --keep-attached` left: the attachments and the pinned maps.
+    Detach(DetachArgs),
     /// Measure the XDP program per frame of a capture, by class, next to an empty XDP
     /// program (BPF_PROG_TEST_RUN; root or CAP_BPF).
     Bench(Bench),
 }
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// An interface to watch; repeat for more.
+    #[arg(long = "iface", value_name = "IF", required = true)]
+    ifaces: Vec<String>,
+    /// auto: native (driver) XDP, else skb with a warning; native or skb: only that.
+    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    xdp_mode: ModeArg,
+    /// Where the maps (and kept attachments) are pinned, on a BPF file system; the
+    /// layout version is a directory below it.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_PIN_PATH)]
+    pin_path: PathBuf,
+    /// Leave the program attached, counting, when faultd stops (`faultd detach` removes it).
+    #[arg(long)]
+    keep_attached: bool,
+    /// Address of the /metrics and /api/faults server.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:10137")]
+    listen: SocketAddr,
+    /// Append every fault record to FILE as a JSON line.
+    #[arg(long, value_name = "FILE")]
+    fault_log: Option<PathBuf>,
+    /// Also run the test detector (an unanswered NBNS query for FAULTD-CANARY).
+    #[arg(long, hide = true)]
+    canary: bool,
+}
+
+#[derive(clap::Args)]
+struct DetachArgs {
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_PIN_PATH)]
+    pin_path: PathBuf,
+}
+
+const DEFAULT_PIN_PATH: &str = "/sys/fs/bpf/faultd";
 
 #[derive(clap::Args)]
 struct Bench {
@@ -88,6 +132,8 @@ fn main() -> ExitCode {
         Command::Classify(o) => classify(&o),
         Command::Replay(o) => replay(&o),
         Command::Bench(b) => bench(&b),
+        Command::Run(r) => run(r),
+        Command::Detach(d) => detach(&d),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -118,7 +164,11 @@ fn message(e: &anyhow::Error) -> String {
 
 fn is_users_problem(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        c.is::<CaptureError>()
+        c.downcast_ref::<LiveError>()
+            .is_some_and(LiveError::is_users_problem)
+            || c.downcast_ref::<AttachError>()
+                .is_some_and(AttachError::is_users_problem)
+            || c.is::<CaptureError>()
             || matches!(
                 c.downcast_ref::<ebpf::LoadError>(),
                 Some(ebpf::LoadError::Permission | ebpf::LoadError::NoObject)
@@ -187,6 +237,30 @@ fn bench(b: &Bench) -> anyhow::Result<()> {
     match b.format {
         Format::Text => print!("{}", report.text()),
         Format::Json => println!("{}", report.json()),
+    }
+    Ok(())
+}
+
+fn run(r: RunArgs) -> anyhow::Result<()> {
+    live::run(live::Options {
+        ifaces: r.ifaces,
+        mode: r.xdp_mode,
+        pin_path: r.pin_path,
+        keep_attached: r.keep_attached,
+        listen: r.listen,
+        fault_log: r.fault_log,
+        canary: r.canary,
+    })?;
+    Ok(())
+}
+
+fn detach(d: &DetachArgs) -> anyhow::Result<()> {
+    let removed = attach::detach_all(&d.pin_path)?;
+    if removed.is_empty() {
+        println!("nothing pinned under {}", d.pin_path.display());
+    }
+    for p in removed {
+        println!("removed {}", p.display());
     }
     Ok(())
 }

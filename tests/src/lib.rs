@@ -16,15 +16,18 @@
 //!
 //! Layout: [`eth`] (Ethernet, VLAN tags, PPPoE/PPP, ARP), [`ip`] (IPv4/IPv6, UDP, TCP, ICMP),
 //! [`ipx`] (IPX framings, SAP, RIP), [`netbios`] (names, NBNS, NBDGM, NBSS), [`ncp`],
-//! [`pptp`] (control messages, enhanced GRE), [`l2tp`], [`catalogue`], [`pcap`], [`tshark`].
+//! [`pptp`] (control messages, enhanced GRE), [`l2tp`], [`catalogue`], [`pcap`], [`tshark`],
+//! [`netns`] (namespaces, a veth wire, raw sending and HTTP for live end-to-end tests).
 
 pub mod catalogue;
+pub mod daemon;
 pub mod eth;
 pub mod ip;
 pub mod ipx;
 pub mod l2tp;
 pub mod ncp;
 pub mod netbios;
+pub mod netns;
 pub mod pcap;
 pub mod pptp;
 pub mod tshark;

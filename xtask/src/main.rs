@@ -7,6 +7,8 @@ use std::{
     process::Command,
 };
 
+mod demo;
+
 use anyhow::{Context as _, bail, ensure};
 use clap::{Parser, Subcommand};
 
@@ -27,7 +29,8 @@ enum Task {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
-    /// Build faultd, write a capture with the frame builder, and show faultd at work on it.
+    /// Build faultd, start it on a veth in a fresh network namespace, send it every class
+    /// from the peer namespace, and show its metrics; everything is removed afterwards.
     Demo,
     /// ns per frame for every class (the frame builder's samples) next to an empty XDP
     /// program measured in the same run: a table, and JSON in target/bench.json.
@@ -44,16 +47,18 @@ fn main() -> anyhow::Result<()> {
         Task::Test { args } => {
             setup()?;
             apt_install("tshark", "tshark")?;
+            // The live tests start a real Prometheus and run promtool.
+            apt_install("promtool", "prometheus")?;
             let mut cmd = cargo();
             cmd.args(["test", "--workspace"]).args(args);
             run(&mut cmd)
         }
-        Task::Demo => demo(),
+        Task::Demo => demo::run(),
         Task::Bench { repeat } => bench(repeat),
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
@@ -179,7 +184,7 @@ fn apt_install(probe: &str, package: &str) -> anyhow::Result<()> {
 
 /// Builds faultd and writes one frame per catalogue sample (every class, and some
 /// unwatched traffic), a millisecond apart, to a capture in target/demo.
-fn build_and_write_capture() -> anyhow::Result<(PathBuf, PathBuf, usize)> {
+pub(crate) fn build_and_write_capture() -> anyhow::Result<(PathBuf, PathBuf, usize)> {
     setup()?;
     run(cargo().args(["build", "--quiet", "--package", "fault-user"]))?;
     let faultd = root().join("target/debug/faultd");
@@ -210,10 +215,10 @@ fn bench(repeat: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn demo() -> anyhow::Result<()> {
-    let (faultd, pcap, n_frames) = build_and_write_capture()?;
-    let root_user = output(Command::new("id").arg("-u"))?.trim() == "0";
-    let engine = if root_user { "kernel" } else { "user" };
+/// Without root there are no namespaces or XDP: the same frames, offline, through the
+/// userspace copy of the parser.
+pub(crate) fn offline_demo(faultd: &Path, pcap: &Path, n_frames: usize) -> anyhow::Result<()> {
+    let engine = "user";
     println!(
         "== {} frames written by the frame builder to {}",
         n_frames,
@@ -223,10 +228,10 @@ fn demo() -> anyhow::Result<()> {
         "== faultd classify (engine: {engine}; the kernel engine runs the XDP program itself)\n"
     );
     let pcap_arg = pcap.to_str().context("non-UTF-8 path")?;
-    run(Command::new(&faultd).args(["classify", pcap_arg, "--format", "text", "--engine", engine]))?;
+    run(Command::new(faultd).args(["classify", pcap_arg, "--format", "text", "--engine", engine]))?;
     println!("\n== faultd replay: the events the XDP program hands to the detectors (first 25)\n");
     let events = output(
-        Command::new(&faultd).args(["replay", pcap_arg, "--format", "text", "--engine", engine]),
+        Command::new(faultd).args(["replay", pcap_arg, "--format", "text", "--engine", engine]),
     )?;
     for line in events.lines().take(25) {
         println!("{line}");

@@ -1,0 +1,219 @@
+//! The stateful detectors: one per fault of FAULTS.md, fed the XDP program's events in time
+//! order. Their only clock is packet time: live, a periodic tick moves it on between events;
+//! in replay, the end of the capture moves it past every deadline. So a detector gives the
+//! same records live and offline, and never reads the wall clock.
+
+pub mod canary;
+
+use std::fmt;
+
+use fault_common::Event;
+use serde_json::{Map, Value, json};
+
+use crate::names;
+
+/// The fault catalogue (FAULTS.md), plus the plumbing's own test fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FaultKind {
+    WinsBackupSwap,
+    NcpWrongSocket,
+    NetbiosIpConnectFailure,
+    SmsPortConflict,
+    RasPortLeak,
+    /// Not a fault: proves events reach the detectors and records reach the log, metrics
+    /// and API. Only with `faultd run --canary` (tests).
+    Canary,
+}
+
+impl FaultKind {
+    /// The faults FAULTS.md defines: every one has a `faultd_faults_total` series from the
+    /// start, so a dashboard shows 0 rather than nothing.
+    pub const CATALOGUE: [FaultKind; 5] = [
+        FaultKind::WinsBackupSwap,
+        FaultKind::NcpWrongSocket,
+        FaultKind::NetbiosIpConnectFailure,
+        FaultKind::SmsPortConflict,
+        FaultKind::RasPortLeak,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            FaultKind::WinsBackupSwap => "wins_backup_swap",
+            FaultKind::NcpWrongSocket => "ncp_wrong_socket",
+            FaultKind::NetbiosIpConnectFailure => "netbios_ip_connect_failure",
+            FaultKind::SmsPortConflict => "sms_port_conflict",
+            FaultKind::RasPortLeak => "ras_port_leak",
+            FaultKind::Canary => "canary",
+        }
+    }
+
+    pub fn kb(self) -> &'static str {
+        match self {
+            FaultKind::WinsBackupSwap => "Q153073",
+            FaultKind::NcpWrongSocket => "Q164987",
+            FaultKind::NetbiosIpConnectFailure => "Q251166",
+            FaultKind::SmsPortConflict => "Q229097",
+            FaultKind::RasPortLeak => "Q244717",
+            FaultKind::Canary => "-",
+        }
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// One packet that made the case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    pub ts_ns: u64,
+    pub from: String,
+    pub to: String,
+    pub what: String,
+}
+
+impl Evidence {
+    /// The event's time and endpoints, with what the detector saw in it.
+    pub fn of(ev: &Event, what: impl Into<String>) -> Self {
+        let h = &ev.hdr;
+        Evidence {
+            ts_ns: h.ts_ns,
+            from: names::endpoint(h.family, &h.src, h.sport),
+            to: names::endpoint(h.family, &h.dst, h.dport),
+            what: what.into(),
+        }
+    }
+}
+
+/// A fault record (FAULTS.md, "Every record").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// Time of the packet (or deadline) that completed the signature.
+    pub ts_ns: u64,
+    pub client: String,
+    pub server: String,
+    pub summary: String,
+    /// The fault's own fields (`names_failed`, `reason`, ...), in the order FAULTS.md lists.
+    pub fields: Map<String, Value>,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Fault {
+    /// The record as the fault log, `/api/faults` and `faultd replay` print it.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("fault".into(), self.kind.id().into());
+        m.insert("kb".into(), self.kind.kb().into());
+        m.insert("ts".into(), names::rfc3339(self.ts_ns).into());
+        m.insert("client".into(), self.client.clone().into());
+        m.insert("server".into(), self.server.clone().into());
+        m.insert("summary".into(), self.summary.clone().into());
+        for (k, v) in &self.fields {
+            m.insert(k.clone(), v.clone());
+        }
+        let evidence = self
+            .evidence
+            .iter()
+            .map(|e| {
+                json!({
+                    "ts": names::rfc3339(e.ts_ns),
+                    "from": e.from,
+                    "to": e.to,
+                    "what": e.what,
+                })
+            })
+            .collect();
+        m.insert("evidence".into(), Value::Array(evidence));
+        Value::Object(m)
+    }
+}
+
+/// A stateful detector. The pipeline guarantees time order: `advance(t)` comes before any
+/// event at `t`, and times never go back. State must be bounded (a cap, with expiry) and
+/// what a cap pushes out counted in [`Detector::evictions`].
+pub trait Detector: Send {
+    /// Names the detector in metrics (`faultd_detector_evictions_total{detector}`).
+    fn name(&self) -> &'static str;
+    /// The next event.
+    fn event(&mut self, ev: &Event, out: &mut Vec<Fault>);
+    /// Packet time has reached `now_ns`: settle every deadline up to it. `u64::MAX` means
+    /// the input has ended.
+    fn advance(&mut self, now_ns: u64, out: &mut Vec<Fault>);
+    /// State dropped to stay within the detector's bounds, since it started.
+    fn evictions(&self) -> u64 {
+        0
+    }
+}
+
+/// Feeds events to every detector in time order and collects their records.
+pub struct Pipeline {
+    detectors: Vec<Box<dyn Detector>>,
+    clock: u64,
+    /// Events older than the clock: the ring buffer interleaves CPUs, so an event can
+    /// arrive a little after a later one. They are handled at the clock's time.
+    late: u64,
+}
+
+impl Pipeline {
+    pub fn new(detectors: Vec<Box<dyn Detector>>) -> Self {
+        Pipeline {
+            detectors,
+            clock: 0,
+            late: 0,
+        }
+    }
+
+    /// The detectors every `faultd` command runs (`canary`: the test detector too).
+    pub fn standard(canary: bool) -> Self {
+        let mut detectors: Vec<Box<dyn Detector>> = Vec::new();
+        if canary {
+            detectors.push(Box::new(canary::Canary::default()));
+        }
+        Pipeline::new(detectors)
+    }
+
+    pub fn event(&mut self, ev: &Event, out: &mut Vec<Fault>) {
+        let mut ev = *ev;
+        if ev.hdr.ts_ns < self.clock {
+            self.late += 1;
+            ev.hdr.ts_ns = self.clock;
+        } else {
+            self.advance(ev.hdr.ts_ns, out);
+        }
+        for d in &mut self.detectors {
+            d.event(&ev, out);
+        }
+    }
+
+    /// Moves packet time on without an event (the live tick).
+    pub fn advance(&mut self, now_ns: u64, out: &mut Vec<Fault>) {
+        if now_ns <= self.clock {
+            return;
+        }
+        self.clock = now_ns;
+        for d in &mut self.detectors {
+            d.advance(now_ns, out);
+        }
+    }
+
+    /// End of input: every pending deadline passes.
+    pub fn finish(&mut self, out: &mut Vec<Fault>) {
+        self.advance(u64::MAX, out);
+    }
+
+    pub fn clock(&self) -> u64 {
+        self.clock
+    }
+
+    pub fn late_events(&self) -> u64 {
+        self.late
+    }
+
+    /// `(detector, evictions)` for each detector.
+    pub fn evictions(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.detectors.iter().map(|d| (d.name(), d.evictions()))
+    }
+}

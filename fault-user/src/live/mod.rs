@@ -1,0 +1,328 @@
+//! `faultd run`: the live daemon. It attaches the XDP program, feeds the ring buffer's
+//! events to the detectors on packet time (a tick moves the clock on between events),
+//! serves `/metrics` and `/api/faults`, and on SIGINT/SIGTERM detaches what it attached.
+
+pub mod attach;
+mod http;
+
+use std::{
+    io,
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use aya::{
+    EbpfLoader,
+    maps::{Array, MapData, MapError, PerCpuArray, PerCpuHashMap, RingBuf},
+    programs::Xdp,
+};
+use fault_common::{
+    Event, FlowKey, FlowValue, Stats,
+    maps::{MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
+};
+use tokio::{
+    io::unix::AsyncFd,
+    signal::unix::{SignalKind, signal},
+    sync::watch,
+};
+
+use crate::{
+    detect::{Fault, Pipeline},
+    ebpf::{self, LoadError},
+    faultlog::{FaultLog, FaultLogError},
+    metrics::Metrics,
+};
+use attach::{AttachError, Attachment, ModeArg, Pins};
+
+/// How often packet time moves on when no event comes.
+const TICK: Duration = Duration::from_secs(1);
+/// How far behind the wall clock the tick keeps packet time: an event can sit in the ring
+/// buffer a moment, and a deadline must not pass before the answer that beat it is read.
+const TICK_LAG_NS: u64 = 500_000_000;
+
+pub struct Options {
+    pub ifaces: Vec<String>,
+    pub mode: ModeArg,
+    pub pin_path: PathBuf,
+    pub keep_attached: bool,
+    pub listen: SocketAddr,
+    pub fault_log: Option<PathBuf>,
+    pub canary: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Attach(#[from] AttachError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    FaultLog(#[from] FaultLogError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("map {map}: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: MapError,
+    },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl LiveError {
+    pub fn is_users_problem(&self) -> bool {
+        match self {
+            LiveError::Attach(e) => e.is_users_problem(),
+            LiveError::Load(e) => matches!(e, LoadError::Permission | LoadError::NoObject),
+            LiveError::FaultLog(_) | LiveError::Listen { .. } => true,
+            LiveError::Map { .. } | LiveError::Io(_) => false,
+        }
+    }
+}
+
+fn map_err(map: &'static str) -> impl FnOnce(MapError) -> LiveError {
+    move |source| LiveError::Map { map, source }
+}
+
+/// The maps a scrape reads.
+struct KernelMaps {
+    stats: PerCpuArray<MapData, Stats>,
+    flows: PerCpuHashMap<MapData, FlowKey, FlowValue>,
+}
+
+impl KernelMaps {
+    /// Counters summed over CPUs, and the number of flows.
+    fn read(&self) -> Result<(Stats, u64), MapError> {
+        let mut stats = Stats::default();
+        for cpu in self.stats.get(&0, 0)?.iter() {
+            stats.add(cpu);
+        }
+        let flows = self.flows.keys().filter(Result::is_ok).count() as u64;
+        Ok((stats, flows))
+    }
+}
+
+struct Shared {
+    metrics: Arc<Metrics>,
+    kernel: Mutex<KernelMaps>,
+    log: Arc<FaultLog>,
+}
+
+pub fn run(opts: Options) -> Result<(), LiveError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(run_async(opts))
+}
+
+async fn run_async(opts: Options) -> Result<(), LiveError> {
+    // Everything that can be wrong with the request is checked before anything is
+    // loaded, pinned or attached, so a refused start leaves the machine as it was.
+    attach::check_interfaces(&opts.ifaces)?;
+    let pins = Pins::new(&opts.pin_path);
+    pins.prepare()?;
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| LiveError::Listen {
+            addr: opts.listen,
+            source,
+        })?;
+    let metrics = Arc::new(Metrics::new());
+    let log = Arc::new(FaultLog::open(opts.fault_log.as_deref(), metrics.clone())?);
+
+    let mut loader = EbpfLoader::new();
+    pins.apply(&mut loader);
+    let mut ebpf = ebpf::load_with(&mut loader)?;
+    let mut clock: Array<MapData, u64> = take(&mut ebpf, MAP_CLOCK)?;
+    // Zero: stamp events with the kernel clock (replay writes packet times here).
+    clock.set(0, 0, 0).map_err(map_err(MAP_CLOCK))?;
+    let events: RingBuf<MapData> = take(&mut ebpf, MAP_EVENTS)?;
+    let kernel = KernelMaps {
+        stats: take(&mut ebpf, MAP_STATS)?,
+        flows: take(&mut ebpf, MAP_FLOWS)?,
+    };
+    let logger = match aya_log::EbpfLogger::init(&mut ebpf) {
+        Ok(l) => Some(register(l)?),
+        Err(e) => {
+            log::warn!("the XDP program's log is not available: {e}");
+            None
+        }
+    };
+
+    let prog: &mut Xdp = ebpf
+        .program_mut(PROGRAM_CLASSIFY)
+        .and_then(|p| p.try_into().ok())
+        .expect("loaded by ebpf::load_with");
+    let mut attached: Vec<Attachment> = Vec::new();
+    for iface in &opts.ifaces {
+        // On error, `attached` drops: what this run attached is detached again.
+        let a = attach::attach(prog, iface, opts.mode, &pins, opts.keep_attached)?;
+        log::info!("attached to {} ({} mode)", a.iface, a.mode);
+        metrics.attached(&a.iface, a.mode);
+        attached.push(a);
+    }
+    for (iface, mode, _) in pins.kept_links() {
+        if !opts.ifaces.contains(&iface) {
+            log::warn!(
+                "{iface} still carries faultd ({mode} mode) kept by an earlier run; it counts \
+                 into these maps too. `faultd detach` removes it"
+            );
+        }
+    }
+    log::info!(
+        "serving http://{}/metrics and /api/faults; state pinned under {}",
+        opts.listen,
+        pins.dir().display()
+    );
+
+    let shared = Arc::new(Shared {
+        metrics: metrics.clone(),
+        kernel: Mutex::new(kernel),
+        log: log.clone(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(http::serve(listener, shared, stop_rx.clone()));
+
+    let result = consume(
+        events,
+        logger,
+        Pipeline::standard(opts.canary),
+        &metrics,
+        &log,
+    )
+    .await;
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    if let Err(e) = log.sync() {
+        log::warn!("syncing the fault log: {e}");
+    }
+    for a in attached {
+        let (iface, mode) = (a.iface.clone(), a.mode);
+        match a.release(opts.keep_attached) {
+            Ok(()) if opts.keep_attached => {
+                log::info!("{iface}: left attached ({mode} mode), still counting")
+            }
+            Ok(()) => log::info!("{iface}: detached"),
+            Err(e) => log::warn!("{iface}: removing the kept attachment: {e}"),
+        }
+    }
+    result
+}
+
+/// Has the runtime wake us when the kernel signals `inner`'s descriptor readable.
+fn register<T: std::os::fd::AsRawFd>(inner: T) -> io::Result<AsyncFd<T>> {
+    // SAFETY: the ring buffers own their map descriptor until they are dropped, which is
+    // after the AsyncFd that owns them, and always return that same descriptor.
+    unsafe { AsyncFd::register_with_interest(inner, tokio::io::Interest::READABLE) }
+        .map_err(|e| e.into_parts().1)
+}
+
+fn take<T>(ebpf: &mut aya::Ebpf, name: &'static str) -> Result<T, LiveError>
+where
+    T: TryFrom<aya::maps::Map, Error = MapError>,
+{
+    let map = ebpf
+        .take_map(name)
+        .ok_or(LiveError::Load(LoadError::Missing(name)))?;
+    T::try_from(map).map_err(map_err(name))
+}
+
+/// Nanoseconds to add to the kernel's monotonic clock (`bpf_ktime_get_ns`) to get Unix
+/// time: events are stamped with the first, fault records with the second.
+fn monotonic_to_unix() -> i128 {
+    let mono = clock_ns(libc::CLOCK_MONOTONIC);
+    clock_ns(libc::CLOCK_REALTIME) - mono
+}
+
+fn clock_ns(clock: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which `ts` is.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+}
+
+fn to_unix(mono_ns: u64, offset: i128) -> u64 {
+    u64::try_from(i128::from(mono_ns) + offset).unwrap_or(0)
+}
+
+/// The ring-buffer consumer: waits for the kernel to wake it (no polling), hands events to
+/// the detectors, ticks packet time, and returns on SIGINT/SIGTERM once every event
+/// already in the ring buffer has been handled.
+async fn consume(
+    events: RingBuf<MapData>,
+    mut logger: Option<AsyncFd<aya_log::EbpfLogger<&'static dyn log::Log>>>,
+    mut pipeline: Pipeline,
+    metrics: &Metrics,
+    log: &FaultLog,
+) -> Result<(), LiveError> {
+    let mut events = register(events)?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut tick = tokio::time::interval(TICK);
+    let mut offset = monotonic_to_unix();
+    let mut faults: Vec<Fault> = Vec::new();
+    loop {
+        tokio::select! {
+            guard = events.readable_mut() => {
+                let mut guard = guard?;
+                drain(guard.get_inner_mut(), offset, &mut pipeline, &mut faults);
+                guard.clear_ready();
+            }
+            guard = async { logger.as_mut().expect("guarded").readable_mut().await },
+                if logger.is_some() => {
+                let mut guard = guard?;
+                guard.get_inner_mut().flush();
+                guard.clear_ready();
+            }
+            _ = tick.tick() => {
+                offset = monotonic_to_unix();
+                let now = u64::try_from(clock_ns(libc::CLOCK_REALTIME)).unwrap_or(0).saturating_sub(TICK_LAG_NS);
+                pipeline.advance(now, &mut faults);
+            }
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+        }
+        publish(&mut faults, &pipeline, metrics, log);
+    }
+    log::info!("stopping: handling the events still in the ring buffer");
+    drain(events.get_mut(), offset, &mut pipeline, &mut faults);
+    publish(&mut faults, &pipeline, metrics, log);
+    if let Some(l) = logger.as_mut() {
+        l.get_mut().flush();
+    }
+    Ok(())
+}
+
+fn drain(ring: &mut RingBuf<MapData>, offset: i128, pipeline: &mut Pipeline, out: &mut Vec<Fault>) {
+    while let Some(item) = ring.next() {
+        if item.len() < size_of::<Event>() {
+            continue;
+        }
+        let mut ev: Event = bytemuck::pod_read_unaligned(&item[..size_of::<Event>()]);
+        ev.hdr.ts_ns = to_unix(ev.hdr.ts_ns, offset);
+        pipeline.event(&ev, out);
+    }
+}
+
+fn publish(faults: &mut Vec<Fault>, pipeline: &Pipeline, metrics: &Metrics, log: &FaultLog) {
+    for f in faults.drain(..) {
+        log::warn!("{}: {}", f.kind, f.summary);
+        if let Err(e) = log.record(&f) {
+            log::error!("{e}");
+        }
+    }
+    for (detector, evictions) in pipeline.evictions() {
+        metrics.set_evictions(detector, evictions);
+    }
+    metrics.set_late_events(pipeline.late_events());
+}

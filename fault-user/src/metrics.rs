@@ -1,0 +1,356 @@
+//! The Prometheus metrics. Kernel counters are read from the pinned maps at each scrape
+//! (they already are the totals, across restarts); everything else is counted here.
+//! Every label is a small fixed set: classes, faults, detectors, the interfaces faultd was
+//! told to watch. Never an address or a name off the wire.
+
+use fastmetrics::{
+    format::text::{self, EscapingScheme, TextProfile},
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    registry::Registry,
+};
+use fault_common::{
+    Stats,
+    class::Class,
+    maps::{FLOW_CAPACITY, LAYOUT_VERSION},
+};
+
+use crate::detect::FaultKind;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, fastmetrics::derive::LabelSet)]
+struct ClassLabel {
+    class: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, fastmetrics::derive::LabelSet)]
+struct FaultLabel {
+    fault: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, fastmetrics::derive::LabelSet)]
+struct DetectorLabel {
+    detector: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, fastmetrics::derive::LabelSet)]
+struct AttachLabel {
+    iface: String,
+    mode: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, fastmetrics::derive::LabelSet)]
+struct BuildLabel {
+    version: &'static str,
+    layout: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    frames_seen: Counter,
+    frames: Family<ClassLabel, Counter>,
+    malformed: Counter,
+    events: Counter,
+    events_dropped: Counter,
+    flow_updates_failed: Counter,
+    flows: Gauge,
+    faults: Family<FaultLabel, Counter>,
+    evictions: Family<DetectorLabel, Counter>,
+    late_events: Counter,
+    attached: Family<AttachLabel, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::builder()
+            .with_namespace("faultd")
+            .build()
+            .expect("a valid namespace");
+        let m = Metrics {
+            frames_seen: Counter::default(),
+            frames: Family::default(),
+            malformed: Counter::default(),
+            events: Counter::default(),
+            events_dropped: Counter::default(),
+            flow_updates_failed: Counter::default(),
+            flows: Gauge::default(),
+            faults: Family::default(),
+            evictions: Family::default(),
+            late_events: Counter::default(),
+            attached: Family::default(),
+            registry: Registry::default(),
+        };
+        registry
+            .register(
+                "frames_seen_total",
+                "Frames the XDP program has seen, on every watched interface.",
+                m.frames_seen.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "frames_total",
+                "Frames per class (CLASSES.md); a frame is in every class it matches, so \
+                 classes overlap.",
+                m.frames.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "malformed_frames_total",
+                "Frames cut short or with impossible lengths inside a header faultd parses: \
+                 counted and passed on.",
+                m.malformed.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "events_total",
+                "Events the XDP program handed to the detectors through the ring buffer.",
+                m.events.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "events_dropped_total",
+                "Events lost because the ring buffer was full.",
+                m.events_dropped.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "flow_updates_failed_total",
+                "Flow-map updates the kernel refused.",
+                m.flow_updates_failed.clone(),
+            )
+            .expect("unique");
+        registry
+            .register("flows", "Flows in the flow map (LRU).", m.flows.clone())
+            .expect("unique");
+        registry
+            .register(
+                "flows_capacity",
+                "Capacity of the flow map: past it, the least recently seen flow makes room.",
+                Gauge::new(i64::from(FLOW_CAPACITY)),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "faults_total",
+                "Fault records (FAULTS.md) produced since this daemon started.",
+                m.faults.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "detector_evictions_total",
+                "Detector state dropped to stay within its bounds.",
+                m.evictions.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "events_late_total",
+                "Events that reached the detectors after a later one (handled at the later \
+                 one's time).",
+                m.late_events.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "xdp_attached",
+                "1 for each interface faultd's XDP program is attached to, with the XDP mode \
+                 (native or skb) the driver accepted.",
+                m.attached.clone(),
+            )
+            .expect("unique");
+        // A gauge at 1 rather than an OpenMetrics info: the Prometheus text format has none.
+        let build = Family::<BuildLabel, Gauge>::default();
+        build.with_or_new(
+            &BuildLabel {
+                version: env!("CARGO_PKG_VERSION"),
+                layout: format!("v{LAYOUT_VERSION}"),
+            },
+            |g| g.set(1),
+        );
+        registry
+            .register("build_info", "faultd's version and map layout.", build)
+            .expect("unique");
+        for kind in FaultKind::CATALOGUE {
+            m.faults
+                .with_or_new(&FaultLabel { fault: kind.id() }, |_| ());
+        }
+        for class in Class::ALL {
+            m.frames.with_or_new(
+                &ClassLabel {
+                    class: class.name(),
+                },
+                |_| (),
+            );
+        }
+        Metrics { registry, ..m }
+    }
+
+    /// The kernel's counters, summed over CPUs.
+    pub fn set_kernel(&self, stats: &Stats, flows: u64) {
+        self.frames_seen.set(stats.frames);
+        self.malformed.set(stats.malformed);
+        self.events.set(stats.events);
+        self.events_dropped.set(stats.events_dropped);
+        self.flow_updates_failed.set(stats.flow_updates_failed);
+        self.flows.set(i64::try_from(flows).unwrap_or(i64::MAX));
+        for class in Class::ALL {
+            let v = stats.classes[class as usize];
+            self.frames.with_or_new(
+                &ClassLabel {
+                    class: class.name(),
+                },
+                |c| c.set(v),
+            );
+        }
+    }
+
+    pub fn fault(&self, kind: FaultKind) {
+        self.faults
+            .with_or_new(&FaultLabel { fault: kind.id() }, |c| c.inc());
+    }
+
+    pub fn set_evictions(&self, detector: &'static str, evictions: u64) {
+        self.evictions
+            .with_or_new(&DetectorLabel { detector }, |c| c.set(evictions));
+    }
+
+    pub fn set_late_events(&self, late: u64) {
+        self.late_events.set(late);
+    }
+
+    pub fn attached(&self, iface: &str, mode: &'static str) {
+        self.attached.with_or_new(
+            &AttachLabel {
+                iface: iface.to_owned(),
+                mode,
+            },
+            |g| g.set(1),
+        );
+    }
+
+    /// The exposition in the format the scraper prefers (`Accept`), and its content type.
+    pub fn encode(&self, accept: Option<&str>) -> (String, &'static str) {
+        let profile = negotiate(accept.unwrap_or(""));
+        let mut out = String::with_capacity(16 * 1024);
+        text::encode(&mut out, &self.registry, profile).expect("writing to a String");
+        (out, profile.content_type())
+    }
+}
+
+/// Picks the text format from an `Accept` header: OpenMetrics when the scraper asks for it
+/// (Prometheus does), else the Prometheus text format 0.0.4 that every tool reads.
+fn negotiate(accept: &str) -> TextProfile {
+    let mut best: Option<(f32, TextProfile)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let mut q = 1.0f32;
+        let mut version = None;
+        for p in parts {
+            if let Some((k, v)) = p.split_once('=') {
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "q" => q = v.trim().parse().unwrap_or(0.0),
+                    "version" => version = Some(v.trim().to_owned()),
+                    _ => {}
+                }
+            }
+        }
+        let profile = match media.as_str() {
+            "application/openmetrics-text" => match version.as_deref() {
+                Some("0.0.1") => TextProfile::OpenMetricsV0_0_1,
+                _ => TextProfile::OpenMetricsV1_0_0 {
+                    escaping_scheme: EscapingScheme::Underscores,
+                },
+            },
+            "text/plain" | "text/*" | "*/*" => TextProfile::PrometheusV0_0_4,
+            _ => continue,
+        };
+        if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, profile));
+        }
+    }
+    best.map_or(TextProfile::PrometheusV0_0_4, |(_, p)| p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_asks_for_openmetrics() {
+        let accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;\
+                      version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert!(matches!(
+            negotiate(accept),
+            TextProfile::OpenMetricsV1_0_0 { .. }
+        ));
+        assert!(matches!(
+            negotiate(
+                "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;version=0.0.1;q=0.5"
+            ),
+            TextProfile::PrometheusV0_0_4
+        ));
+        assert!(matches!(negotiate(""), TextProfile::PrometheusV0_0_4));
+        assert!(matches!(negotiate("*/*"), TextProfile::PrometheusV0_0_4));
+        assert!(matches!(
+            negotiate("application/openmetrics-text; version=0.0.1"),
+            TextProfile::OpenMetricsV0_0_1
+        ));
+    }
+
+    #[test]
+    fn every_fault_and_class_is_there_from_the_start() {
+        let m = Metrics::new();
+        let mut stats = Stats {
+            frames: 7,
+            ..Stats::default()
+        };
+        stats.classes[Class::IpxRip as usize] = 5;
+        m.set_kernel(&stats, 3);
+        m.attached("eth0", "native");
+        let (text, ct) = m.encode(None);
+        assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8");
+        for kind in FaultKind::CATALOGUE {
+            let line = format!("faultd_faults_total{{fault=\"{}\"}} 0\n", kind.id());
+            assert!(text.contains(&line), "{line} missing from\n{text}");
+        }
+        assert!(
+            text.contains("faultd_frames_total{class=\"ipx.rip\"} 5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("faultd_frames_total{class=\"ipx.ncp.create\"} 0\n"),
+            "{text}"
+        );
+        assert!(text.contains("faultd_frames_seen_total 7\n"), "{text}");
+        assert!(text.contains("faultd_flows 3\n"), "{text}");
+        assert!(text.contains("faultd_flows_capacity 65536\n"), "{text}");
+        assert!(
+            text.contains("faultd_xdp_attached{iface=\"eth0\",mode=\"native\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("faultd_build_info{version=\""), "{text}");
+        let (om, ct) = m.encode(Some("application/openmetrics-text;version=1.0.0"));
+        assert!(
+            ct.starts_with("application/openmetrics-text; version=1.0.0"),
+            "{ct}"
+        );
+        assert!(om.ends_with("# EOF\n"), "{om}");
+        assert!(om.contains("# TYPE faultd_faults_total counter\n"), "{om}");
+        assert!(
+            om.contains("faultd_faults_total{fault=\"ras_port_leak\"} 0\n"),
+            "{om}"
+        );
+        assert!(!om.contains("_total_total"), "{om}");
+    }
+}

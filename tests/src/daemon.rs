@@ -1,0 +1,217 @@
+//! A `faultd run` under test: started in a network namespace, scraped, stopped with SIGTERM.
+//! The live end-to-end tests and `cargo xtask demo` drive the daemon through it, so both
+//! look at faultd the way a user does: through `/metrics`, `/api/faults` and its exit.
+
+use std::{
+    collections::BTreeMap,
+    fs, io,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, ExitStatus, Stdio},
+    sync::atomic::{AtomicU16, Ordering},
+    time::Duration,
+};
+
+use crate::netns::{HttpResponse, Netns, http_get, wait_for};
+
+/// One metrics scrape: series (`name{labels}` exactly as exposed) to value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scrape(pub BTreeMap<String, f64>);
+
+impl Scrape {
+    /// Parses the Prometheus text format (comments skipped, timestamps ignored).
+    pub fn parse(text: &str) -> Scrape {
+        let mut m = BTreeMap::new();
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            // Label values faultd exposes have no spaces, so the value follows the last '}'
+            // or the first space.
+            let split = line
+                .rfind('}')
+                .map_or_else(|| line.find(' '), |i| Some(i + 1));
+            let Some(i) = split else { continue };
+            let (series, rest) = line.split_at(i);
+            if let Some(v) = rest.split_whitespace().next().and_then(|v| v.parse().ok()) {
+                m.insert(series.to_owned(), v);
+            }
+        }
+        Scrape(m)
+    }
+
+    pub fn get(&self, series: &str) -> Option<f64> {
+        self.0.get(series).copied()
+    }
+
+    /// A counter or gauge as an integer; 0 when absent.
+    pub fn u64(&self, series: &str) -> u64 {
+        self.get(series).unwrap_or(0.0) as u64
+    }
+
+    pub fn frames(&self, class: &str) -> u64 {
+        self.u64(&format!("faultd_frames_total{{class=\"{class}\"}}"))
+    }
+
+    pub fn frames_seen(&self) -> u64 {
+        self.u64("faultd_frames_seen_total")
+    }
+}
+
+/// A unique loopback port and bpffs pin path per daemon, so tests can run side by side.
+pub fn unique(tag: &str) -> (SocketAddr, PathBuf) {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let port = 20000 + (std::process::id() % 2000) as u16 * 8 + n % 8;
+    (
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        PathBuf::from(format!(
+            "/sys/fs/bpf/faultd-test-{tag}-{}-{n}",
+            std::process::id()
+        )),
+    )
+}
+
+pub struct Daemon<'ns> {
+    child: Option<Child>,
+    ns: &'ns Netns,
+    pub addr: SocketAddr,
+    stderr: PathBuf,
+}
+
+impl<'ns> Daemon<'ns> {
+    /// Starts `faultd run ARGS --listen ADDR` inside `ns` and waits until it serves
+    /// `/metrics`. If it exits first, the error carries what it printed.
+    pub fn start(
+        faultd: &Path,
+        ns: &'ns Netns,
+        addr: SocketAddr,
+        args: &[&str],
+    ) -> io::Result<Daemon<'ns>> {
+        let stderr = std::env::temp_dir().join(format!(
+            "faultd-daemon-{}-{}.log",
+            std::process::id(),
+            addr.port()
+        ));
+        let child = ns
+            .command(faultd)
+            .arg("run")
+            .args(args)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&stderr)?)
+            .spawn()?;
+        let mut d = Daemon {
+            child: Some(child),
+            ns,
+            addr,
+            stderr,
+        };
+        let up = wait_for(Duration::from_secs(20), || {
+            if let Ok(Some(_)) = d.child.as_mut().expect("running").try_wait() {
+                return Some(false);
+            }
+            d.get("/metrics", None)
+                .ok()
+                .filter(|r| r.status == 200)
+                .map(|_| true)
+        });
+        match up {
+            Some(true) => Ok(d),
+            _ => {
+                let _ = d.kill();
+                Err(io::Error::other(format!(
+                    "faultd run {} did not come up:\n{}",
+                    args.join(" "),
+                    d.log()
+                )))
+            }
+        }
+    }
+
+    pub fn get(&self, path: &str, accept: Option<&str>) -> io::Result<HttpResponse> {
+        http_get(Some(self.ns), self.addr, path, accept)
+    }
+
+    pub fn scrape(&self) -> io::Result<Scrape> {
+        let r = self.get("/metrics", None)?;
+        if r.status != 200 {
+            return Err(io::Error::other(format!(
+                "/metrics: {} {}",
+                r.status, r.body
+            )));
+        }
+        Ok(Scrape::parse(&r.body))
+    }
+
+    /// Scrapes until `ready` holds (the kernel counts asynchronously to the sender).
+    pub fn scrape_until(&self, ready: impl Fn(&Scrape) -> bool) -> io::Result<Scrape> {
+        let last = std::cell::RefCell::new(Scrape::default());
+        wait_for(Duration::from_secs(10), || {
+            let s = self.scrape().ok()?;
+            let ok = ready(&s);
+            *last.borrow_mut() = s.clone();
+            ok.then_some(s)
+        })
+        .ok_or_else(|| {
+            io::Error::other(format!(
+                "metrics never reached the expected values; last scrape:\n{:#?}",
+                last.borrow().0
+            ))
+        })
+    }
+
+    /// What the daemon has logged so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// SIGTERM, then waits (10 s at most) for it to exit: its status and its log.
+    pub fn stop(mut self) -> io::Result<(ExitStatus, String)> {
+        let mut child = self.child.take().expect("running");
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let status = wait_for(Duration::from_secs(10), || child.try_wait().ok().flatten());
+        let status = match status {
+            Some(s) => s,
+            None => {
+                let _ = child.kill();
+                return Err(io::Error::other(format!(
+                    "faultd did not stop within 10 s of SIGTERM:\n{}",
+                    self.log()
+                )));
+            }
+        };
+        Ok((status, self.log()))
+    }
+
+    fn kill(&mut self) -> io::Result<()> {
+        if let Some(mut c) = self.child.take() {
+            c.kill()?;
+            c.wait()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Daemon<'_> {
+    fn drop(&mut self) {
+        // A test that failed half-way must not leave a daemon holding an interface.
+        let _ = self.kill();
+        let _ = fs::remove_file(&self.stderr);
+    }
+}
+
+/// Whether `iface` (inside `ns`) carries an XDP program, as `ip link` shows it.
+pub fn has_xdp(ns: &Netns, iface: &str) -> bool {
+    ns.command("ip")
+        .args(["link", "show", "dev", iface])
+        .output()
+        .map(|o| {
+            let s = String::from_utf8_lossy(&o.stdout);
+            s.contains("prog/xdp") || s.contains(" xdp")
+        })
+        .unwrap_or(false)
+}

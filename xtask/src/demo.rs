@@ -1,0 +1,172 @@
+//! `cargo xtask demo`: faultd live, in a minute, with nothing to configure. Two fresh
+//! network namespaces joined by a veth pair; `faultd run` on one end; every frame class
+//! sent from the other over AF_PACKET; then what a user would look at: the metrics, the
+//! fault records, and the interface left clean. Everything it creates is removed, also on
+//! Ctrl-C.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
+
+use anyhow::{Context as _, bail};
+use fault_tests::{
+    daemon::{Daemon, has_xdp},
+    netns::{Netns, Veth, is_root, send_frames},
+};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Ctrl-C reaches faultd too (same process group), which detaches itself; the demo notices
+/// at its next step and unwinds, so the namespaces, veth and pins are removed by their
+/// drops.
+fn check() -> anyhow::Result<()> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        bail!("interrupted: removed what the demo created");
+    }
+    Ok(())
+}
+
+/// `faultd detach` of the demo's own pin path on the way out, however it ends.
+struct Pins<'a> {
+    faultd: &'a Path,
+    path: PathBuf,
+}
+
+impl Drop for Pins<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new(self.faultd)
+            .arg("detach")
+            .arg("--pin-path")
+            .arg(&self.path)
+            .output();
+    }
+}
+
+pub fn run() -> anyhow::Result<()> {
+    let (faultd, pcap, n_frames) = crate::build_and_write_capture()?;
+    if !is_root() {
+        println!(
+            "== the live demo needs root (network namespaces, XDP); showing the same frames \
+             offline instead\n"
+        );
+        return crate::offline_demo(&faultd, &pcap, n_frames);
+    }
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    let frames: Vec<Vec<u8>> = fault_tests::catalogue()
+        .into_iter()
+        .map(|s| s.frame)
+        .filter(|f| f.len() <= 1514)
+        .collect();
+
+    let a = Netns::new("demo-a").context("creating a network namespace")?;
+    let b = Netns::new("demo-b").context("creating a network namespace")?;
+    let veth = Veth::new(&a, &b, 1500).context("creating the veth pair")?;
+    println!(
+        "== namespaces {} and {}, joined by {} <-> {}",
+        a.name(),
+        b.name(),
+        veth.a,
+        veth.b
+    );
+    let pins = Pins {
+        faultd: &faultd,
+        path: PathBuf::from(format!("/sys/fs/bpf/faultd-demo-{}", std::process::id())),
+    };
+    let fault_log = crate::root().join("target/demo/faults.jsonl");
+    let _ = std::fs::remove_file(&fault_log);
+    let addr = "127.0.0.1:10137".parse().expect("an address");
+    let args = [
+        "--iface",
+        veth.a.as_str(),
+        "--pin-path",
+        pins.path.to_str().context("non-UTF-8 path")?,
+        "--fault-log",
+        fault_log.to_str().context("non-UTF-8 path")?,
+    ];
+    println!("== faultd run {} (in {})", args.join(" "), a.name());
+    let d = Daemon::start(&faultd, &a, addr, &args)?;
+    for line in d.log().lines() {
+        println!("   {line}");
+    }
+    check()?;
+
+    println!(
+        "\n== sending {} frames (every class faultd knows, and some it ignores) from {} over \
+         AF_PACKET",
+        frames.len(),
+        veth.b
+    );
+    for chunk in frames.chunks(16) {
+        send_frames(&b, &veth.b, chunk)?;
+        std::thread::sleep(Duration::from_millis(50));
+        check()?;
+    }
+    let s = d.scrape_until(|s| s.frames_seen() >= frames.len() as u64)?;
+    check()?;
+
+    println!(
+        "\n== curl http://{addr}/metrics (inside {}), the series worth a look:\n",
+        a.name()
+    );
+    let classes =
+        s.0.iter()
+            .filter(|(k, v)| k.starts_with("faultd_frames_total{") && **v > 0.0);
+    for (k, v) in classes {
+        println!("   {k} {v}");
+    }
+    println!();
+    for (k, v) in &s.0 {
+        let shown = !k.starts_with("faultd_frames_total{")
+            && (k.starts_with("faultd_") && !k.starts_with("faultd_detector"));
+        if shown {
+            println!("   {k} {v}");
+        }
+    }
+
+    let faults = d.get("/api/faults", None)?;
+    println!(
+        "\n== curl http://{addr}/api/faults\n   {}",
+        faults.body.trim()
+    );
+    println!(
+        "   (the fault detectors plug in here; until they see a fault, every \
+         faultd_faults_total series is 0)"
+    );
+
+    let (status, log) = d.stop()?;
+    println!("\n== SIGTERM: faultd exited with {status}");
+    for line in log
+        .lines()
+        .rev()
+        .take(2)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
+        println!("   {line}");
+    }
+    if has_xdp(&a, &veth.a) {
+        bail!(
+            "{} still carries an XDP program after faultd stopped",
+            veth.a
+        );
+    }
+    println!("   ip link show {}: no XDP program left", veth.a);
+    drop(pins);
+    println!(
+        "\n== removed the namespaces, the veth pair and the pins. Next: `cargo xtask test`, or \
+         `faultd run --iface <your interface>` (see the README)."
+    );
+    Ok(())
+}
