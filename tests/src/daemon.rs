@@ -62,7 +62,7 @@ impl Scrape {
 pub fn unique(tag: &str) -> (SocketAddr, PathBuf) {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let port = 20000 + (std::process::id() % 2000) as u16 * 8 + n % 8;
+    let port = 20000 + (std::process::id() % 500) as u16 * 64 + n % 64;
     (
         SocketAddr::from(([127, 0, 0, 1], port)),
         PathBuf::from(format!(
