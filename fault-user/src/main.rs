@@ -13,13 +13,14 @@ use fault_common::Event;
 
 use fault_user::{
     capture::{Capture, CaptureError},
+    detect::{Fault, Pipeline},
     ebpf,
     engine::{self, EngineKind, Run},
     live::{
         self, LiveError,
         attach::{self, AttachError, ModeArg},
     },
-    render,
+    names, render,
 };
 
 #[derive(Parser)]
@@ -37,8 +38,9 @@ struct Cli {
 enum Command {
     /// Count the frames of a capture in each class (CLASSES.md), as the XDP program does live.
     Classify(Offline),
-    /// Print the events the XDP program hands to the stateful detectors, in capture order.
-    Replay(Offline),
+    /// Run the detectors over a capture on its own packet times and print the fault
+    /// records (FAULTS.md), one per line; --events prints the events they are fed instead.
+    Replay(ReplayArgs),
     /// Watch live interfaces: attach the XDP program, run the detectors, serve /metrics
     /// and /api/faults (root or CAP_BPF + CAP_NET_ADMIN). SIGINT/SIGTERM detach.
     Run(RunArgs),
@@ -94,6 +96,18 @@ struct Bench {
 }
 
 #[derive(clap::Args)]
+struct ReplayArgs {
+    #[command(flatten)]
+    offline: Offline,
+    /// Print the events the XDP program hands to the detectors, not the fault records.
+    #[arg(long)]
+    events: bool,
+    /// Also run the test detector (an unanswered NBNS query for FAULTD-CANARY).
+    #[arg(long, hide = true)]
+    canary: bool,
+}
+
+#[derive(clap::Args)]
 struct Offline {
     /// A pcap, pcapng or snoop capture (Ethernet or Linux cooked).
     file: PathBuf,
@@ -130,7 +144,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Classify(o) => classify(&o),
-        Command::Replay(o) => replay(&o),
+        Command::Replay(r) => replay(&r),
         Command::Bench(b) => bench(&b),
         Command::Run(r) => run(r),
         Command::Detach(d) => detach(&d),
@@ -217,17 +231,45 @@ fn classify(o: &Offline) -> anyhow::Result<()> {
     failure.map_or(Ok(()), |e| Err(e.into()))
 }
 
-fn replay(o: &Offline) -> anyhow::Result<()> {
+fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
+    let o = &r.offline;
     let mut out = io::BufWriter::new(io::stdout().lock());
-    let (_, failure) = run_capture(&o.file, o.engine, |events| {
-        for ev in events {
+    let mut pipeline = Pipeline::standard(r.canary);
+    let mut faults = Vec::new();
+    let print = |out: &mut dyn io::Write, faults: &mut Vec<Fault>| -> io::Result<()> {
+        for f in faults.drain(..) {
             match o.format {
-                Format::Json => writeln!(out, "{}", render::event_json(ev))?,
-                Format::Text => writeln!(out, "{}", render::event_text(ev))?,
+                Format::Json => writeln!(out, "{}", f.to_json())?,
+                Format::Text => writeln!(
+                    out,
+                    "{} {} {} -> {}: {}",
+                    names::rfc3339(f.ts_ns),
+                    f.kind,
+                    f.client,
+                    f.server,
+                    f.summary
+                )?,
             }
         }
         Ok(())
+    };
+    let (_, failure) = run_capture(&o.file, o.engine, |events| {
+        for ev in events {
+            if r.events {
+                match o.format {
+                    Format::Json => writeln!(out, "{}", render::event_json(ev))?,
+                    Format::Text => writeln!(out, "{}", render::event_text(ev))?,
+                }
+            } else {
+                pipeline.event(ev, &mut faults);
+            }
+        }
+        print(&mut out, &mut faults)
     })?;
+    // The end of the capture passes every deadline: a request never answered in it is
+    // unanswered (FAULTS.md, "clock").
+    pipeline.finish(&mut faults);
+    print(&mut out, &mut faults)?;
     out.flush()?;
     failure.map_or(Ok(()), |e| Err(e.into()))
 }

@@ -154,9 +154,9 @@ fn bad_flags_say_what_is_allowed() {
 }
 
 #[test]
-fn replay_prints_one_json_event_per_line_with_decoded_fields() {
+fn replay_events_prints_one_json_event_per_line_with_decoded_fields() {
     let t = Temp::new("replay", &pcap(&[&nbns_query()]));
-    let (code, out, err) = faultd(&["replay", t.path(), "--engine", "user"]);
+    let (code, out, err) = faultd(&["replay", t.path(), "--engine", "user", "--events"]);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<serde_json::Value> = out
         .lines()
@@ -172,4 +172,96 @@ fn replay_prints_one_json_event_per_line_with_decoded_fields() {
     assert_eq!(e["opcode"], "query");
     assert_eq!(e["broadcast"], true);
     assert_eq!(e["name"], "FILESRV<20>");
+}
+
+#[test]
+fn replay_runs_the_detectors_on_packet_time_and_the_end_of_the_capture_passes_deadlines() {
+    use fault_tests::{
+        Carrier, Eth, Network,
+        netbios::{NbName, nbns},
+        pcap_bytes,
+    };
+    use std::net::Ipv4Addr;
+    let (c1, c2, server) = (
+        Ipv4Addr::new(10, 0, 0, 2),
+        Ipv4Addr::new(10, 0, 0, 3),
+        Ipv4Addr::new(10, 0, 0, 1),
+    );
+    let name = NbName::new("FAULTD-CANARY", 0);
+    let udp = |src, dst, payload: &[u8]| {
+        Eth::new([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
+            .ipv4(src, dst)
+            .udp(137, 137)
+            .payload(payload)
+    };
+    let t0 = 1_700_000_000_000_000_000u64;
+    let ms = 1_000_000u64;
+    let frames = vec![
+        (t0, udp(c1, server, &nbns::query(7, &name, false))),
+        (
+            t0 + 100 * ms,
+            udp(c2, server, &nbns::query(8, &name, false)),
+        ),
+        (
+            t0 + 200 * ms,
+            udp(
+                server,
+                c2,
+                &nbns::query_response(8, &name, 60, &[(0, server)]),
+            ),
+        ),
+        // A retransmission: the same episode, its deadline moves on.
+        (
+            t0 + 500 * ms,
+            udp(c1, server, &nbns::query(7, &name, false)),
+        ),
+    ];
+    let t = Temp::new("canary", &pcap_bytes(&frames));
+    let (code, out, err) = faultd(&["replay", t.path(), "--engine", "user"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, ""),
+        "no fault in this traffic: {err}"
+    );
+    // Both engines: the kernel one needs root, and must give the same record.
+    let engines: &[&str] = if fault_tests::netns::is_root() {
+        &["user", "kernel"]
+    } else {
+        eprintln!("kernel engine not checked: needs root");
+        &["user"]
+    };
+    for engine in engines {
+        let (code, out, err) = faultd(&["replay", t.path(), "--engine", engine, "--canary"]);
+        assert_eq!(code, 0, "{err}");
+        let records: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            records.len(),
+            1,
+            "one unanswered episode, the answered query is not one: {out}"
+        );
+        let r = &records[0];
+        assert_eq!(r["fault"], "canary");
+        // Unanswered 1 s after its last transmission: the end of the capture got it there.
+        assert_eq!(r["ts"], "2023-11-14T22:13:21.500000Z");
+        assert_eq!(r["client"], "10.0.0.2");
+        assert_eq!(r["server"], "10.0.0.1");
+        assert_eq!(r["evidence"][0]["ts"], "2023-11-14T22:13:20.000000Z");
+    }
+    let (code, text, _) = faultd(&[
+        "replay",
+        t.path(),
+        "--engine",
+        "user",
+        "--canary",
+        "--format",
+        "text",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        text.starts_with("2023-11-14T22:13:21.500000Z canary 10.0.0.2 -> 10.0.0.1: "),
+        "{text}"
+    );
 }

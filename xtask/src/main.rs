@@ -230,9 +230,9 @@ pub(crate) fn offline_demo(faultd: &Path, pcap: &Path, n_frames: usize) -> anyho
     let pcap_arg = pcap.to_str().context("non-UTF-8 path")?;
     run(Command::new(faultd).args(["classify", pcap_arg, "--format", "text", "--engine", engine]))?;
     println!("\n== faultd replay: the events the XDP program hands to the detectors (first 25)\n");
-    let events = output(
-        Command::new(faultd).args(["replay", pcap_arg, "--format", "text", "--engine", engine]),
-    )?;
+    let events = output(Command::new(faultd).args([
+        "replay", pcap_arg, "--events", "--format", "text", "--engine", engine,
+    ]))?;
     for line in events.lines().take(25) {
         println!("{line}");
     }
@@ -240,6 +240,8 @@ pub(crate) fn offline_demo(faultd: &Path, pcap: &Path, n_frames: usize) -> anyho
     if n == 0 {
         bail!("the demo capture produced no events");
     }
-    println!("... {n} events in all (faultd replay {pcap_arg} --format json for the full records)");
+    println!(
+        "... {n} events in all (faultd replay {pcap_arg} --events --format json for the full records)"
+    );
     Ok(())
 }
