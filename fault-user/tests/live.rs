@@ -60,18 +60,23 @@ fn assert_counts(s: &Scrape, want: &fault_common::Stats, what: &str) {
     }
 }
 
-fn pins_left(pin: &Path) -> Vec<String> {
-    walk(pin)
+/// `faultd detach --pin-path PIN`, as a user would run it after the daemon.
+fn detach(pin: &str) -> std::process::Output {
+    Command::new(FAULTD)
+        .args(["detach", "--pin-path", pin])
+        .output()
+        .unwrap()
 }
 
-fn walk(p: &Path) -> Vec<String> {
+/// Everything still under a pin path.
+fn pins_left(p: &Path) -> Vec<String> {
     let Ok(d) = std::fs::read_dir(p) else {
         return Vec::new();
     };
     d.flatten()
         .flat_map(|e| {
             let mut v = vec![e.path().display().to_string()];
-            v.extend(walk(&e.path()));
+            v.extend(pins_left(&e.path()));
             v
         })
         .collect()
@@ -137,10 +142,7 @@ fn counts_every_class_exactly_as_sent_in_native_and_skb_mode() {
             !has_xdp(&a, &veth.a),
             "{mode}: SIGTERM leaves no XDP program\n{log}"
         );
-        let out = Command::new(FAULTD)
-            .args(["detach", "--pin-path", pin_s])
-            .output()
-            .unwrap();
+        let out = detach(pin_s);
         assert!(out.status.success());
         assert!(!pin.exists(), "{mode}: detach removes the pins");
     }
@@ -190,10 +192,7 @@ fn two_interfaces_add_up() {
     let (status, _) = d.stop().unwrap();
     assert!(status.success());
     assert!(!has_xdp(&a, &v1.a) && !has_xdp(&a, &v2.a));
-    Command::new(FAULTD)
-        .args(["detach", "--pin-path", pin.to_str().unwrap()])
-        .output()
-        .unwrap();
+    detach(pin.to_str().unwrap());
 }
 
 #[test]
@@ -254,10 +253,7 @@ fn restart_keeps_counters_and_keep_attached_counts_while_down() {
         "the maps stay pinned for the next run"
     );
 
-    let out = Command::new(FAULTD)
-        .args(["detach", "--pin-path", pin_s])
-        .output()
-        .unwrap();
+    let out = detach(pin_s);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && said.contains("removed"), "{said}");
     assert!(!pin.exists(), "left behind: {:?}", pins_left(&pin));
@@ -268,10 +264,7 @@ fn restart_keeps_counters_and_keep_attached_counts_while_down() {
     let d = Daemon::start(Path::new(FAULTD), &a, addr, &keep).unwrap();
     d.stop().unwrap();
     assert!(has_xdp(&a, &veth.a));
-    Command::new(FAULTD)
-        .args(["detach", "--pin-path", pin_s])
-        .output()
-        .unwrap();
+    detach(pin_s);
     assert!(!has_xdp(&a, &veth.a), "detach removes a kept attachment");
     assert!(!pin.exists());
 }
@@ -356,10 +349,7 @@ fn a_fault_reaches_the_log_the_api_and_the_metrics() {
         "the fault log holds the same record"
     );
     let _ = std::fs::remove_file(&log);
-    Command::new(FAULTD)
-        .args(["detach", "--pin-path", pin.to_str().unwrap()])
-        .output()
-        .unwrap();
+    detach(pin.to_str().unwrap());
 }
 
 #[test]
@@ -469,10 +459,7 @@ fn bad_interfaces_and_flags_exit_2_and_leave_nothing() {
     );
     d.stop().unwrap();
     for p in [&pin, &pin2] {
-        Command::new(FAULTD)
-            .args(["detach", "--pin-path", p.to_str().unwrap()])
-            .output()
-            .unwrap();
+        detach(p.to_str().unwrap());
     }
 }
 
@@ -616,8 +603,5 @@ fn a_real_prometheus_scrapes_faultd_and_promtool_accepts_the_exposition() {
     let _ = prom.wait();
     let _ = std::fs::remove_dir_all(&dir);
     d.stop().unwrap();
-    Command::new(FAULTD)
-        .args(["detach", "--pin-path", pin.to_str().unwrap()])
-        .output()
-        .unwrap();
+    detach(pin.to_str().unwrap());
 }
