@@ -101,8 +101,13 @@ pub struct EventHeader {
     pub dport: u16,
     /// Innermost VLAN id (0 when untagged).
     pub vlan_id: u16,
-    pub ifindex_lo: u16,
+    /// `LINK_GROUP_DST` when the frame went to a broadcast or multicast MAC address: the
+    /// one sure sign of a broadcast, since IP cannot tell a subnet's broadcast address.
+    pub link: u8,
+    pub _pad: u8,
 }
+
+pub const LINK_GROUP_DST: u8 = 1;
 
 pub const BODY_LEN: usize = 96;
 
@@ -257,8 +262,17 @@ pub struct IcmpBody {
     pub quoted_dst: [u8; 16],
     pub quoted_sport: u16,
     pub quoted_dport: u16,
-    pub _pad: [u8; BODY_LEN - 40],
+    /// `QUOTED_NBNS` when the quote reaches an NBNS message's question type: then the
+    /// three fields below say which request the error answers.
+    pub quoted_app: u8,
+    pub _pad0: u8,
+    pub quoted_txid: u16,
+    pub quoted_flags: u16,
+    pub quoted_rtype: u16,
+    pub _pad: [u8; BODY_LEN - 48],
 }
+
+pub const QUOTED_NBNS: u8 = 1;
 
 /// Every body variant has the same size, so the union has no padding and any bit pattern
 /// is a valid value of every field. Aligned to 8 so it can be cleared a word at a time.

@@ -102,7 +102,6 @@ impl Sink for Counters<'_> {
     fn emit(&mut self, event: &mut Event) {
         event.hdr.ts_ns = self.now;
         event.hdr.frame_len = buff_len(self.ctx) as u32;
-        event.hdr.ifindex_lo = self.ctx.ingress_ifindex() as u16;
         if EVENTS.output::<Event>(&*event, 0).is_ok() {
             self.stats.events += 1;
         } else {

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use fault_common::{
     Class, Event, Stats,
     event::{
-        EventKind, IpxEncap, NAME_OK, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST,
-        NCP_HAS_SUBFUNCTION, RR_OK, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN,
+        EventKind, IpxEncap, LINK_GROUP_DST, NAME_OK, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST,
+        NCP_HAS_SUBFUNCTION, QUOTED_NBNS, RR_OK, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN,
     },
 };
 use serde_json::{Map, Value, json};
@@ -134,6 +134,9 @@ pub fn event_json(ev: &Event) -> Value {
     if h.vlans != 0 {
         m.insert("vlan".into(), h.vlan_id.into());
     }
+    if h.link & LINK_GROUP_DST != 0 {
+        m.insert("link_broadcast".into(), true.into());
+    }
     m.insert("frame_len".into(), h.frame_len.into());
     body_fields(ev, &mut m);
     Value::Object(m)
@@ -255,6 +258,11 @@ fn body_fields(ev: &Event, m: &mut Map<String, Value>) {
             "quoted_dst",
             endpoint(b.quoted_family, &b.quoted_dst, b.quoted_dport).into(),
         );
+        if b.quoted_app == QUOTED_NBNS {
+            put("quoted_txid", b.quoted_txid.into());
+            put("quoted_flags", format!("0x{:04x}", b.quoted_flags).into());
+            put("quoted_rtype", b.quoted_rtype.into());
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! and SNAP, and PPPoE sessions (L2TP is seen inside PPPoE on broadband links).
 
 use super::{Ctx, Packet, Parsed, Sink, ip, ipx};
-use crate::event::IpxEncap;
+use crate::event::{IpxEncap, LINK_GROUP_DST};
 
 const ETH_HLEN: usize = 14;
 const ETH_P_IPV4: u16 = 0x0800;
@@ -21,6 +21,7 @@ const PPP_IPV6: u16 = 0x0057;
 
 pub(super) fn parse<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>) -> Parsed {
     let mut ethertype = cx.rd.be16(12)?;
+    cx.ev.hdr.link = cx.rd.u8(0)? & LINK_GROUP_DST;
     let mut off = ETH_HLEN;
     for _ in 0..MAX_VLAN_TAGS {
         if !matches!(ethertype, ETH_P_8021Q | ETH_P_8021AD | ETH_P_QINQ_OLD) {

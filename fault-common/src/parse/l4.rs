@@ -4,7 +4,7 @@
 use super::{Ctx, Malformed, Packet, Parsed, Sink, netbios, pptp};
 use crate::{
     class::Class,
-    event::{EventKind, Family, IcmpBody, TCP_FIN, TCP_RST, TCP_SYN},
+    event::{EventKind, Family, IcmpBody, QUOTED_NBNS, TCP_FIN, TCP_RST, TCP_SYN},
     ports,
 };
 
@@ -13,6 +13,7 @@ const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 const IPPROTO_GRE: u8 = 47;
 const IPPROTO_ICMPV6: u8 = 58;
+const UDP_HLEN: usize = 8;
 
 const GRE_PROTO_PPP: u16 = 0x880B;
 const ICMP_DEST_UNREACH: u8 = 3;
@@ -58,7 +59,7 @@ fn udp<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize) 
     if ulen < 8 {
         return Err(Malformed);
     }
-    let payload = off + 8;
+    let payload = off + UDP_HLEN;
     let lim = cx.end_of(off + ulen, end);
 
     if either(sport, dport, ports::NCP_IP) {
@@ -222,7 +223,21 @@ fn quoted_transport<P: Packet + ?Sized, S: Sink>(
     }
     if ports::is_watched(sport) || ports::is_watched(dport) {
         cx.class(Class::IcmpUnreachableWatched);
+        // A host that drops UDP 137 answers the adapter-status query with this error; the
+        // quoted question tells that query apart from other name-service traffic.
+        let nbns = if proto == IPPROTO_UDP && either(sport, dport, ports::NBNS) {
+            let (q, lim) = cx.converge(off + UDP_HLEN, end);
+            netbios::quoted_question(cx.rd, q, lim)
+        } else {
+            None
+        };
         let body = cx.icmp_body();
+        if let Some((txid, flags, rtype)) = nbns {
+            body.quoted_app = QUOTED_NBNS;
+            body.quoted_txid = txid;
+            body.quoted_flags = flags;
+            body.quoted_rtype = rtype;
+        }
         ip(body);
         body.quoted_proto = proto;
         body.quoted_sport = sport;

@@ -93,6 +93,25 @@ pub(super) fn nbns<P: Packet + ?Sized, S: Sink>(
     details
 }
 
+/// Transaction id, flags and question type of an NBNS request quoted by an ICMP error
+/// (the quote may stop anywhere: `None` when it stops before the question type).
+#[inline(always)]
+pub(super) fn quoted_question<P: Packet + ?Sized>(
+    rd: Reader<P>,
+    off: usize,
+    lim: usize,
+) -> Option<(u16, u16, u16)> {
+    let h = rd.bytes_in::<NBNS_HLEN>(off, lim).ok()?;
+    let be = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+    if be(4) == 0 {
+        return None;
+    }
+    let mut ignored = [0u8; 16];
+    let (after, _) = name(rd, off + NBNS_HLEN, lim, &mut ignored).ok()?;
+    let rtype = rd.be16_in(after, lim).ok()?;
+    Some((be(0), be(2), rtype))
+}
+
 /// Fills the name, its type, and the first NB record's flags, address and TTL.
 #[inline(always)]
 fn nbns_details<P: Packet + ?Sized>(

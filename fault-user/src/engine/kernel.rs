@@ -89,10 +89,7 @@ impl Engine for KernelEngine {
     fn drain_events(&mut self, out: &mut Vec<Event>) -> Result<(), EngineError> {
         while let Some(item) = self.events.next() {
             if item.len() >= size_of::<Event>() {
-                let mut ev: Event = bytemuck::pod_read_unaligned(&item[..size_of::<Event>()]);
-                // A test run "arrives" on loopback; a replayed frame came from no interface.
-                ev.hdr.ifindex_lo = 0;
-                out.push(ev);
+                out.push(bytemuck::pod_read_unaligned(&item[..size_of::<Event>()]));
             }
         }
         Ok(())
