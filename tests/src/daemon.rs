@@ -148,8 +148,17 @@ impl<'ns> Daemon<'ns> {
 
     /// Scrapes until `ready` holds (the kernel counts asynchronously to the sender).
     pub fn scrape_until(&self, ready: impl Fn(&Scrape) -> bool) -> io::Result<Scrape> {
+        self.scrape_within(Duration::from_secs(10), ready)
+    }
+
+    /// [`Daemon::scrape_until`] with room for detectors whose deadlines are seconds away.
+    pub fn scrape_within(
+        &self,
+        timeout: Duration,
+        ready: impl Fn(&Scrape) -> bool,
+    ) -> io::Result<Scrape> {
         let last = std::cell::RefCell::new(Scrape::default());
-        wait_for(Duration::from_secs(10), || {
+        wait_for(timeout, || {
             let s = self.scrape().ok()?;
             let ok = ready(&s);
             *last.borrow_mut() = s.clone();

@@ -16,7 +16,8 @@
 //!
 //! Layout: [`eth`] (Ethernet, VLAN tags, PPPoE/PPP, ARP), [`ip`] (IPv4/IPv6, UDP, TCP, ICMP),
 //! [`ipx`] (IPX framings, SAP, RIP), [`netbios`] (names, NBNS, NBDGM, NBSS), [`ncp`],
-//! [`pptp`] (control messages, enhanced GRE), [`l2tp`], [`catalogue`], [`pcap`], [`tshark`],
+//! [`pptp`] (control messages, enhanced GRE), [`l2tp`], [`catalogue`], [`scenario`] (timed
+//! fault scenarios), [`pcap`], [`tshark`],
 //! [`netns`] (namespaces, a veth wire, raw sending and HTTP for live end-to-end tests).
 
 pub mod catalogue;
@@ -30,6 +31,7 @@ pub mod netbios;
 pub mod netns;
 pub mod pcap;
 pub mod pptp;
+pub mod scenario;
 pub mod tshark;
 
 pub use catalogue::{Sample, catalogue};

@@ -277,7 +277,27 @@ fn packet_socket(ifname: &str, protocol: u16) -> io::Result<OwnedFd> {
 /// anything is sent; a frame the kernel refuses (e.g. longer than the MTU) fails it with the
 /// frame's index, length and the OS error, after the frames before it went out.
 pub fn send_frames(ns: &Netns, ifname: &str, frames: &[Vec<u8>]) -> io::Result<usize> {
-    if let Some((i, frame)) = frames.iter().enumerate().find(|(_, f)| f.len() < 14) {
+    let timed: Vec<(Duration, &[u8])> = frames
+        .iter()
+        .map(|f| (Duration::ZERO, f.as_slice()))
+        .collect();
+    send(ns, ifname, &timed)
+}
+
+/// [`send_frames`] on a schedule: each `(ts_ns, frame)` goes out `ts_ns` minus the first
+/// frame's `ts_ns` after the first, as a capture's timestamps would have it (a scenario
+/// played live). Late frames go out at once, in order.
+pub fn send_timed(ns: &Netns, ifname: &str, frames: &[(u64, Vec<u8>)]) -> io::Result<usize> {
+    let start = frames.first().map_or(0, |(t, _)| *t);
+    let timed: Vec<(Duration, &[u8])> = frames
+        .iter()
+        .map(|(t, f)| (Duration::from_nanos(t.saturating_sub(start)), f.as_slice()))
+        .collect();
+    send(ns, ifname, &timed)
+}
+
+fn send(ns: &Netns, ifname: &str, frames: &[(Duration, &[u8])]) -> io::Result<usize> {
+    if let Some((i, (_, frame))) = frames.iter().enumerate().find(|(_, (_, f))| f.len() < 14) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
@@ -289,7 +309,11 @@ pub fn send_frames(ns: &Netns, ifname: &str, frames: &[Vec<u8>]) -> io::Result<u
     ns.run(|| {
         // Protocol 0: the socket receives nothing, so it never queues the test's own traffic.
         let sock = packet_socket(ifname, 0)?;
-        for (i, frame) in frames.iter().enumerate() {
+        let start = std::time::Instant::now();
+        for (i, (at, frame)) in frames.iter().enumerate() {
+            if let Some(wait) = at.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
             // SAFETY: `frame` is a valid buffer of the length passed.
             let sent =
                 unsafe { libc::send(sock.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
