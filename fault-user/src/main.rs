@@ -13,7 +13,7 @@ use fault_common::Event;
 
 use fault_user::{
     capture::{Capture, CaptureError},
-    detect::{Fault, Pipeline},
+    detect::{self, Fault, Pipeline},
     ebpf,
     engine::{self, EngineKind, Run},
     live::{
@@ -72,9 +72,64 @@ struct RunArgs {
     /// Append every fault record to FILE as a JSON line.
     #[arg(long, value_name = "FILE")]
     fault_log: Option<PathBuf>,
+    #[command(flatten)]
+    detectors: DetectorArgs,
     /// Also run the test detector (an unanswered NBNS query for FAULTD-CANARY).
     #[arg(long, hide = true)]
     canary: bool,
+}
+
+/// The detectors' timeouts and windows (FAULTS.md); a duration is a number with a unit:
+/// 5s, 1500ms, 2m (a bare number is seconds).
+#[derive(clap::Args)]
+#[command(next_help_heading = "Detectors")]
+struct DetectorArgs {
+    /// An NBNS request with no response this long after its last transmission is unanswered.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration_ns)]
+    nbns_timeout: u64,
+    /// A client's WINS registration episode (wins_backup_swap) closes this long after its
+    /// last registration.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration_ns)]
+    wins_episode: u64,
+    /// An unanswered NBSTAT query (netbios_ip_connect_failure) is a fault when no NetBIOS
+    /// session follows within this.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration_ns)]
+    nbstat_window: u64,
+}
+
+impl DetectorArgs {
+    fn config(&self) -> detect::Config {
+        detect::Config {
+            nbns_timeout_ns: self.nbns_timeout,
+            wins_episode_ns: self.wins_episode,
+            nbstat_window_ns: self.nbstat_window,
+        }
+    }
+}
+
+/// `5s`, `1500ms`, `2m`, `0.5s` or a bare number of seconds, in nanoseconds; more than
+/// zero and at most a day.
+fn duration_ns(text: &str) -> Result<u64, String> {
+    const ALLOWED: &str = "a duration such as 5s, 1500ms or 2m (units: ms, s, m)";
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let scale = match unit {
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" => 60e9,
+        _ => return Err(format!("{text:?}: unknown unit; expected {ALLOWED}")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not {ALLOWED}"))?;
+    let ns = value * scale;
+    if !(1e6..=86_400e9).contains(&ns) {
+        return Err(format!("{text:?}: must be from 1ms to 24h"));
+    }
+    Ok(ns.round() as u64)
 }
 
 #[derive(clap::Args)]
@@ -102,6 +157,8 @@ struct ReplayArgs {
     /// Print the events the XDP program hands to the detectors, not the fault records.
     #[arg(long)]
     events: bool,
+    #[command(flatten)]
+    detectors: DetectorArgs,
     /// Also run the test detector (an unanswered NBNS query for FAULTD-CANARY).
     #[arg(long, hide = true)]
     canary: bool,
@@ -234,7 +291,7 @@ fn classify(o: &Offline) -> anyhow::Result<()> {
 fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
     let o = &r.offline;
     let mut out = io::BufWriter::new(io::stdout().lock());
-    let mut pipeline = Pipeline::standard(r.canary);
+    let mut pipeline = Pipeline::standard(&r.detectors.config(), r.canary);
     let mut faults = Vec::new();
     let print = |out: &mut dyn io::Write, faults: &mut Vec<Fault>| -> io::Result<()> {
         for f in faults.drain(..) {
@@ -291,6 +348,7 @@ fn run(r: RunArgs) -> anyhow::Result<()> {
         keep_attached: r.keep_attached,
         listen: r.listen,
         fault_log: r.fault_log,
+        detectors: r.detectors.config(),
         canary: r.canary,
     })?;
     Ok(())

@@ -82,6 +82,26 @@ pub fn c_string(raw: &[u8]) -> String {
     s
 }
 
+/// A list as people write it: `A, B and C`.
+pub fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// A duration as people say it: `30 s`, `1.5 s`, `500 ms`.
+pub fn duration(ns: u64) -> String {
+    if ns < 1_000_000_000 {
+        format!("{} ms", ns / 1_000_000)
+    } else if ns.is_multiple_of(1_000_000_000) {
+        format!("{} s", ns / 1_000_000_000)
+    } else {
+        format!("{:.1} s", ns as f64 / 1e9)
+    }
+}
+
 pub fn hex(raw: &[u8]) -> String {
     raw.iter()
         .fold(String::with_capacity(raw.len() * 2), |mut s, b| {
@@ -120,5 +140,16 @@ mod tests {
         let v6: [u8; 16] = "fe80::1".parse::<Ipv6Addr>().unwrap().octets();
         assert_eq!(endpoint(6, &v6, 139), "[fe80::1]:139");
         assert_eq!(rfc3339(1_000_000_001_500), "1970-01-01T00:16:40.000001Z");
+    }
+
+    #[test]
+    fn lists_and_durations_read_as_sentences() {
+        let l = |v: &[&str]| and_list(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(l(&[]), "");
+        assert_eq!(l(&["A<20>"]), "A<20>");
+        assert_eq!(l(&["A<20>", "B<00>", "C<03>"]), "A<20>, B<00> and C<03>");
+        assert_eq!(duration(30_000_000_000), "30 s");
+        assert_eq!(duration(1_500_000_000), "1.5 s");
+        assert_eq!(duration(500_000_000), "500 ms");
     }
 }

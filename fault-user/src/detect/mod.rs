@@ -3,14 +3,42 @@
 //! in replay, the end of the capture moves it past every deadline. So a detector gives the
 //! same records live and offline, and never reads the wall clock.
 
+mod bounded;
 pub mod canary;
+mod nbns;
+pub mod nbstat;
+pub mod wins;
 
 use std::fmt;
 
-use fault_common::Event;
+use fault_common::{Event, event::EventKind};
 use serde_json::{Map, Value, json};
 
 use crate::names;
+
+/// The detectors' timeouts and windows (FAULTS.md's defaults; `faultd --help` names the
+/// flags).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// An NBNS request with no response this long after its last transmission is
+    /// unanswered.
+    pub nbns_timeout_ns: u64,
+    /// A client's WINS registration episode closes this long after its last registration.
+    pub wins_episode_ns: u64,
+    /// An unanswered NBSTAT query is a fault when no NetBIOS session follows within this.
+    pub nbstat_window_ns: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        const S: u64 = 1_000_000_000;
+        Config {
+            nbns_timeout_ns: 5 * S,
+            wins_episode_ns: 60 * S,
+            nbstat_window_ns: 30 * S,
+        }
+    }
+}
 
 /// The fault catalogue (FAULTS.md), plus the plumbing's own test fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,10 +106,15 @@ impl Evidence {
     /// The event's time and endpoints, with what the detector saw in it.
     pub fn of(ev: &Event, what: impl Into<String>) -> Self {
         let h = &ev.hdr;
+        // ICMP has no ports: its endpoints are hosts.
+        let at = |addr: &[u8; 16], port: u16| match ev.kind() {
+            Ok(EventKind::IcmpUnreachable) => names::host(h.family, addr, port),
+            _ => names::endpoint(h.family, addr, port),
+        };
         Evidence {
             ts_ns: h.ts_ns,
-            from: names::endpoint(h.family, &h.src, h.sport),
-            to: names::endpoint(h.family, &h.dst, h.dport),
+            from: at(&h.src, h.sport),
+            to: at(&h.dst, h.dport),
             what: what.into(),
         }
     }
@@ -167,8 +200,11 @@ impl Pipeline {
     }
 
     /// The detectors every `faultd` command runs (`canary`: the test detector too).
-    pub fn standard(canary: bool) -> Self {
-        let mut detectors: Vec<Box<dyn Detector>> = Vec::new();
+    pub fn standard(cfg: &Config, canary: bool) -> Self {
+        let mut detectors: Vec<Box<dyn Detector>> = vec![
+            Box::new(wins::WinsBackupSwap::new(cfg)),
+            Box::new(nbstat::NbstatConnectFailure::new(cfg)),
+        ];
         if canary {
             detectors.push(Box::new(canary::Canary::default()));
         }
@@ -194,9 +230,13 @@ impl Pipeline {
             return;
         }
         self.clock = now_ns;
+        // Records in time order across detectors too (a long gap, or the end of a
+        // capture, settles many deadlines of several detectors at once).
+        let from = out.len();
         for d in &mut self.detectors {
             d.advance(now_ns, out);
         }
+        out[from..].sort_by_key(|f| f.ts_ns);
     }
 
     /// End of input: every pending deadline passes.

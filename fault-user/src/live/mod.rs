@@ -49,6 +49,7 @@ pub struct Options {
     pub keep_attached: bool,
     pub listen: SocketAddr,
     pub fault_log: Option<PathBuf>,
+    pub detectors: crate::detect::Config,
     pub canary: bool,
 }
 
@@ -193,7 +194,7 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     let result = consume(
         events,
         logger,
-        Pipeline::standard(opts.canary),
+        Pipeline::standard(&opts.detectors, opts.canary),
         &metrics,
         &log,
     )

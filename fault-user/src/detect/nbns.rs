@@ -1,0 +1,124 @@
+//! What the NetBIOS detectors read from an event: who talks to whom, and what an NBNS
+//! message is (RFC 1002 §4.2.1.1), in one place.
+
+use fault_common::{
+    Event,
+    event::{Family, LINK_GROUP_DST, NAME_OK, NbnsBody},
+    ports,
+};
+
+use crate::names;
+
+/// An IP host (the NetBIOS detectors key their state by these).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Host {
+    pub family: u8,
+    pub addr: [u8; 16],
+}
+
+impl Host {
+    pub fn src(ev: &Event) -> Host {
+        Host {
+            family: ev.hdr.family,
+            addr: ev.hdr.src,
+        }
+    }
+
+    pub fn dst(ev: &Event) -> Host {
+        Host {
+            family: ev.hdr.family,
+            addr: ev.hdr.dst,
+        }
+    }
+
+    pub fn is_ip(self) -> bool {
+        self.family == Family::Ipv4 as u8 || self.family == Family::Ipv6 as u8
+    }
+
+    /// Broadcast or multicast, as far as the address alone says (a subnet's broadcast
+    /// address needs the netmask: [`unicast`] also looks at the MAC address).
+    pub fn is_group(self) -> bool {
+        match Family::try_from(self.family) {
+            Ok(Family::Ipv4) => self.addr[..4] == [255; 4] || self.addr[0] >> 4 == 0xe,
+            Ok(Family::Ipv6) => self.addr[0] == 0xff,
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&names::host(self.family, &self.addr, 0))
+    }
+}
+
+/// Sent to one host: neither the MAC nor the IP destination is a group address.
+pub fn unicast(ev: &Event) -> bool {
+    ev.hdr.link & LINK_GROUP_DST == 0 && !Host::dst(ev).is_group()
+}
+
+pub const OPCODE_QUERY: u16 = 0;
+pub const OPCODE_REGISTRATION: u16 = 5;
+pub const OPCODE_WACK: u16 = 7;
+pub const OPCODE_REFRESH: u16 = 8;
+pub const OPCODE_REFRESH_ALT: u16 = 9;
+pub const OPCODE_MULTIHOMED: u16 = 15;
+pub const TYPE_NBSTAT: u16 = 0x0021;
+const FLAG_RESPONSE: u16 = 0x8000;
+const FLAG_BROADCAST: u16 = 0x0010;
+
+/// An NBNS message's flags word, taken apart.
+#[derive(Clone, Copy, Debug)]
+pub struct Flags(pub u16);
+
+impl Flags {
+    pub fn opcode(self) -> u16 {
+        (self.0 >> 11) & 0xf
+    }
+    pub fn response(self) -> bool {
+        self.0 & FLAG_RESPONSE != 0
+    }
+    pub fn broadcast(self) -> bool {
+        self.0 & FLAG_BROADCAST != 0
+    }
+    pub fn rcode(self) -> u16 {
+        self.0 & 0xf
+    }
+    /// Registration in the wide sense of FAULTS.md: registration, refresh, multi-homed.
+    pub fn registration(self) -> bool {
+        matches!(
+            self.opcode(),
+            OPCODE_REGISTRATION | OPCODE_REFRESH | OPCODE_REFRESH_ALT | OPCODE_MULTIHOMED
+        )
+    }
+}
+
+/// The NBNS message of an event, when it is one and came over UDP 137.
+pub fn message(ev: &Event) -> Option<(&NbnsBody, Flags)> {
+    let nb = ev.nbns()?;
+    Some((nb, Flags(nb.flags)))
+}
+
+/// The message's (question or first answer) name, when it decoded.
+pub fn name(nb: &NbnsBody) -> Option<[u8; 16]> {
+    (nb.name_status == NAME_OK).then_some(nb.name)
+}
+
+/// `NAME<XX>`, or `?` for a name that did not decode.
+pub fn show(name: Option<[u8; 16]>) -> String {
+    name.map_or_else(|| "?".into(), |n| names::netbios_name(&n))
+}
+
+/// Both ports are the name service's: what a Windows client sends and answers from.
+pub fn port_137_both(ev: &Event) -> bool {
+    ev.hdr.sport == ports::NBNS && ev.hdr.dport == ports::NBNS
+}
+
+/// ` (3 transmissions)` for a retransmitted request, nothing for one sent once.
+pub fn transmissions(n: u32) -> String {
+    if n > 1 {
+        format!(" ({n} transmissions)")
+    } else {
+        String::new()
+    }
+}

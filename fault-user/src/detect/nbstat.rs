@@ -1,0 +1,413 @@
+//! `netbios_ip_connect_failure` (KB Q251166): a client told to reach `\\<IP address>`
+//! first asks that address for its names with an adapter-status (NBSTAT) query to UDP 137;
+//! where UDP 137 is filtered the query goes unanswered and the NetBIOS session on TCP 139
+//! never comes.
+//!
+//! An episode, per (client, target), opens with the first unicast NBSTAT query sent from
+//! UDP 137 (or an ICMP error quoting one) and closes `window` later. It is a fault when no
+//! query of the episode was answered, at least one is past its response timeout, and no
+//! positive session response went from the target to the client within `window` of the
+//! first query. Around the episodes, small maps remember the context the record reports:
+//! who answered a SYN on TCP 139, who called `*SMBSERVER`, which sessions came up.
+
+use fault_common::{
+    Event,
+    event::{Family, QUOTED_NBNS, TCP_ACK, TCP_SYN},
+    ports,
+};
+use serde_json::Map;
+
+use super::{
+    Config, Detector, Evidence, Fault, FaultKind,
+    bounded::Bounded,
+    nbns::{self, Flags, Host, OPCODE_QUERY, TYPE_NBSTAT},
+};
+use crate::names;
+
+/// Open episodes: (client, target) pairs with an NBSTAT query awaiting judgement.
+pub const EPISODES: usize = 4096;
+/// Distinct queries (transaction ids) kept per episode (a client retries three times);
+/// later ones are not listed.
+pub const QUERIES: usize = 8;
+/// Entries of each context map (sessions up, `*SMBSERVER` calls, TCP 139 answers).
+pub const CONTEXT: usize = 4096;
+/// How long a SYN-ACK from TCP 139 is remembered as proof that the port is reachable.
+const REACHABLE_FOR_NS: u64 = 3600 * 1_000_000_000;
+const NBSS_REQUEST: u8 = 0x81;
+const NBSS_POSITIVE: u8 = 0x82;
+const IPPROTO_UDP: u8 = 17;
+/// `*SMBSERVER<20>`, space padded: the called name every CIFS server must accept.
+const SMBSERVER: [u8; 16] = *b"*SMBSERVER     \x20";
+
+type Pair = (Host, Host);
+
+struct Query {
+    txid: u16,
+    first: Event,
+    last_ts: u64,
+    sent: u32,
+    /// Seen only through an ICMP error quoting it.
+    quoted_only: bool,
+}
+
+struct Episode {
+    first_ts: u64,
+    queries: Vec<Query>,
+    answered: bool,
+    /// The first ICMP error quoting one of the queries, and how many there were.
+    icmp: Option<Event>,
+    icmp_count: u32,
+}
+
+pub struct NbstatConnectFailure {
+    timeout: u64,
+    window: u64,
+    episodes: Bounded<Pair, Episode>,
+    /// Positive session responses, by (client, target): their time.
+    sessions: Bounded<Pair, u64>,
+    /// Session requests to `*SMBSERVER`, by (client, target).
+    smbserver: Bounded<Pair, Event>,
+    /// SYN-ACKs from TCP 139, by target.
+    reachable: Bounded<Host, Event>,
+    next_due: u64,
+}
+
+impl NbstatConnectFailure {
+    /// The most memory its state can take, in bytes: every map at its cap (map entries
+    /// counted twice for the age index).
+    pub fn state_bytes_max() -> usize {
+        let entry = |key: usize, value: usize| value + 2 * (key + size_of::<u64>());
+        let pair = size_of::<Pair>();
+        EPISODES * entry(pair, size_of::<Episode>() + QUERIES * size_of::<Query>())
+            + CONTEXT * entry(pair, size_of::<u64>())
+            + CONTEXT * entry(pair, size_of::<Event>())
+            + CONTEXT * entry(size_of::<Host>(), size_of::<Event>())
+    }
+
+    pub fn new(cfg: &Config) -> Self {
+        NbstatConnectFailure {
+            timeout: cfg.nbns_timeout_ns,
+            window: cfg.nbstat_window_ns,
+            episodes: Bounded::new(EPISODES),
+            sessions: Bounded::new(CONTEXT),
+            smbserver: Bounded::new(CONTEXT),
+            reachable: Bounded::new(CONTEXT),
+            next_due: u64::MAX,
+        }
+    }
+
+    /// A query seen directly (`quoted_only` false) or through an ICMP error about it.
+    fn query(&mut self, pair: Pair, txid: u16, ev: &Event, quoted_only: bool) -> &mut Episode {
+        let ts = ev.hdr.ts_ns;
+        let e = self.episodes.touch(pair, ts, || Episode {
+            first_ts: ts,
+            queries: Vec::new(),
+            answered: false,
+            icmp: None,
+            icmp_count: 0,
+        });
+        if let Some(q) = e.queries.iter_mut().find(|q| q.txid == txid) {
+            if !quoted_only {
+                q.sent += 1;
+                q.last_ts = ts;
+            }
+        } else if e.queries.len() < QUERIES {
+            e.queries.push(Query {
+                txid,
+                first: *ev,
+                last_ts: ts,
+                sent: 1,
+                quoted_only,
+            });
+        }
+        self.next_due = self.next_due.min(ts.saturating_add(self.timeout));
+        e
+    }
+
+    fn nbns(&mut self, ev: &Event) {
+        let Some((nb, flags)) = nbns::message(ev) else {
+            return;
+        };
+        if flags.opcode() != OPCODE_QUERY {
+            return;
+        }
+        let (src, dst) = (Host::src(ev), Host::dst(ev));
+        if flags.response() {
+            // Any answer from the target under the query's transaction id.
+            if let Some(e) = self.episodes.get_mut(&(dst, src))
+                && e.queries.iter().any(|q| q.txid == nb.txid)
+            {
+                e.answered = true;
+            }
+        } else if nb.rtype == TYPE_NBSTAT && nbns::port_137_both(ev) && nbns::unicast(ev) {
+            // Scanners and diagnostic tools send from other ports; the redirector from 137.
+            self.query((src, dst), nb.txid, ev, false);
+        }
+    }
+
+    fn icmp(&mut self, ev: &Event) {
+        let Some(b) = ev.icmp() else { return };
+        let flags = Flags(b.quoted_flags);
+        if b.quoted_app != QUOTED_NBNS
+            || b.quoted_proto != IPPROTO_UDP
+            || b.quoted_sport != ports::NBNS
+            || b.quoted_dport != ports::NBNS
+            || flags.response()
+            || flags.opcode() != OPCODE_QUERY
+            || b.quoted_rtype != TYPE_NBSTAT
+        {
+            return;
+        }
+        let client = Host {
+            family: b.quoted_family,
+            addr: b.quoted_src,
+        };
+        let target = Host {
+            family: b.quoted_family,
+            addr: b.quoted_dst,
+        };
+        // Hosts answer no broadcast with an ICMP error, so the quote proves a unicast query.
+        let e = self.query((client, target), b.quoted_txid, ev, true);
+        e.icmp_count += 1;
+        e.icmp.get_or_insert(*ev);
+    }
+
+    fn nbss(&mut self, ev: &Event) {
+        let Some(b) = ev.nbss() else { return };
+        let ts = ev.hdr.ts_ns;
+        let (src, dst) = (Host::src(ev), Host::dst(ev));
+        if b.msg_type == NBSS_POSITIVE && ev.hdr.sport == ports::NBSS {
+            *self.sessions.touch((dst, src), ts, || ts) = ts;
+            // The session came up: whatever the queries did, the client got through.
+            if let Some(e) = self.episodes.get_mut(&(dst, src)) {
+                e.answered = true;
+            }
+        } else if b.msg_type == NBSS_REQUEST && b.names & 1 != 0 && b.called == SMBSERVER {
+            *self.smbserver.touch((src, dst), ts, || *ev) = *ev;
+        }
+    }
+
+    fn tcp(&mut self, ev: &Event) {
+        let Some(b) = ev.tcp() else { return };
+        if ev.hdr.sport == ports::NBSS && b.flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK {
+            let ts = ev.hdr.ts_ns;
+            *self.reachable.touch(Host::src(ev), ts, || *ev) = *ev;
+        }
+    }
+
+    /// The verdict on an episode whose window has passed at `now`: `Ok(fault)`, or
+    /// `Err(Some(t))` to look again at `t` (its queries are still within their timeout).
+    fn judge(&self, (client, target): Pair, e: &Episode, now: u64) -> Result<Option<Fault>, u64> {
+        let window_end = e.first_ts.saturating_add(self.window);
+        let session = self
+            .sessions
+            .get(&(client, target))
+            .is_some_and(|&t| t.saturating_add(self.window) >= e.first_ts && t <= window_end);
+        if e.answered || session {
+            return Ok(None);
+        }
+        let deadline = |q: &Query| q.last_ts.saturating_add(self.timeout);
+        let Some(first_expired) = e.queries.iter().map(deadline).filter(|&d| d <= now).min() else {
+            return Err(e.queries.iter().map(deadline).min().unwrap_or(now));
+        };
+        let ts = window_end.max(first_expired);
+        let smbserver = self
+            .smbserver
+            .get(&(client, target))
+            .filter(|r| r.hdr.ts_ns.saturating_add(self.window) >= e.first_ts && r.hdr.ts_ns <= ts);
+        let reachable = self
+            .reachable
+            .get(&target)
+            .filter(|s| s.hdr.ts_ns <= ts && s.hdr.ts_ns.saturating_add(REACHABLE_FOR_NS) >= ts);
+
+        let mut evidence = Vec::new();
+        for q in e.queries.iter().filter(|q| !q.quoted_only) {
+            evidence.push(Evidence::of(
+                &q.first,
+                format!(
+                    "NBSTAT query {:#06x}, unanswered{}",
+                    q.txid,
+                    nbns::transmissions(q.sent)
+                ),
+            ));
+        }
+        if let Some(icmp) = &e.icmp {
+            let quoted = icmp.icmp().map_or(0, |b| b.quoted_txid);
+            evidence.push(Evidence::of(
+                icmp,
+                format!(
+                    "ICMP destination unreachable quoting NBSTAT query {quoted:#06x}{}",
+                    if e.icmp_count > 1 {
+                        format!(" (first of {})", e.icmp_count)
+                    } else {
+                        String::new()
+                    }
+                ),
+            ));
+        }
+        if let Some(s) = smbserver {
+            evidence.push(Evidence::of(s, "session request to *SMBSERVER<20>"));
+        }
+        if let Some(s) = reachable {
+            evidence.push(Evidence::of(s, "SYN-ACK from TCP 139"));
+        }
+        evidence.sort_by_key(|e| e.ts_ns);
+
+        let mut fields = Map::new();
+        fields.insert("icmp_unreachable".into(), e.icmp.is_some().into());
+        fields.insert("tcp139_reachable".into(), reachable.is_some().into());
+        fields.insert("smbserver_tried".into(), smbserver.is_some().into());
+        let answer = if e.icmp.is_some() {
+            "got only an ICMP destination unreachable"
+        } else {
+            "got no answer"
+        };
+        let why = if reachable.is_some() {
+            format!("; {target} does answer on TCP 139, so UDP 137 is filtered")
+        } else {
+            String::new()
+        };
+        Ok(Some(Fault {
+            kind: FaultKind::NetbiosIpConnectFailure,
+            ts_ns: ts,
+            client: client.to_string(),
+            server: target.to_string(),
+            summary: format!(
+                "{client} could not connect to \\\\{target} by IP address: its NetBIOS \
+                 adapter-status query to UDP 137 {answer} and no NetBIOS session followed \
+                 within {}{why} (Q251166).",
+                names::duration(self.window)
+            ),
+            fields,
+            evidence,
+        }))
+    }
+}
+
+impl Detector for NbstatConnectFailure {
+    fn name(&self) -> &'static str {
+        FaultKind::NetbiosIpConnectFailure.id()
+    }
+
+    fn event(&mut self, ev: &Event, _out: &mut Vec<Fault>) {
+        if !matches!(
+            Family::try_from(ev.hdr.family),
+            Ok(Family::Ipv4 | Family::Ipv6)
+        ) {
+            return;
+        }
+        self.nbns(ev);
+        self.icmp(ev);
+        self.nbss(ev);
+        self.tcp(ev);
+    }
+
+    fn advance(&mut self, now_ns: u64, out: &mut Vec<Fault>) {
+        if now_ns < self.next_due {
+            return;
+        }
+        let mut next_due = u64::MAX;
+        let mut verdicts = Vec::new();
+        for pair in self.episodes.keys().copied().collect::<Vec<_>>() {
+            let Some(e) = self.episodes.get(&pair) else {
+                continue;
+            };
+            let window_end = e.first_ts.saturating_add(self.window);
+            if window_end > now_ns {
+                next_due = next_due.min(window_end);
+                continue;
+            }
+            match self.judge(pair, e, now_ns) {
+                Ok(fault) => verdicts.push((pair, fault)),
+                Err(again) => next_due = next_due.min(again),
+            }
+        }
+        let mut faults = Vec::new();
+        for (pair, fault) in verdicts {
+            self.episodes.remove(&pair);
+            faults.extend(fault);
+        }
+        faults.sort_by_key(|f| f.ts_ns);
+        out.extend(faults);
+        // Context older than any open episode's window can no longer matter.
+        let horizon = now_ns.saturating_sub(self.window.saturating_mul(2) + self.timeout);
+        self.sessions.expire(horizon);
+        self.smbserver.expire(horizon);
+        self.reachable
+            .expire(now_ns.saturating_sub(REACHABLE_FOR_NS));
+        self.next_due = next_due;
+    }
+
+    fn evictions(&self) -> u64 {
+        self.episodes.evicted()
+            + self.sessions.evicted()
+            + self.smbserver.evicted()
+            + self.reachable.evicted()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use fault_tests::{
+        Carrier, Eth, Network,
+        netbios::{NbName, nbns},
+    };
+
+    use super::*;
+    use crate::engine::{Engine, user::UserEngine};
+
+    fn nbstat_query(target: Ipv4Addr, id: u16, ts: u64) -> Event {
+        let frame = Eth::new([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 2])
+            .ipv4(Ipv4Addr::new(10, 0, 0, 9), target)
+            .udp(137, 137)
+            .payload(&nbns::nbstat_request(id, &NbName::wildcard(), false));
+        let mut e = UserEngine::default();
+        e.frame(ts, &frame).unwrap();
+        let mut out = Vec::new();
+        e.drain_events(&mut out).unwrap();
+        out[0]
+    }
+
+    #[test]
+    fn episodes_beyond_the_cap_push_out_the_least_recent_and_are_counted() {
+        let mut d = NbstatConnectFailure::new(&Config::default());
+        let mut out = Vec::new();
+        for i in 0..EPISODES as u32 + 7 {
+            let ev = nbstat_query(Ipv4Addr::from(0x0a02_0000 + i), 1, 1_000 + u64::from(i));
+            d.event(&ev, &mut out);
+        }
+        assert_eq!(d.evictions(), 7);
+        assert_eq!(d.episodes.keys().count(), EPISODES);
+        // The survivors are still judged: every one of them is a fault at the end.
+        d.advance(u64::MAX, &mut out);
+        assert_eq!(out.len(), EPISODES);
+    }
+
+    #[test]
+    fn queries_beyond_the_cap_are_not_listed() {
+        let mut d = NbstatConnectFailure::new(&Config::default());
+        let mut out = Vec::new();
+        for id in 0..QUERIES as u16 + 4 {
+            let ev = nbstat_query(Ipv4Addr::new(10, 0, 0, 2), id, 1_000 + u64::from(id));
+            d.event(&ev, &mut out);
+        }
+        d.advance(u64::MAX, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].evidence.len(), QUERIES);
+    }
+
+    #[test]
+    fn the_state_stays_within_its_documented_bound() {
+        let bytes = NbstatConnectFailure::state_bytes_max();
+        eprintln!(
+            "netbios_ip_connect_failure: at most {} KiB of state",
+            bytes / 1024
+        );
+        assert!(
+            bytes <= 16 << 20,
+            "{bytes} bytes: README says at most 16 MiB"
+        );
+    }
+}

@@ -1,0 +1,456 @@
+//! `wins_backup_swap` (KB Q153073): a client whose primary WINS server is down registers a
+//! name with the backup, swaps its server order on that answer, and sends its next
+//! registrations back to the dead primary, so those names are never registered.
+//!
+//! Per client, an episode collects its unicast registrations (registration, refresh,
+//! multi-homed), each paired with its response by server and transaction id, and the
+//! names any server accepted. It closes `episode` after the client's last registration
+//! (or at the end of the input), and only then is the signature judged, because the
+//! benign look-alike (the client tries the primary, times out, then the backup, for every
+//! name) differs from the fault only in what happens to each name afterwards.
+
+use fault_common::Event;
+use serde_json::{Map, Value};
+
+use super::{
+    Config, Detector, Evidence, Fault, FaultKind,
+    bounded::Bounded,
+    nbns::{self, Flags, Host, OPCODE_WACK},
+};
+use crate::names;
+
+/// Clients with an open episode; the least recently active gives way.
+pub const CLIENTS: usize = 1024;
+/// Registrations kept per episode (a client registers a handful of names, each retried
+/// three times under one transaction id); the oldest gives way.
+pub const REQUESTS: usize = 32;
+/// Names in a record's lists and evidence.
+const LISTED: usize = 16;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Pending,
+    /// A WACK: the server is alive and asks the client to wait for the real answer.
+    Waiting,
+    Answered {
+        ts: u64,
+        positive: bool,
+    },
+    Unanswered,
+}
+
+struct Request {
+    server: Host,
+    txid: u16,
+    name: Option<[u8; 16]>,
+    first: Event,
+    last_ts: u64,
+    sent: u32,
+    outcome: Outcome,
+    /// The response, for the evidence.
+    answer: Option<Event>,
+}
+
+struct Episode {
+    requests: Vec<Request>,
+    /// Names that got a positive registration response from any server.
+    accepted: Vec<[u8; 16]>,
+    last_registration: u64,
+}
+
+pub struct WinsBackupSwap {
+    timeout: u64,
+    episode: u64,
+    clients: Bounded<Host, Episode>,
+    /// Requests pushed out of a full episode.
+    dropped_requests: u64,
+    /// No deadline falls before this: `advance` has nothing to do until then.
+    next_due: u64,
+}
+
+impl WinsBackupSwap {
+    /// The most memory its state can take, in bytes: every client at its cap (map
+    /// entries counted twice for the age index).
+    pub fn state_bytes_max() -> usize {
+        let episode = size_of::<Episode>()
+            + REQUESTS * size_of::<Request>()
+            + REQUESTS * size_of::<[u8; 16]>();
+        CLIENTS * (episode + 2 * (size_of::<Host>() + size_of::<u64>()))
+    }
+
+    pub fn new(cfg: &Config) -> Self {
+        WinsBackupSwap {
+            timeout: cfg.nbns_timeout_ns,
+            episode: cfg.wins_episode_ns.max(cfg.nbns_timeout_ns),
+            clients: Bounded::new(CLIENTS),
+            dropped_requests: 0,
+            next_due: u64::MAX,
+        }
+    }
+
+    fn registration(&mut self, ev: &Event, name: Option<[u8; 16]>) {
+        let ts = ev.hdr.ts_ns;
+        let (client, server) = (Host::src(ev), Host::dst(ev));
+        let txid = ev.nbns().map_or(0, |nb| nb.txid);
+        let episode = self.clients.touch(client, ts, || Episode {
+            requests: Vec::new(),
+            accepted: Vec::new(),
+            last_registration: ts,
+        });
+        episode.last_registration = ts;
+        // A retransmission (same server and transaction, still waiting) is the same request.
+        if let Some(r) = episode.requests.iter_mut().find(|r| {
+            r.server == server
+                && r.txid == txid
+                && matches!(r.outcome, Outcome::Pending | Outcome::Waiting)
+        }) {
+            r.last_ts = ts;
+            r.sent += 1;
+        } else {
+            if episode.requests.len() >= REQUESTS {
+                episode.requests.remove(0);
+                self.dropped_requests += 1;
+            }
+            episode.requests.push(Request {
+                server,
+                txid,
+                name,
+                first: *ev,
+                last_ts: ts,
+                sent: 1,
+                outcome: Outcome::Pending,
+                answer: None,
+            });
+        }
+        self.next_due = self.next_due.min(ts.saturating_add(self.timeout));
+    }
+
+    fn response(&mut self, ev: &Event, flags: Flags, name: Option<[u8; 16]>) {
+        let (client, server) = (Host::dst(ev), Host::src(ev));
+        let txid = ev.nbns().map_or(0, |nb| nb.txid);
+        let Some(episode) = self.clients.get_mut(&client) else {
+            return;
+        };
+        let wack = flags.opcode() == OPCODE_WACK;
+        let positive = !wack && flags.rcode() == 0;
+        if positive
+            && let Some(n) = name
+            && !episode.accepted.contains(&n)
+            && episode.accepted.len() < REQUESTS
+        {
+            episode.accepted.push(n);
+        }
+        let Some(r) = episode.requests.iter_mut().find(|r| {
+            r.server == server
+                && r.txid == txid
+                && matches!(r.outcome, Outcome::Pending | Outcome::Waiting)
+        }) else {
+            return;
+        };
+        r.outcome = if wack {
+            Outcome::Waiting
+        } else {
+            Outcome::Answered {
+                ts: ev.hdr.ts_ns,
+                positive,
+            }
+        };
+        r.answer = Some(*ev);
+    }
+
+    /// The signature over a closed episode (FAULTS.md §1).
+    fn judge(&self, client: Host, e: &Episode, close: u64) -> Option<Fault> {
+        // The swap: the first answer from a server S that came after a registration to
+        // another server P, which went unanswered.
+        let mut answers: Vec<&Request> = e
+            .requests
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Answered { .. }))
+            .collect();
+        answers.sort_by_key(|r| answered_at(r));
+        let (dead, backup) = answers.iter().find_map(|a| {
+            let t = answered_at(a);
+            e.requests
+                .iter()
+                .filter(|r| {
+                    r.outcome == Outcome::Unanswered
+                        && r.server != a.server
+                        && r.first.hdr.ts_ns < t
+                })
+                .min_by_key(|r| r.first.hdr.ts_ns)
+                .map(|p| (p, *a))
+        })?;
+        let (primary, swap_at) = (dead.server, answered_at(backup));
+        let answered_by_backup: Vec<Option<[u8; 16]>> = e
+            .requests
+            .iter()
+            .filter(|r| r.server == backup.server && answered_at(r) <= swap_at)
+            .map(|r| r.name)
+            .collect();
+        // After the swap: other names sent back to the primary, unanswered, and never
+        // accepted by anyone.
+        let mut lost: Vec<&Request> = Vec::new();
+        for r in &e.requests {
+            if r.server == primary
+                && r.first.hdr.ts_ns > swap_at
+                && r.outcome == Outcome::Unanswered
+                && !answered_by_backup.contains(&r.name)
+                && !r.name.is_some_and(|n| e.accepted.contains(&n))
+                && !lost.iter().any(|l| l.name == r.name)
+            {
+                lost.push(r);
+            }
+        }
+        if lost.is_empty() {
+            return None;
+        }
+        let registered: Vec<String> = distinct(e.requests.iter().filter(|r| {
+            r.server == backup.server
+                && matches!(r.outcome, Outcome::Answered { positive: true, .. })
+        }));
+        let failed: Vec<String> = distinct(lost.iter().copied());
+
+        let mut fields = Map::new();
+        fields.insert("backup".into(), backup.server.to_string().into());
+        fields.insert("names_failed".into(), strings(&failed));
+        fields.insert("names_registered_backup".into(), strings(&registered));
+
+        let mut evidence = vec![
+            Evidence::of(
+                &dead.first,
+                format!(
+                    "registration of {} to the primary WINS server, unanswered{}",
+                    nbns::show(dead.name),
+                    nbns::transmissions(dead.sent)
+                ),
+            ),
+            Evidence::of(
+                &backup.first,
+                format!(
+                    "registration of {} to the backup WINS server{}",
+                    nbns::show(backup.name),
+                    nbns::transmissions(backup.sent)
+                ),
+            ),
+        ];
+        if let Some(a) = &backup.answer {
+            let positive = matches!(backup.outcome, Outcome::Answered { positive: true, .. });
+            evidence.push(Evidence::of(
+                a,
+                format!(
+                    "{} registration response for {}: the client swaps its servers",
+                    if positive { "positive" } else { "negative" },
+                    nbns::show(backup.name)
+                ),
+            ));
+        }
+        for r in lost.iter().take(LISTED) {
+            evidence.push(Evidence::of(
+                &r.first,
+                format!(
+                    "registration of {} back to the primary, unanswered{}",
+                    nbns::show(r.name),
+                    nbns::transmissions(r.sent)
+                ),
+            ));
+        }
+        let accepted = if registered.is_empty() {
+            format!("after backup WINS server {} answered", backup.server)
+        } else {
+            format!(
+                "after backup WINS server {} accepted {}",
+                backup.server,
+                names::and_list(&registered)
+            )
+        };
+        Some(Fault {
+            kind: FaultKind::WinsBackupSwap,
+            ts_ns: close,
+            client: client.to_string(),
+            server: primary.to_string(),
+            summary: format!(
+                "WINS client {client} failed to register {}: {accepted}, it sent {} back \
+                 to the primary WINS server {primary}, which does not answer (primary and \
+                 backup swapped, Q153073).",
+                names::and_list(&failed),
+                if failed.len() == 1 {
+                    "that name"
+                } else {
+                    "those names"
+                },
+            ),
+            fields,
+            evidence,
+        })
+    }
+}
+
+fn answered_at(r: &Request) -> u64 {
+    match r.outcome {
+        Outcome::Answered { ts, .. } => ts,
+        _ => u64::MAX,
+    }
+}
+
+/// The requests' names, each once, in the order they were first sent.
+fn distinct<'a>(requests: impl Iterator<Item = &'a Request>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in requests {
+        let n = nbns::show(r.name);
+        if !out.contains(&n) && out.len() < LISTED {
+            out.push(n);
+        }
+    }
+    out
+}
+
+fn strings(v: &[String]) -> Value {
+    Value::Array(v.iter().cloned().map(Value::from).collect())
+}
+
+impl Detector for WinsBackupSwap {
+    fn name(&self) -> &'static str {
+        FaultKind::WinsBackupSwap.id()
+    }
+
+    fn event(&mut self, ev: &Event, _out: &mut Vec<Fault>) {
+        let Some((nb, flags)) = nbns::message(ev) else {
+            return;
+        };
+        if !Host::src(ev).is_ip() {
+            return;
+        }
+        let name = nbns::name(nb);
+        if flags.response() {
+            if flags.registration() || flags.opcode() == OPCODE_WACK {
+                self.response(ev, flags, name);
+            }
+        } else if flags.registration() && !flags.broadcast() && nbns::unicast(ev) {
+            self.registration(ev, name);
+        }
+    }
+
+    fn advance(&mut self, now_ns: u64, out: &mut Vec<Fault>) {
+        if now_ns < self.next_due {
+            return;
+        }
+        let mut next_due = u64::MAX;
+        let mut closed = Vec::new();
+        let keys: Vec<Host> = self.clients.keys().copied().collect();
+        for client in keys {
+            let Some(e) = self.clients.get_mut(&client) else {
+                continue;
+            };
+            // A WACK is an answer: its request never becomes unanswered.
+            for r in &mut e.requests {
+                if r.outcome == Outcome::Pending {
+                    let deadline = r.last_ts.saturating_add(self.timeout);
+                    if deadline <= now_ns {
+                        r.outcome = Outcome::Unanswered;
+                    } else {
+                        next_due = next_due.min(deadline);
+                    }
+                }
+            }
+            let close = e.last_registration.saturating_add(self.episode);
+            if close <= now_ns {
+                closed.push((close, client));
+            } else {
+                next_due = next_due.min(close);
+            }
+        }
+        closed.sort();
+        for (close, client) in closed {
+            if let Some(e) = self.clients.remove(&client)
+                && let Some(f) = self.judge(client, &e, close)
+            {
+                out.push(f);
+            }
+        }
+        self.next_due = next_due;
+    }
+
+    fn evictions(&self) -> u64 {
+        self.clients.evicted() + self.dropped_requests
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use fault_tests::{
+        Carrier, Eth, Network,
+        netbios::{NbName, NbRecord, nbns},
+    };
+
+    use super::*;
+    use crate::engine::{Engine, user::UserEngine};
+
+    /// The events of a unicast registration of `NAME<00>` from `client` to 10.0.0.2.
+    fn registration(client: Ipv4Addr, id: u16, name: &str, ts: u64) -> Vec<Event> {
+        let rec = NbRecord::new(NbName::new(name, 0), client);
+        let frame = Eth::new([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 2])
+            .ipv4(client, Ipv4Addr::new(10, 0, 0, 2))
+            .udp(137, 137)
+            .payload(&nbns::registration(id, &rec, false));
+        let mut e = UserEngine::default();
+        e.frame(ts, &frame).unwrap();
+        let mut out = Vec::new();
+        e.drain_events(&mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        out
+    }
+
+    #[test]
+    fn clients_beyond_the_cap_push_out_the_least_recent_and_are_counted() {
+        let mut d = WinsBackupSwap::new(&Config::default());
+        let mut out = Vec::new();
+        for i in 0..CLIENTS as u32 + 10 {
+            let client = Ipv4Addr::from(0x0a01_0000 + i);
+            for ev in registration(client, 1, "PC", 1_000 + u64::from(i)) {
+                d.event(&ev, &mut out);
+            }
+        }
+        assert_eq!(d.evictions(), 10);
+        assert_eq!(d.clients.keys().count(), CLIENTS);
+        let first = Host {
+            family: 4,
+            addr: registration(Ipv4Addr::from(0x0a01_0000), 1, "PC", 0)[0]
+                .hdr
+                .src,
+        };
+        assert!(
+            d.clients.get(&first).is_none(),
+            "the oldest client went first"
+        );
+    }
+
+    #[test]
+    fn requests_beyond_the_cap_drop_the_oldest_and_are_counted() {
+        let mut d = WinsBackupSwap::new(&Config::default());
+        let mut out = Vec::new();
+        let client = Ipv4Addr::new(10, 0, 0, 9);
+        for id in 0..REQUESTS as u16 + 3 {
+            for ev in registration(client, id, "PC", 1_000 + u64::from(id)) {
+                d.event(&ev, &mut out);
+            }
+        }
+        assert_eq!(d.evictions(), 3);
+        let e = d
+            .clients
+            .get(&Host::src(&registration(client, 0, "PC", 0)[0]));
+        assert_eq!(e.map(|e| e.requests.len()), Some(REQUESTS));
+        assert_eq!(e.map(|e| e.requests[0].txid), Some(3));
+    }
+
+    #[test]
+    fn the_state_stays_within_its_documented_bound() {
+        let bytes = WinsBackupSwap::state_bytes_max();
+        eprintln!("wins_backup_swap: at most {} KiB of state", bytes / 1024);
+        assert!(
+            bytes <= 16 << 20,
+            "{bytes} bytes: README says at most 16 MiB"
+        );
+    }
+}
