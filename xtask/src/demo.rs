@@ -1,8 +1,9 @@
 //! `cargo xtask demo`: faultd live, in a minute, with nothing to configure. Two fresh
 //! network namespaces joined by a veth pair; `faultd run` on one end; every frame class
-//! sent from the other over AF_PACKET; then what a user would look at: the metrics, the
-//! fault records, and the interface left clean. Everything it creates is removed, also on
-//! Ctrl-C.
+//! sent from the other over AF_PACKET, then the fault scenarios (each KB article's fault
+//! and its benign look-alikes) played in real time; then what a user would look at: the
+//! metrics, the fault records, and the interface left clean. Everything it creates is
+//! removed, also on Ctrl-C.
 
 use std::{
     path::{Path, PathBuf},
@@ -14,7 +15,8 @@ use std::{
 use anyhow::{Context as _, bail};
 use fault_tests::{
     daemon::{Daemon, has_xdp},
-    netns::{Netns, Veth, is_root, send_frames},
+    netns::{Netns, Veth, is_root, send_frames, send_timed},
+    scenario::{self, FAST_FLAGS, SPEEDUP},
 };
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -86,7 +88,7 @@ pub fn run() -> anyhow::Result<()> {
     let fault_log = crate::root().join("target/demo/faults.jsonl");
     let _ = std::fs::remove_file(&fault_log);
     let addr = "127.0.0.1:10137".parse().expect("an address");
-    let args = [
+    let mut args = vec![
         "--iface",
         veth.a.as_str(),
         "--pin-path",
@@ -94,7 +96,11 @@ pub fn run() -> anyhow::Result<()> {
         "--fault-log",
         fault_log.to_str().context("non-UTF-8 path")?,
     ];
+    args.extend(FAST_FLAGS);
     println!("== faultd run {} (in {})", args.join(" "), a.name());
+    println!(
+        "   (timeouts {SPEEDUP}x shorter than the defaults: the scenarios play {SPEEDUP}x faster)"
+    );
     let d = Daemon::start(&faultd, &a, addr, &args)?;
     for line in d.log().lines() {
         println!("   {line}");
@@ -112,7 +118,40 @@ pub fn run() -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(50));
         check()?;
     }
-    let s = d.scrape_until(|s| s.frames_seen() >= frames.len() as u64)?;
+    d.scrape_until(|s| s.frames_seen() >= frames.len() as u64)?;
+    check()?;
+
+    let scenarios = scenario::netbios();
+    let played = scenario::merged(&scenarios, 0, SPEEDUP);
+    println!(
+        "\n== playing {} NetBIOS scenarios at once ({} frames, {:.1} s):",
+        scenarios.len(),
+        played.len(),
+        played.last().map_or(0, |(t, _)| *t) as f64 / 1e9
+    );
+    for s in &scenarios {
+        println!(
+            "   {:<48} {}",
+            s.name,
+            s.fault
+                .map_or("benign look-alike: no record".to_string(), |f| format!(
+                    "should give {f}"
+                ))
+        );
+    }
+    send_timed(&b, &veth.b, &played)?;
+    check()?;
+    // One record per fault scenario, and one from the catalogue: its IPv6 NBSTAT query
+    // rejected by an ICMPv6 port unreachable.
+    let expected = scenarios.iter().filter(|s| s.fault.is_some()).count() as u64 + 1;
+    let faults_total = |s: &fault_tests::daemon::Scrape| {
+        s.0.iter()
+            .filter(|(k, _)| k.starts_with("faultd_faults_total{"))
+            .map(|(_, v)| *v as u64)
+            .sum::<u64>()
+    };
+    println!("   waiting for the detectors' deadlines (episode 6 s after the last registration)");
+    let s = d.scrape_within(Duration::from_secs(30), |s| faults_total(s) >= expected)?;
     check()?;
 
     println!(
@@ -127,21 +166,44 @@ pub fn run() -> anyhow::Result<()> {
     }
     println!();
     for (k, v) in &s.0 {
-        let shown = !k.starts_with("faultd_frames_total{")
-            && (k.starts_with("faultd_") && !k.starts_with("faultd_detector"));
+        let shown = !k.starts_with("faultd_frames_total{") && k.starts_with("faultd_");
         if shown {
             println!("   {k} {v}");
         }
     }
 
     let faults = d.get("/api/faults", None)?;
+    let records: Vec<serde_json::Value> = serde_json::from_str(&faults.body)
+        .with_context(|| format!("/api/faults: {}", faults.body))?;
     println!(
-        "\n== curl http://{addr}/api/faults\n   {}",
-        faults.body.trim()
+        "\n== curl http://{addr}/api/faults: {} records (one in full, then one line each)\n",
+        records.len()
     );
+    if let Some(first) = records
+        .iter()
+        .find(|r| r["fault"] == "wins_backup_swap")
+        .or(records.first())
+    {
+        for line in serde_json::to_string_pretty(first)?.lines() {
+            println!("   {line}");
+        }
+        println!();
+    }
+    for r in &records {
+        let field = |k: &str| r[k].as_str().unwrap_or("-").to_owned();
+        println!(
+            "   {} {} {} -> {}\n      {}",
+            field("ts"),
+            field("fault"),
+            field("client"),
+            field("server"),
+            field("summary")
+        );
+    }
     println!(
-        "   (the fault detectors plug in here; until they see a fault, every \
-         faultd_faults_total series is 0)"
+        "   (also in {}; the catalogue's IPv6 NBSTAT query rejected by ICMPv6 is a real \
+              netbios_ip_connect_failure too)",
+        fault_log.display()
     );
 
     let (status, log) = d.stop()?;
