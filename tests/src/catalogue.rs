@@ -463,6 +463,27 @@ fn ipx_and_ncp(c: &mut Catalogue) {
         &["ipx", "ipx.ncp.destroy"],
         ncp_frame(true, &ncp::destroy_connection(2, conn, 2)),
     );
+    // Between two dynamic sockets the packet type says NCP, unless one of them is a
+    // socket Wireshark dissects by number: 0x4003 is its second IPX message socket.
+    let create = ncp::create_connection(4, 2);
+    let frame = to_server()
+        .ipx(
+            Encap::EthernetII,
+            IPX_CLIENT.with_socket(0x4010),
+            advertised,
+        )
+        .packet_type(PACKET_TYPE_NCP)
+        .payload(&create);
+    c.add(
+        "ipx_ncp_create_to_advertised_socket",
+        &["ipx", "ipx.ncp.create"],
+        frame,
+    );
+    let frame = to_server()
+        .ipx(Encap::EthernetII, IPX_CLIENT, advertised)
+        .packet_type(PACKET_TYPE_NCP)
+        .payload(&create);
+    c.add("ipx_message_socket_4003_typed_ncp", &["ipx"], frame);
 
     let frame = to_all()
         .ipx(Encap::EthernetII, sap_client, local_broadcast(SOCKET_SAP))

@@ -67,7 +67,10 @@ pub(super) fn parse<P: Packet + ?Sized, S: Sink>(
 /// packet between two of them is theirs even when its type says NCP.
 #[inline(always)]
 fn well_known(s: u16) -> bool {
-    matches!(s, 0x0451..=0x0457 | 0x0550..=0x0555 | 0x4001 | 0x85BE | 0x9001 | 0x9004)
+    matches!(
+        s,
+        0x0451..=0x0457 | 0x0550..=0x0555 | 0x4001 | 0x4003 | 0x85BE | 0x9001 | 0x9004 | 0x900F | 0x9010
+    )
 }
 
 /// Which service a packet is for, decided as Wireshark does (so the counts agree with
