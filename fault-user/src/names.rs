@@ -102,6 +102,15 @@ pub fn duration(ns: u64) -> String {
     }
 }
 
+/// ` (3 transmissions)` for a retransmitted request, nothing for one sent once.
+pub fn transmissions(n: u32) -> String {
+    if n > 1 {
+        format!(" ({n} transmissions)")
+    } else {
+        String::new()
+    }
+}
+
 pub fn hex(raw: &[u8]) -> String {
     raw.iter()
         .fold(String::with_capacity(raw.len() * 2), |mut s, b| {

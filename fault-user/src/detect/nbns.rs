@@ -113,12 +113,3 @@ pub fn show(name: Option<[u8; 16]>) -> String {
 pub fn port_137_both(ev: &Event) -> bool {
     ev.hdr.sport == ports::NBNS && ev.hdr.dport == ports::NBNS
 }
-
-/// ` (3 transmissions)` for a retransmitted request, nothing for one sent once.
-pub fn transmissions(n: u32) -> String {
-    if n > 1 {
-        format!(" ({n} transmissions)")
-    } else {
-        String::new()
-    }
-}

@@ -227,7 +227,7 @@ impl NbstatConnectFailure {
                 format!(
                     "NBSTAT query {:#06x}, unanswered{}",
                     q.txid,
-                    nbns::transmissions(q.sent)
+                    names::transmissions(q.sent)
                 ),
             ));
         }

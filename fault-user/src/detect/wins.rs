@@ -221,7 +221,7 @@ impl WinsBackupSwap {
                 format!(
                     "registration of {} to the primary WINS server, unanswered{}",
                     nbns::show(dead.name),
-                    nbns::transmissions(dead.sent)
+                    names::transmissions(dead.sent)
                 ),
             ),
             Evidence::of(
@@ -229,7 +229,7 @@ impl WinsBackupSwap {
                 format!(
                     "registration of {} to the backup WINS server{}",
                     nbns::show(backup.name),
-                    nbns::transmissions(backup.sent)
+                    names::transmissions(backup.sent)
                 ),
             ),
         ];
@@ -250,7 +250,7 @@ impl WinsBackupSwap {
                 format!(
                     "registration of {} back to the primary, unanswered{}",
                     nbns::show(r.name),
-                    nbns::transmissions(r.sent)
+                    names::transmissions(r.sent)
                 ),
             ));
         }
