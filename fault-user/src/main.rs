@@ -95,6 +95,10 @@ struct DetectorArgs {
     /// session follows within this.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration_ns)]
     nbstat_window: u64,
+    /// An NCP request (ncp_wrong_socket: the Create Service Connection) with no reply this
+    /// long after its last transmission is unanswered.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration_ns)]
+    ncp_timeout: u64,
 }
 
 impl DetectorArgs {
@@ -103,6 +107,7 @@ impl DetectorArgs {
             nbns_timeout_ns: self.nbns_timeout,
             wins_episode_ns: self.wins_episode,
             nbstat_window_ns: self.nbstat_window,
+            ncp_timeout_ns: self.ncp_timeout,
         }
     }
 }

@@ -244,15 +244,15 @@ pub(crate) fn offline_demo(faultd: &Path, pcap: &Path, n_frames: usize) -> anyho
         "... {n} events in all (faultd replay {pcap_arg} --events --format json for the full records)"
     );
 
-    let scenarios = fault_tests::scenario::netbios();
-    let path = pcap.with_file_name("netbios-scenarios.pcap");
+    let scenarios = fault_tests::scenario::all();
+    let path = pcap.with_file_name("fault-scenarios.pcap");
     fault_tests::write_pcap(
         &path,
         &fault_tests::scenario::merged(&scenarios, 1_700_000_000_000_000_000, 1),
     )?;
     let path_arg = path.to_str().context("non-UTF-8 path")?;
     println!(
-        "\n== {} NetBIOS fault scenarios and benign look-alikes, written to {path_arg}\n== faultd replay {path_arg} --format text\n",
+        "\n== {} fault scenarios (NetBIOS, NetWare) and benign look-alikes, written to {path_arg}\n== faultd replay {path_arg} --format text\n",
         scenarios.len()
     );
     let records = output(

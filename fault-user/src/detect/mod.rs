@@ -7,6 +7,7 @@ mod bounded;
 pub mod canary;
 mod nbns;
 pub mod nbstat;
+pub mod ncp;
 pub mod wins;
 
 use std::fmt;
@@ -27,6 +28,8 @@ pub struct Config {
     pub wins_episode_ns: u64,
     /// An unanswered NBSTAT query is a fault when no NetBIOS session follows within this.
     pub nbstat_window_ns: u64,
+    /// An NCP request with no reply this long after its last transmission is unanswered.
+    pub ncp_timeout_ns: u64,
 }
 
 impl Default for Config {
@@ -36,6 +39,7 @@ impl Default for Config {
             nbns_timeout_ns: 5 * S,
             wins_episode_ns: 60 * S,
             nbstat_window_ns: 30 * S,
+            ncp_timeout_ns: 5 * S,
         }
     }
 }
@@ -204,6 +208,7 @@ impl Pipeline {
         let mut detectors: Vec<Box<dyn Detector>> = vec![
             Box::new(wins::WinsBackupSwap::new(cfg)),
             Box::new(nbstat::NbstatConnectFailure::new(cfg)),
+            Box::new(ncp::NcpWrongSocket::new(cfg)),
         ];
         if canary {
             detectors.push(Box::new(canary::Canary::default()));

@@ -1,0 +1,486 @@
+//! `ncp_wrong_socket` (KB Q164987): a NetWare client looks a file server up, learns an
+//! address whose socket is not 0x451 (a stand-in such as LANtegrity allocates a dynamic
+//! one), and connects to 0x451 on that node anyway.
+//!
+//! Advertisements are learned from SAP general/nearest responses and from NCP Read
+//! Property Value replies for `NET_ADDRESS` (paired with their request, which names the
+//! object), file servers only. They are kept per node (one per socket, the latest) and
+//! per server name (the latest address: a server advertised somewhere new has moved). A
+//! Create Service Connection to a node whose file servers are all advertised at other
+//! sockets is the fault; it is reported once the response timeout has told whether
+//! anything answered.
+
+use fault_common::{
+    Event,
+    event::{Family, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST, NcpBody},
+};
+use serde_json::Map;
+
+use super::{Config, Detector, Evidence, Fault, FaultKind, bounded::Bounded};
+use crate::names;
+
+/// Nodes with advertised file servers, and server names, each.
+pub const NODES: usize = 1024;
+/// Advertised sockets kept per node (a stand-in host serves its own and a few others).
+pub const PER_NODE: usize = 4;
+/// Read Property Value requests awaiting their reply, and connects awaiting theirs.
+pub const PENDING: usize = 1024;
+/// How long an advertisement stands without being repeated (SAP repeats every minute).
+const ADVERT_TTL_NS: u64 = 3600 * 1_000_000_000;
+const CREATE_SERVICE_CONNECTION: u16 = 0x1111;
+const REQUEST: u16 = 0x2222;
+const REPLY: u16 = 0x3333;
+const FN_BINDERY: u8 = 23;
+const SUB_READ_PROPERTY_VALUE: u8 = 61;
+const FILE_SERVER: u16 = 0x0004;
+const NET_ADDRESS: &[u8] = b"NET_ADDRESS";
+/// SAP's "unreachable" hop count: the server is going down.
+const SAP_DOWN: u16 = 16;
+const SAP_GENERAL_RESPONSE: u16 = 2;
+const SAP_NEAREST_RESPONSE: u16 = 4;
+
+/// An IPX network + node.
+type Node = [u8; 10];
+/// A server name as sent (SAP's field is 48 bytes, NUL padded; the bindery's the same).
+type Name = [u8; 48];
+
+fn raw_name(bytes: &[u8]) -> Name {
+    let mut n = [0; 48];
+    let len = bytes.len().min(48);
+    n[..len].copy_from_slice(&bytes[..len]);
+    n
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Addr {
+    node: Node,
+    socket: u16,
+}
+
+impl Addr {
+    fn src(ev: &Event) -> Addr {
+        Addr {
+            node: node(&ev.hdr.src),
+            socket: ev.hdr.sport,
+        }
+    }
+    fn dst(ev: &Event) -> Addr {
+        Addr {
+            node: node(&ev.hdr.dst),
+            socket: ev.hdr.dport,
+        }
+    }
+}
+
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&names::ipx_address(
+            &self.node[..4],
+            &self.node[4..],
+            self.socket,
+        ))
+    }
+}
+
+fn node(a: &[u8; 16]) -> Node {
+    let mut n = [0; 10];
+    n.copy_from_slice(&a[..10]);
+    n
+}
+
+#[derive(Clone)]
+struct Advert {
+    raw: Name,
+    name: String,
+    socket: u16,
+    /// The packet that said so, and for an NCP reply the request that named the object.
+    said: Event,
+    asked: Option<Event>,
+    how: String,
+}
+
+struct Connect {
+    first: Event,
+    sent: u32,
+    last_ts: u64,
+    advert: Advert,
+    reply: Option<Event>,
+}
+
+type RpvKey = (Addr, Addr, u8, u16);
+type ConnectKey = (Addr, Addr, u8);
+
+pub struct NcpWrongSocket {
+    timeout: u64,
+    by_node: Bounded<Node, Vec<Advert>>,
+    by_name: Bounded<Name, Addr>,
+    requests: Bounded<RpvKey, Event>,
+    connects: Bounded<ConnectKey, Connect>,
+    next_due: u64,
+}
+
+impl NcpWrongSocket {
+    /// The most memory its state can take, in bytes, every map at its cap (entries counted
+    /// twice for the age index; names at their 48-byte maximum).
+    pub fn state_bytes_max() -> usize {
+        let entry = |key: usize, value: usize| value + 2 * (key + size_of::<u64>());
+        let advert = size_of::<Advert>() + 48 + 96;
+        NODES * entry(size_of::<Node>(), PER_NODE * advert)
+            + NODES * entry(size_of::<Name>(), size_of::<Addr>())
+            + PENDING * entry(size_of::<RpvKey>(), size_of::<Event>())
+            + PENDING * entry(size_of::<ConnectKey>(), size_of::<Connect>() + 48 + 96)
+    }
+
+    pub fn new(cfg: &Config) -> Self {
+        NcpWrongSocket {
+            timeout: cfg.ncp_timeout_ns,
+            by_node: Bounded::new(NODES),
+            by_name: Bounded::new(NODES),
+            requests: Bounded::new(PENDING),
+            connects: Bounded::new(PENDING),
+            next_due: u64::MAX,
+        }
+    }
+
+    fn learn(&mut self, at: Addr, advert: Advert) {
+        let ts = advert.said.hdr.ts_ns;
+        // A server advertised somewhere new has moved: its old address no longer stands.
+        if let Some(old) = self.by_name.get(&advert.raw).copied()
+            && old != at
+        {
+            self.forget(old, &advert.raw);
+        }
+        *self.by_name.touch(advert.raw, ts, || at) = at;
+        let list = self.by_node.touch(at.node, ts, Vec::new);
+        list.retain(|a| a.socket != at.socket);
+        if list.len() >= PER_NODE {
+            list.remove(0);
+        }
+        list.push(advert);
+    }
+
+    fn forget(&mut self, at: Addr, name: &Name) {
+        if let Some(list) = self.by_node.get_mut(&at.node) {
+            list.retain(|a| !(a.socket == at.socket && &a.raw == name));
+        }
+    }
+
+    fn sap(&mut self, ev: &Event) {
+        let Some(b) = ev.sap() else { return };
+        if !matches!(b.op, SAP_GENERAL_RESPONSE | SAP_NEAREST_RESPONSE)
+            || b.server_type != FILE_SERVER
+        {
+            return;
+        }
+        let mut n = [0; 10];
+        n[..4].copy_from_slice(&b.network);
+        n[4..].copy_from_slice(&b.node);
+        let at = Addr {
+            node: n,
+            socket: b.socket,
+        };
+        if b.hops >= SAP_DOWN {
+            self.forget(at, &b.name);
+            return;
+        }
+        let name = names::c_string(&b.name);
+        let kind = if b.op == SAP_NEAREST_RESPONSE {
+            "nearest"
+        } else {
+            "general"
+        };
+        self.learn(
+            at,
+            Advert {
+                how: format!("SAP {kind} response: file server {name} at {at}"),
+                raw: b.name,
+                name,
+                socket: at.socket,
+                said: *ev,
+                asked: None,
+            },
+        );
+    }
+
+    fn request(&mut self, ev: &Event, b: &NcpBody) {
+        let property = &b.property_name[..usize::from(b.property_name_len).min(16)];
+        if b.function == FN_BINDERY
+            && b.subfunction == SUB_READ_PROPERTY_VALUE
+            && b.detail & NCP_HAS_RPV_REQUEST != 0
+            && b.object_type == FILE_SERVER
+            && property == NET_ADDRESS
+        {
+            let key = (Addr::src(ev), Addr::dst(ev), b.seq, connection(b));
+            *self.requests.touch(key, ev.hdr.ts_ns, || *ev) = *ev;
+        }
+    }
+
+    fn reply(&mut self, ev: &Event, b: &NcpBody) {
+        let (client, server) = (Addr::dst(ev), Addr::src(ev));
+        if let Some(c) = self.connects.get_mut(&(client, server, b.seq)) {
+            c.reply.get_or_insert(*ev);
+        }
+        let Some(asked) = self
+            .requests
+            .remove(&(client, server, b.seq, connection(b)))
+        else {
+            return;
+        };
+        // Completion code 0 (the body's `function` in a reply), and the 12-byte value.
+        if b.function != 0 || b.detail & NCP_HAS_REPLY_VALUE == 0 {
+            return;
+        }
+        let Some(q) = asked.ncp() else { return };
+        let raw = raw_name(&q.object_name[..usize::from(q.object_name_len).min(48)]);
+        let name = names::c_string(&raw);
+        let mut n = [0; 10];
+        n.copy_from_slice(&b.value[..10]);
+        let at = Addr {
+            node: n,
+            socket: u16::from_be_bytes([b.value[10], b.value[11]]),
+        };
+        self.learn(
+            at,
+            Advert {
+                how: format!("Read Property Value reply: NET_ADDRESS of {name} is {at}"),
+                raw,
+                name,
+                socket: at.socket,
+                said: *ev,
+                asked: Some(asked),
+            },
+        );
+    }
+
+    fn create(&mut self, ev: &Event, b: &NcpBody) {
+        let (client, server) = (Addr::src(ev), Addr::dst(ev));
+        let ts = ev.hdr.ts_ns;
+        let key = (client, server, b.seq);
+        if let Some(c) = self.connects.get_mut(&key) {
+            c.sent += 1;
+            c.last_ts = ts;
+        } else {
+            let Some(adverts) = self.by_node.get(&server.node) else {
+                return;
+            };
+            let standing = |a: &&Advert| a.said.hdr.ts_ns.saturating_add(ADVERT_TTL_NS) > ts;
+            if adverts
+                .iter()
+                .filter(standing)
+                .any(|a| a.socket == server.socket)
+            {
+                return;
+            }
+            let Some(advert) = adverts.iter().rfind(standing).cloned() else {
+                return;
+            };
+            self.connects.touch(key, ts, || Connect {
+                first: *ev,
+                sent: 1,
+                last_ts: ts,
+                advert,
+                reply: None,
+            });
+        }
+        self.next_due = self.next_due.min(ts.saturating_add(self.timeout));
+    }
+
+    fn fault(&self, (client, server, _): ConnectKey, c: &Connect) -> Fault {
+        let advertised = Addr {
+            node: server.node,
+            socket: c.advert.socket,
+        };
+        let name = &c.advert.name;
+        let mut evidence = Vec::new();
+        if let Some(q) = &c.advert.asked {
+            evidence.push(Evidence::of(
+                q,
+                format!("Read Property Value request: NET_ADDRESS of file server {name}"),
+            ));
+        }
+        evidence.push(Evidence::of(&c.advert.said, c.advert.how.clone()));
+        evidence.push(Evidence::of(
+            &c.first,
+            format!(
+                "Create Service Connection to {server}{}",
+                names::transmissions(c.sent)
+            ),
+        ));
+        if let Some(r) = &c.reply {
+            evidence.push(Evidence::of(
+                r,
+                "NCP reply to the Create Service Connection",
+            ));
+        }
+        evidence.sort_by_key(|e| e.ts_ns);
+        let mut fields = Map::new();
+        fields.insert("advertised".into(), advertised.to_string().into());
+        fields.insert("server_name".into(), name.clone().into());
+        fields.insert("answered".into(), c.reply.is_some().into());
+        let outcome = if c.reply.is_some() {
+            "got a reply from it"
+        } else {
+            "got no reply"
+        };
+        Fault {
+            kind: FaultKind::NcpWrongSocket,
+            ts_ns: c.first.hdr.ts_ns,
+            client: client.to_string(),
+            server: server.to_string(),
+            summary: format!(
+                "NetWare client {client} connected to {server}, but file server {name} is \
+                 advertised at {advertised}: the client used socket {:04x} instead of the \
+                 advertised {:04x} (the hard-coded NCP socket, Q164987) and {outcome}.",
+                server.socket, advertised.socket
+            ),
+            fields,
+            evidence,
+        }
+    }
+}
+
+fn connection(b: &NcpBody) -> u16 {
+    u16::from(b.conn_high) << 8 | u16::from(b.conn_low)
+}
+
+impl Detector for NcpWrongSocket {
+    fn name(&self) -> &'static str {
+        FaultKind::NcpWrongSocket.id()
+    }
+
+    fn event(&mut self, ev: &Event, _out: &mut Vec<Fault>) {
+        if ev.hdr.family != Family::Ipx as u8 {
+            return;
+        }
+        self.sap(ev);
+        let Some(b) = ev.ncp() else { return };
+        match b.req_type {
+            CREATE_SERVICE_CONNECTION => self.create(ev, b),
+            REQUEST => self.request(ev, b),
+            REPLY => self.reply(ev, b),
+            _ => {}
+        }
+    }
+
+    fn advance(&mut self, now_ns: u64, out: &mut Vec<Fault>) {
+        if now_ns < self.next_due {
+            return;
+        }
+        let mut next_due = u64::MAX;
+        let mut due = Vec::new();
+        for key in self.connects.keys().copied().collect::<Vec<_>>() {
+            let Some(c) = self.connects.get(&key) else {
+                continue;
+            };
+            let deadline = c.last_ts.saturating_add(self.timeout);
+            if deadline <= now_ns {
+                due.push(key);
+            } else {
+                next_due = next_due.min(deadline);
+            }
+        }
+        let mut faults: Vec<Fault> = due
+            .into_iter()
+            .filter_map(|k| self.connects.remove(&k).map(|c| self.fault(k, &c)))
+            .collect();
+        faults.sort_by_key(|f| f.ts_ns);
+        out.extend(faults);
+        self.requests
+            .expire(now_ns.saturating_sub(self.timeout.saturating_mul(2)));
+        self.by_node.expire(now_ns.saturating_sub(ADVERT_TTL_NS));
+        self.by_name.expire(now_ns.saturating_sub(ADVERT_TTL_NS));
+        self.next_due = next_due;
+    }
+
+    fn evictions(&self) -> u64 {
+        self.by_node.evicted()
+            + self.by_name.evicted()
+            + self.requests.evicted()
+            + self.connects.evicted()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fault_tests::{
+        Encap, Eth, IpxAddr,
+        ipx::{SAP_FILE_SERVER, SOCKET_SAP, SapEntry, sap_response},
+        ncp,
+    };
+
+    use super::*;
+    use crate::engine::{Engine, user::UserEngine};
+
+    fn events(frame: &[u8], ts: u64) -> Vec<Event> {
+        let mut e = UserEngine::default();
+        e.frame(ts, frame).unwrap();
+        let mut out = Vec::new();
+        e.drain_events(&mut out).unwrap();
+        out
+    }
+
+    /// A SAP nearest response: file server `name` at node `n`, socket 0x4007.
+    fn advert(n: u32, name: &str, ts: u64) -> Vec<Event> {
+        let node = n.to_be_bytes();
+        let at = IpxAddr::new(1, [2, 0, node[0], node[1], node[2], node[3]], 0x4007);
+        let entry = SapEntry {
+            server_type: SAP_FILE_SERVER,
+            name,
+            addr: at,
+            hops: 1,
+        };
+        let frame = Eth::new([2; 6], [4; 6])
+            .ipx(
+                Encap::EthernetII,
+                at.with_socket(SOCKET_SAP),
+                IpxAddr::new(1, [4; 6], 0x4008),
+            )
+            .payload(&sap_response(true, &[entry]));
+        events(&frame, ts)
+    }
+
+    #[test]
+    fn nodes_beyond_the_cap_push_out_the_least_recent_and_are_counted() {
+        let mut d = NcpWrongSocket::new(&Config::default());
+        let mut out = Vec::new();
+        for i in 0..NODES as u32 + 5 {
+            for ev in advert(i, &format!("FS{i}"), 1_000 + u64::from(i)) {
+                d.event(&ev, &mut out);
+            }
+        }
+        // Nodes and names both overflow by five.
+        assert_eq!(d.evictions(), 10);
+        assert_eq!(d.by_node.keys().count(), NODES);
+    }
+
+    #[test]
+    fn a_connect_is_judged_against_the_node_it_went_to() {
+        let mut d = NcpWrongSocket::new(&Config::default());
+        let mut out = Vec::new();
+        for ev in advert(7, "DTW4", 1_000) {
+            d.event(&ev, &mut out);
+        }
+        let server = IpxAddr::new(1, [2, 0, 0, 0, 0, 7], 0x0451);
+        let frame = Eth::new([4; 6], [2; 6])
+            .ipx(Encap::Snap, IpxAddr::new(1, [4; 6], 0x4010), server)
+            .payload(&ncp::create_connection(0, 1));
+        for ev in events(&frame, 2_000) {
+            d.event(&ev, &mut out);
+        }
+        d.advance(u64::MAX, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].server, "00000001:020000000007:0451");
+        assert_eq!(out[0].fields["advertised"], "00000001:020000000007:4007");
+        assert_eq!(out[0].fields["server_name"], "DTW4");
+    }
+
+    #[test]
+    fn the_state_stays_within_its_documented_bound() {
+        let bytes = NcpWrongSocket::state_bytes_max();
+        eprintln!("ncp_wrong_socket: at most {} KiB of state", bytes / 1024);
+        assert!(
+            bytes <= 16 << 20,
+            "{bytes} bytes: README says at most 16 MiB"
+        );
+    }
+}

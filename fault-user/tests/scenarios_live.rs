@@ -1,0 +1,94 @@
+//! Every fault scenario played live: `faultd run` on a veth in a network namespace, the
+//! frames sent from the peer on their schedule (ten times faster than life, with the
+//! detectors' timeouts to match), and the records it serves and logs compared with what
+//! `faultd replay` says of the same traffic on the same settings (times aside: live, the
+//! clock is the kernel's). Needs root (skips loudly without).
+
+mod common;
+
+use std::{path::Path, process::Command, time::Duration};
+
+use common::{BASE_NS, FAULTD, replay, timeless};
+use fault_tests::{
+    TempPcap,
+    daemon::{Daemon, Scrape, unique},
+    netns::{Netns, Veth, is_root, send_timed},
+    scenario::{self, FAST_FLAGS, SPEEDUP},
+};
+use serde_json::Value;
+
+fn sorted(mut v: Vec<Value>) -> Vec<Value> {
+    v.sort_by_key(|r| (r["fault"].to_string(), r["client"].to_string()));
+    v
+}
+
+#[test]
+fn the_scenarios_played_live_give_the_same_records() {
+    if !is_root() {
+        eprintln!("SKIPPED the_scenarios_played_live_give_the_same_records: needs root");
+        return;
+    }
+    let all = scenario::all();
+    let frames = scenario::merged(&all, BASE_NS, SPEEDUP);
+    let pcap = TempPcap::new("scenarios-fast", &frames).unwrap();
+    let want = sorted(
+        replay(pcap.path(), "user", &FAST_FLAGS)
+            .into_iter()
+            .map(timeless)
+            .collect(),
+    );
+    let faults: Vec<&str> = all.iter().filter_map(|s| s.fault).collect();
+    assert_eq!(want.len(), faults.len(), "one record per fault scenario");
+
+    let (a, b) = (Netns::new("sca").unwrap(), Netns::new("scb").unwrap());
+    let veth = Veth::new(&a, &b, 1500).unwrap();
+    let (addr, pin) = unique("scenarios");
+    let log = std::env::temp_dir().join(format!("faultd-scenarios-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let mut args = vec!["--iface", &veth.a, "--pin-path", pin.to_str().unwrap()];
+    args.extend(["--fault-log", log.to_str().unwrap()]);
+    args.extend(FAST_FLAGS);
+    let d = Daemon::start(Path::new(FAULTD), &a, addr, &args).unwrap();
+    send_timed(&b, &veth.b, &frames).unwrap();
+    let count = |s: &Scrape, f: &str| s.u64(&format!("faultd_faults_total{{fault=\"{f}\"}}"));
+    let kinds = [
+        "wins_backup_swap",
+        "netbios_ip_connect_failure",
+        "ncp_wrong_socket",
+    ];
+    let s = d
+        .scrape_within(Duration::from_secs(30), |s| {
+            kinds.iter().map(|f| count(s, f)).sum::<u64>() >= want.len() as u64
+        })
+        .unwrap();
+    assert_eq!(s.frames_seen(), frames.len() as u64);
+    assert_eq!(s.u64("faultd_events_dropped_total"), 0);
+    for f in kinds {
+        let n = faults.iter().filter(|&&k| k == f).count() as u64;
+        assert_eq!(count(&s, f), n, "faultd_faults_total{{fault={f}}}");
+        let evicted = format!("faultd_detector_evictions_total{{detector=\"{f}\"}}");
+        assert_eq!(s.u64(&evicted), 0, "{evicted}");
+    }
+    let api: Value = serde_json::from_str(&d.get("/api/faults", None).unwrap().body).unwrap();
+    let live = sorted(
+        api.as_array()
+            .unwrap()
+            .iter()
+            .cloned()
+            .map(timeless)
+            .collect(),
+    );
+    assert_eq!(live, want);
+    let (status, _) = d.stop().unwrap();
+    assert!(status.success());
+    let logged: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| timeless(serde_json::from_str(l).unwrap()))
+        .collect();
+    assert_eq!(sorted(logged), want, "the fault log holds the same records");
+    let _ = std::fs::remove_file(&log);
+    let _ = Command::new(FAULTD)
+        .args(["detach", "--pin-path", pin.to_str().unwrap()])
+        .output();
+}
