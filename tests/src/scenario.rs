@@ -8,22 +8,26 @@
 //! number of them can be played at once, into one capture or onto one wire, without one
 //! scenario's traffic touching another's state.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::{
     Carrier, Encap, Eth, IpxAddr, Mac, Network,
     eth::BROADCAST,
-    ip::{Bare, ICMP_PORT_UNREACHABLE, TCP_ACK, TCP_PSH, TCP_SYN, quote_ipv4},
+    ip::{
+        Bare, ICMP_PORT_UNREACHABLE, ICMPV6_PORT_UNREACHABLE, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST,
+        TCP_SYN, quote_ipv4,
+    },
     ipx::{SAP_FILE_SERVER, SOCKET_NCP, SOCKET_SAP, SapEntry, sap_response},
     ncp,
     netbios::{NbName, NbRecord, nbns, nbss},
+    pptp,
 };
 
 /// Live runs (tests, the demo) play scenarios this many times faster than life...
 pub const SPEEDUP: u64 = 10;
-/// ...with the detectors' timeouts and windows (FAULTS.md's 5 s, 60 s, 30 s) shortened to
-/// match, as `faultd run` flags.
-pub const FAST_FLAGS: [&str; 8] = [
+/// ...with the detectors' timeouts and windows (FAULTS.md's defaults) shortened to match,
+/// as `faultd run` flags.
+pub const FAST_FLAGS: [&str; 12] = [
     "--nbns-timeout",
     "500ms",
     "--wins-episode",
@@ -32,6 +36,10 @@ pub const FAST_FLAGS: [&str; 8] = [
     "3s",
     "--ncp-timeout",
     "500ms",
+    "--sms-report-interval",
+    "6m",
+    "--pptp-clear-timeout",
+    "1s",
 ];
 
 /// One frame of a scenario, `at_ms` after its start.
@@ -84,11 +92,20 @@ const BROADCAST_HOST: u8 = 255;
 /// Windows NT retransmits a name service request every 1.5 s, three times in all.
 const RETRY_MS: u64 = 1500;
 
+/// A host number in a scenario's subnet, and a port.
+type Endpoint = (u8, u16);
+
 /// A scenario's subnet and the timeline being built on it.
 struct Lan {
     net: u8,
     vlan: Option<u16>,
+    /// IPv6 (`2001:db8:0:<net>::<host>`) instead of IPv4.
+    v6: bool,
     steps: Vec<Step>,
+    /// The next TCP sequence number of each direction of each connection, so tshark
+    /// follows the streams (and dissects what they carry) rather than calling segments
+    /// retransmissions.
+    seqs: std::collections::HashMap<(Endpoint, Endpoint), u32>,
 }
 
 impl Lan {
@@ -96,8 +113,30 @@ impl Lan {
         Lan {
             net,
             vlan: None,
+            v6: false,
             steps: Vec::new(),
+            seqs: Default::default(),
         }
+    }
+
+    fn v6(net: u8) -> Self {
+        Lan {
+            v6: true,
+            ..Lan::new(net)
+        }
+    }
+
+    fn ip6(&self, host: u8) -> Ipv6Addr {
+        Ipv6Addr::new(
+            0x2001,
+            0xdb8,
+            0,
+            u16::from(self.net),
+            0,
+            0,
+            0,
+            u16::from(host),
+        )
     }
 
     fn tagged(net: u8, vlan: u16) -> Self {
@@ -147,11 +186,14 @@ impl Lan {
         msg: &[u8],
         check: &str,
     ) {
-        let frame = self
-            .eth(src, dst)
-            .ipv4(self.ip(src), self.ip(dst))
-            .udp(sport, dport)
-            .payload(msg);
+        let eth = self.eth(src, dst);
+        let frame = if self.v6 {
+            let ip = eth.ipv6(self.ip6(src), self.ip6(dst));
+            ip.udp(sport, dport).payload(msg)
+        } else {
+            let ip = eth.ipv4(self.ip(src), self.ip(dst));
+            ip.udp(sport, dport).payload(msg)
+        };
         self.add(at_ms, frame, check);
     }
 
@@ -164,14 +206,63 @@ impl Lan {
         msg: &[u8],
         check: &str,
     ) {
-        let frame = self
-            .eth(src, dst)
-            .ipv4(self.ip(src), self.ip(dst))
-            .tcp(sport, dport)
-            .seq(1000 + at_ms as u32)
-            .flags(flags)
-            .payload(msg);
+        let eth = self.eth(src, dst);
+        let (a, b) = ((src, sport), (dst, dport));
+        let initial = 1000 * u32::from(src);
+        let seq = *self.seqs.entry((a, b)).or_insert(initial);
+        let ack = self.seqs.get(&(b, a)).copied().unwrap_or(0);
+        let used = msg.len() as u32 + u32::from(flags & (TCP_SYN | TCP_FIN) != 0);
+        self.seqs.insert((a, b), seq.wrapping_add(used));
+        let frame = if self.v6 {
+            let ip = eth.ipv6(self.ip6(src), self.ip6(dst));
+            ip.tcp(sport, dport)
+                .seq(seq)
+                .ack(ack)
+                .flags(flags)
+                .payload(msg)
+        } else {
+            let ip = eth.ipv4(self.ip(src), self.ip(dst));
+            ip.tcp(sport, dport)
+                .seq(seq)
+                .ack(ack)
+                .flags(flags)
+                .payload(msg)
+        };
         self.add(at_ms, frame, check);
+    }
+
+    /// `to` answers a datagram `from` sent it with ICMP(v6) port unreachable, quoting it.
+    fn port_unreachable(
+        &mut self,
+        at_ms: u64,
+        (from, sport): (u8, u16),
+        (to, dport): (u8, u16),
+        msg: &[u8],
+    ) {
+        let eth = self.eth(to, from);
+        let (frame, check) = if self.v6 {
+            let quoted = Bare
+                .ipv6(self.ip6(from), self.ip6(to))
+                .udp(sport, dport)
+                .payload(msg);
+            let ip = eth.ipv6(self.ip6(to), self.ip6(from));
+            (
+                ip.icmp6_unreachable(ICMPV6_PORT_UNREACHABLE, &quoted),
+                "icmpv6.type == 1 && icmpv6.code == 4",
+            )
+        } else {
+            let quoted = Bare
+                .ipv4(self.ip(from), self.ip(to))
+                .udp(sport, dport)
+                .payload(msg);
+            let ip = eth.ipv4(self.ip(to), self.ip(from));
+            (
+                ip.icmp_unreachable(ICMP_PORT_UNREACHABLE, &quoted),
+                "icmp.type == 3 && icmp.code == 3",
+            )
+        };
+        let check = format!("{check} && udp.dstport == {dport}");
+        self.add(at_ms, frame, &check);
     }
 
     fn record(&self, name: &NbName) -> NbRecord {
@@ -224,6 +315,8 @@ fn name(n: &str, suffix: u8) -> NbName {
 pub fn all() -> Vec<Scenario> {
     let mut v = netbios();
     v.extend(ncp());
+    v.extend(sms());
+    v.extend(ras());
     v
 }
 
@@ -976,4 +1069,429 @@ fn ncp_benign_stand_in_withdrawn() -> Scenario {
     x.sap(1100, 6, false, &[back]);
     x.connect(2000, 0, x.addr(LANTEGRITY, SOCKET_NCP), 1, None);
     x.done("ncp_benign_stand_in_withdrawn", None)
+}
+
+// SMS Helpdesk (Q229097): H is the client the agent runs on, the console reaches it.
+
+const CONSOLE: u8 = 1;
+const WEB: u8 = 30;
+const DNS: u8 = 53;
+const SMS_FAULT: Option<&str> = Some("sms_port_conflict");
+
+fn syn_from(port: u16) -> String {
+    format!("tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.srcport == {port}")
+}
+
+fn syn_to(port: u16) -> String {
+    format!("tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == {port}")
+}
+
+fn syn_ack_from(port: u16) -> String {
+    format!("tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.srcport == {port}")
+}
+
+fn rst_from(port: u16) -> String {
+    format!("tcp.flags.reset == 1 && tcp.srcport == {port}")
+}
+
+fn udp_between(sport: u16, dport: u16) -> String {
+    format!("udp.srcport == {sport} && udp.dstport == {dport}")
+}
+
+/// `host` opens a TCP connection from `port` to `peer`:`dport`, which accepts.
+fn connect_from(lan: &mut Lan, at: u64, (host, port): (u8, u16), (peer, dport): (u8, u16)) {
+    lan.tcp(
+        at,
+        (host, port),
+        (peer, dport),
+        TCP_SYN,
+        &[],
+        &syn_from(port),
+    );
+    let check = syn_ack_from(dport);
+    lan.tcp(
+        at + 1,
+        (peer, dport),
+        (host, port),
+        TCP_SYN | TCP_ACK,
+        &[],
+        &check,
+    );
+}
+
+/// `peer` tries TCP `host`:`port` and gets a RST.
+fn refused_tcp(lan: &mut Lan, at: u64, (peer, sport): (u8, u16), (host, port): (u8, u16)) {
+    lan.tcp(at, (peer, sport), (host, port), TCP_SYN, &[], &syn_to(port));
+    let check = rst_from(port);
+    lan.tcp(
+        at + 1,
+        (host, port),
+        (peer, sport),
+        TCP_RST | TCP_ACK,
+        &[],
+        &check,
+    );
+}
+
+/// `peer` sends a datagram to `host`:`port`; the host answers ICMP port unreachable.
+fn refused_udp(lan: &mut Lan, at: u64, (peer, sport): (u8, u16), (host, port): (u8, u16)) {
+    let msg = b"SMS remote control?";
+    lan.udp(
+        at,
+        (peer, sport),
+        (host, port),
+        msg,
+        &udp_between(sport, port),
+    );
+    lan.port_unreachable(at + 1, (peer, sport), (host, port), msg);
+}
+
+/// A DNS query for `example.org` (any UDP payload would do; this one tshark decodes).
+fn dns_query(id: u16) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    q.extend_from_slice(b"\x07example\x03org\x00\x00\x01\x00\x01");
+    q
+}
+
+/// Every SMS scenario: each reason on each transport, IPv6, several hosts; then the
+/// benign look-alikes.
+pub fn sms() -> Vec<Scenario> {
+    vec![
+        sms_tcp_ephemeral_collision(),
+        sms_udp_ephemeral_collision(),
+        sms_tcp_refused(),
+        sms_udp_refused(),
+        sms_ipv6(),
+        sms_several_hosts(),
+        sms_benign_agent_accepts(),
+        sms_benign_client_connects_to_remote_sms_port(),
+        sms_benign_remote_control_ports(),
+        sms_benign_udp_reply(),
+    ]
+}
+
+/// A web client on H happens to get 1761 as its ephemeral port, twice: one record.
+fn sms_tcp_ephemeral_collision() -> Scenario {
+    let mut lan = Lan::new(60);
+    connect_from(&mut lan, 0, (CLIENT, 1761), (WEB, 80));
+    connect_from(&mut lan, 3000, (CLIENT, 1761), (WEB, 80));
+    lan.done("sms_tcp_ephemeral_collision", SMS_FAULT)
+}
+
+/// A resolver on H sends its query from 1763 (the answer is a reply, not another one).
+fn sms_udp_ephemeral_collision() -> Scenario {
+    let mut lan = Lan::new(61);
+    let q = dns_query(0x5151);
+    lan.udp(
+        0,
+        (CLIENT, 1763),
+        (DNS, 53),
+        &q,
+        &format!("dns && {}", udp_between(1763, 53)),
+    );
+    let mut r = q.clone();
+    r[2] = 0x81;
+    r[3] = 0x80;
+    lan.udp(
+        2,
+        (DNS, 53),
+        (CLIENT, 1763),
+        &r,
+        &format!("dns && {}", udp_between(53, 1763)),
+    );
+    lan.done("sms_udp_ephemeral_collision", SMS_FAULT)
+}
+
+fn sms_tcp_refused() -> Scenario {
+    let mut lan = Lan::new(62);
+    refused_tcp(&mut lan, 0, (CONSOLE, 1050), (CLIENT, 1762));
+    lan.done("sms_tcp_refused", SMS_FAULT)
+}
+
+fn sms_udp_refused() -> Scenario {
+    let mut lan = Lan::new(63);
+    refused_udp(&mut lan, 0, (CONSOLE, 1060), (CLIENT, 1764));
+    lan.done("sms_udp_refused", SMS_FAULT)
+}
+
+/// Both reasons over IPv6: a collision on TCP 1761, UDP 1762 refused with ICMPv6.
+fn sms_ipv6() -> Scenario {
+    let mut lan = Lan::v6(64);
+    connect_from(&mut lan, 0, (CLIENT, 1761), (WEB, 443));
+    refused_udp(&mut lan, 100, (CONSOLE, 1061), (CLIENT, 1762));
+    lan.done("sms_ipv6", SMS_FAULT)
+}
+
+/// Two clients: one collides on 1761/tcp, the console is refused on the other's 1762.
+fn sms_several_hosts() -> Scenario {
+    let mut lan = Lan::new(65);
+    connect_from(&mut lan, 0, (CLIENT, 1761), (WEB, 80));
+    refused_tcp(&mut lan, 50, (CONSOLE, 1051), (OTHER_CLIENT, 1762));
+    lan.done("sms_several_hosts", SMS_FAULT)
+}
+
+/// The agent accepts the console on 1761; a datagram to 1761 gets no answer at all.
+fn sms_benign_agent_accepts() -> Scenario {
+    let mut lan = Lan::new(66);
+    lan.tcp(
+        0,
+        (CONSOLE, 1070),
+        (CLIENT, 1761),
+        TCP_SYN,
+        &[],
+        &syn_to(1761),
+    );
+    let check = syn_ack_from(1761);
+    lan.tcp(
+        1,
+        (CLIENT, 1761),
+        (CONSOLE, 1070),
+        TCP_SYN | TCP_ACK,
+        &[],
+        &check,
+    );
+    let msg = b"SMS remote control?";
+    lan.udp(
+        10,
+        (CONSOLE, 1071),
+        (CLIENT, 1761),
+        msg,
+        &udp_between(1071, 1761),
+    );
+    lan.done("sms_benign_agent_accepts", None)
+}
+
+/// H reaches the console's 1761 from an ephemeral port: its own 1761 is not involved.
+fn sms_benign_client_connects_to_remote_sms_port() -> Scenario {
+    let mut lan = Lan::new(67);
+    connect_from(&mut lan, 0, (CLIENT, 49200), (CONSOLE, 1761));
+    lan.done("sms_benign_client_connects_to_remote_sms_port", None)
+}
+
+/// The fix's ports, 2701-2704, are not 1761-1764: a RST from 2701, a connection from
+/// 2702; and 1761 talking to 2701 is SMS talking to SMS.
+fn sms_benign_remote_control_ports() -> Scenario {
+    let mut lan = Lan::new(68);
+    refused_tcp(&mut lan, 0, (CONSOLE, 1052), (CLIENT, 2701));
+    connect_from(&mut lan, 10, (CLIENT, 2702), (WEB, 80));
+    connect_from(&mut lan, 20, (CLIENT, 1761), (CONSOLE, 2701));
+    lan.done("sms_benign_remote_control_ports", None)
+}
+
+/// H answers a datagram it received on 1763: a reply, not a collision.
+fn sms_benign_udp_reply() -> Scenario {
+    let mut lan = Lan::new(69);
+    let msg = b"ping";
+    lan.udp(
+        0,
+        (CONSOLE, 40000),
+        (CLIENT, 1763),
+        msg,
+        &udp_between(40000, 1763),
+    );
+    lan.udp(
+        3,
+        (CLIENT, 1763),
+        (CONSOLE, 40000),
+        msg,
+        &udp_between(1763, 40000),
+    );
+    lan.done("sms_benign_udp_reply", None)
+}
+
+// RAS over PPTP (Q244717): servers are host 1 (and 2), clients 10, 11, 12.
+
+const RAS_FAULT: Option<&str> = Some("ras_port_leak");
+const RAS: u8 = 1;
+const RAS2: u8 = 2;
+const PPTP_PORT: u16 = 1723;
+const BUSY: u8 = 4;
+
+/// A PPTP control connection from `client`:`sport` to `server`:1723.
+#[derive(Clone, Copy)]
+struct Control {
+    client: u8,
+    sport: u16,
+    server: u8,
+}
+
+impl Lan {
+    fn pptp(&mut self, at: u64, c: Control, from_client: bool, msg: &[u8], check: &str) {
+        let check = format!("pptp.type == 1 && {check}");
+        let (a, b) = ((c.client, c.sport), (c.server, PPTP_PORT));
+        let (src, dst) = if from_client { (a, b) } else { (b, a) };
+        self.tcp(at, src, dst, TCP_ACK | TCP_PSH, msg, &check);
+    }
+
+    /// TCP handshake and Start-Control-Connection request and reply.
+    fn open(&mut self, at: u64, c: Control) {
+        let (a, b) = ((c.client, c.sport), (c.server, PPTP_PORT));
+        self.tcp(at, a, b, TCP_SYN, &[], &syn_to(PPTP_PORT));
+        self.tcp(
+            at + 1,
+            b,
+            a,
+            TCP_SYN | TCP_ACK,
+            &[],
+            &syn_ack_from(PPTP_PORT),
+        );
+        let rq = pptp::sccrq("client", "faultd tests");
+        self.pptp(at + 2, c, true, &rq, "pptp.control_message_type == 1");
+        let rp = pptp::sccrp(1, 0, "ras", "faultd tests");
+        self.pptp(at + 3, c, false, &rp, "pptp.control_message_type == 2");
+    }
+
+    /// Outgoing-Call-Request for the client's call id and the server's reply.
+    fn call(&mut self, at: u64, c: Control, (client_call, server_call): (u16, u16), result: u8) {
+        let rq = pptp::ocrq(client_call, client_call);
+        let check = format!("pptp.control_message_type == 7 && pptp.call_id == {client_call}");
+        self.pptp(at, c, true, &rq, &check);
+        let rp = pptp::ocrp(server_call, client_call, result, 0, 0);
+        let check = format!(
+            "pptp.control_message_type == 8 && pptp.peer_call_id == {client_call} && pptp.out_result == {result}"
+        );
+        self.pptp(at + 5, c, false, &rp, &check);
+    }
+
+    fn clear(&mut self, at: u64, c: Control, client_call: u16) {
+        let check = format!("pptp.control_message_type == 12 && pptp.call_id == {client_call}");
+        self.pptp(at, c, true, &pptp::ccrq(client_call), &check);
+    }
+
+    fn disconnect_notify(&mut self, at: u64, c: Control, server_call: u16) {
+        let check = format!("pptp.control_message_type == 13 && pptp.call_id == {server_call}");
+        self.pptp(at, c, false, &pptp::cdn(server_call, 3, 0, 0), &check);
+    }
+}
+
+/// Every RAS scenario: each reason, several calls and servers; then the benign look-alikes.
+pub fn ras() -> Vec<Scenario> {
+    vec![
+        ras_kb_disconnect_unacknowledged(),
+        ras_capacity_lost(),
+        ras_several_calls_several_servers(),
+        ras_benign_clear_then_disconnect_notify(),
+        ras_benign_rejection_at_peak(),
+        ras_benign_control_connection_ends(),
+    ]
+}
+
+fn control(client: u8, sport: u16, server: u8) -> Control {
+    Control {
+        client,
+        sport,
+        server,
+    }
+}
+
+/// The KB: the client hangs up, the server never confirms.
+fn ras_kb_disconnect_unacknowledged() -> Scenario {
+    let mut lan = Lan::new(70);
+    let c = control(CLIENT, 1100, RAS);
+    lan.open(0, c);
+    lan.call(100, c, (1, 100), 1);
+    lan.clear(5000, c, 1);
+    lan.done("ras_kb_disconnect_unacknowledged", RAS_FAULT)
+}
+
+/// Two calls (the server's peak); one is cleared and never confirmed; a third client is
+/// turned away busy with one call in use: the leaked port is capacity lost.
+fn ras_capacity_lost() -> Scenario {
+    let mut lan = Lan::new(71);
+    let (c1, c2, c3) = (
+        control(CLIENT, 1101, RAS),
+        control(OTHER_CLIENT, 1102, RAS),
+        control(12, 1103, RAS),
+    );
+    lan.open(0, c1);
+    lan.call(100, c1, (1, 100), 1);
+    lan.open(200, c2);
+    lan.call(300, c2, (2, 101), 1);
+    lan.clear(5000, c1, 1);
+    lan.open(20000, c3);
+    lan.call(20100, c3, (3, 0), BUSY);
+    lan.done("ras_capacity_lost", RAS_FAULT)
+}
+
+/// Two calls on one control connection to server 1, one cleared without confirmation;
+/// a call on server 2 cleared and confirmed.
+fn ras_several_calls_several_servers() -> Scenario {
+    let mut lan = Lan::new(72);
+    let (c1, c2) = (
+        control(CLIENT, 1104, RAS),
+        control(OTHER_CLIENT, 1105, RAS2),
+    );
+    lan.open(0, c1);
+    lan.call(100, c1, (1, 100), 1);
+    lan.call(200, c1, (2, 101), 1);
+    lan.open(300, c2);
+    lan.call(400, c2, (7, 300), 1);
+    lan.clear(5000, c1, 2);
+    lan.clear(5100, c2, 7);
+    lan.disconnect_notify(5300, c2, 300);
+    lan.done("ras_several_calls_several_servers", RAS_FAULT)
+}
+
+fn ras_benign_clear_then_disconnect_notify() -> Scenario {
+    let mut lan = Lan::new(73);
+    let c = control(CLIENT, 1106, RAS);
+    lan.open(0, c);
+    lan.call(100, c, (1, 100), 1);
+    lan.clear(5000, c, 1);
+    lan.disconnect_notify(5200, c, 100);
+    lan.done("ras_benign_clear_then_disconnect_notify", None)
+}
+
+/// Busy while carrying as many calls as it ever did: a full server, not a leak.
+fn ras_benign_rejection_at_peak() -> Scenario {
+    let mut lan = Lan::new(74);
+    let (c1, c2, c3) = (
+        control(CLIENT, 1107, RAS),
+        control(OTHER_CLIENT, 1108, RAS),
+        control(12, 1109, RAS),
+    );
+    lan.open(0, c1);
+    lan.call(100, c1, (1, 100), 1);
+    lan.open(200, c2);
+    lan.call(300, c2, (2, 101), 1);
+    lan.open(400, c3);
+    lan.call(500, c3, (3, 0), BUSY);
+    lan.done("ras_benign_rejection_at_peak", None)
+}
+
+/// Control connections that end: a clear followed by Stop-Control-Connection request and
+/// reply (which clear every call), and a server that closes TCP with its call up.
+fn ras_benign_control_connection_ends() -> Scenario {
+    let mut lan = Lan::new(75);
+    let (c1, c2) = (control(CLIENT, 1110, RAS), control(OTHER_CLIENT, 1111, RAS));
+    lan.open(0, c1);
+    lan.call(100, c1, (1, 100), 1);
+    lan.clear(5000, c1, 1);
+    lan.pptp(
+        5010,
+        c1,
+        true,
+        &pptp::stop_ccrq(1),
+        "pptp.control_message_type == 3",
+    );
+    lan.pptp(
+        5020,
+        c1,
+        false,
+        &pptp::stop_ccrp(1, 0),
+        "pptp.control_message_type == 4",
+    );
+    lan.open(6000, c2);
+    lan.call(6100, c2, (2, 101), 1);
+    let (a, b) = ((c2.client, c2.sport), (c2.server, PPTP_PORT));
+    lan.tcp(
+        7000,
+        b,
+        a,
+        TCP_FIN | TCP_ACK,
+        &[],
+        "tcp.flags.fin == 1 && tcp.srcport == 1723",
+    );
+    lan.done("ras_benign_control_connection_ends", None)
 }
