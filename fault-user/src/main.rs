@@ -80,7 +80,7 @@ struct RunArgs {
 }
 
 /// The detectors' timeouts and windows (FAULTS.md); a duration is a number with a unit:
-/// 5s, 1500ms, 2m (a bare number is seconds).
+/// 5s, 1500ms, 2m, 1h (a bare number is seconds).
 #[derive(clap::Args)]
 #[command(next_help_heading = "Detectors")]
 struct DetectorArgs {
@@ -99,6 +99,13 @@ struct DetectorArgs {
     /// long after its last transmission is unanswered.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration_ns)]
     ncp_timeout: u64,
+    /// sms_port_conflict reports each (host, port, transport, reason) at most once per this.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = duration_ns)]
+    sms_report_interval: u64,
+    /// A PPTP Call-Clear-Request the server does not confirm with a
+    /// Call-Disconnect-Notify within this is ras_port_leak's disconnect_unacknowledged.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_ns)]
+    pptp_clear_timeout: u64,
 }
 
 impl DetectorArgs {
@@ -108,14 +115,16 @@ impl DetectorArgs {
             wins_episode_ns: self.wins_episode,
             nbstat_window_ns: self.nbstat_window,
             ncp_timeout_ns: self.ncp_timeout,
+            sms_report_interval_ns: self.sms_report_interval,
+            pptp_clear_timeout_ns: self.pptp_clear_timeout,
         }
     }
 }
 
-/// `5s`, `1500ms`, `2m`, `0.5s` or a bare number of seconds, in nanoseconds; more than
-/// zero and at most a day.
+/// `5s`, `1500ms`, `2m`, `1h`, `0.5s` or a bare number of seconds, in nanoseconds; from
+/// a millisecond to a day.
 fn duration_ns(text: &str) -> Result<u64, String> {
-    const ALLOWED: &str = "a duration such as 5s, 1500ms or 2m (units: ms, s, m)";
+    const ALLOWED: &str = "a duration such as 5s, 1500ms or 2m (units: ms, s, m, h)";
     let t = text.trim();
     let (number, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
         Some(i) => t.split_at(i),
@@ -125,6 +134,7 @@ fn duration_ns(text: &str) -> Result<u64, String> {
         "ms" => 1e6,
         "s" => 1e9,
         "m" => 60e9,
+        "h" => 3600e9,
         _ => return Err(format!("{text:?}: unknown unit; expected {ALLOWED}")),
     };
     let value: f64 = number

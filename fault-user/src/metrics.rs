@@ -55,6 +55,7 @@ pub struct Metrics {
     faults: Family<FaultLabel, Counter>,
     evictions: Family<DetectorLabel, Counter>,
     late_events: Counter,
+    leaked_ports: Gauge,
     attached: Family<AttachLabel, Gauge>,
 }
 
@@ -81,6 +82,7 @@ impl Metrics {
             faults: Family::default(),
             evictions: Family::default(),
             late_events: Counter::default(),
+            leaked_ports: Gauge::default(),
             attached: Family::default(),
             registry: Registry::default(),
         };
@@ -162,6 +164,14 @@ impl Metrics {
             .expect("unique");
         registry
             .register(
+                "ras_leaked_ports",
+                "RAS ports (PPTP calls) whose disconnect the server never confirmed, over every \
+                 server: the records name each one (ras_port_leak).",
+                m.leaked_ports.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
                 "xdp_attached",
                 "1 for each interface faultd's XDP program is attached to, with the XDP mode \
                  (native or skb) the driver accepted.",
@@ -226,6 +236,11 @@ impl Metrics {
 
     pub fn set_late_events(&self, late: u64) {
         self.late_events.set(late);
+    }
+
+    pub fn set_leaked_ports(&self, ports: u64) {
+        self.leaked_ports
+            .set(i64::try_from(ports).unwrap_or(i64::MAX));
     }
 
     pub fn attached(&self, iface: &str, mode: &'static str) {

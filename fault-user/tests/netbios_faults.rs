@@ -70,7 +70,7 @@ fn the_timeout_and_windows_are_flags() {
 
     let bad = [
         ("--nbns-timeout", "soon"),
-        ("--wins-episode", "5h"),
+        ("--wins-episode", "25h"),
         ("--nbstat-window", "0s"),
     ];
     for (flag, value) in bad {

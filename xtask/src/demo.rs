@@ -124,7 +124,7 @@ pub fn run() -> anyhow::Result<()> {
     let scenarios = scenario::all();
     let played = scenario::merged(&scenarios, 0, SPEEDUP);
     println!(
-        "\n== playing {} fault scenarios (NetBIOS, NetWare) at once ({} frames, {:.1} s):",
+        "\n== playing {} fault scenarios (NetBIOS, NetWare, SMS, RAS) at once ({} frames, {:.1} s):",
         scenarios.len(),
         played.len(),
         played.last().map_or(0, |(t, _)| *t) as f64 / 1e9
@@ -204,9 +204,9 @@ pub fn run() -> anyhow::Result<()> {
         );
     }
     println!(
-        "   (also in {}; {in_catalogue} of them come from the catalogue's own frames: its IPv6 \
-         NBSTAT query rejected by ICMPv6, and its NCP connects to 0x451 of a server it \
-         advertises at 0x4018)",
+        "   (also in {}; {in_catalogue} of them come from the catalogue's own frames, which \
+         hold a few faults too: an IPv6 NBSTAT query rejected by ICMPv6, NCP connects to \
+         0x451 of a server advertised at 0x4018, SMS ports refused or taken)",
         fault_log.display()
     );
 

@@ -252,7 +252,7 @@ pub(crate) fn offline_demo(faultd: &Path, pcap: &Path, n_frames: usize) -> anyho
     )?;
     let path_arg = path.to_str().context("non-UTF-8 path")?;
     println!(
-        "\n== {} fault scenarios (NetBIOS, NetWare) and benign look-alikes, written to {path_arg}\n== faultd replay {path_arg} --format text\n",
+        "\n== {} fault scenarios (NetBIOS, NetWare, SMS, RAS) and benign look-alikes, written to {path_arg}\n== faultd replay {path_arg} --format text\n",
         scenarios.len()
     );
     let records = output(

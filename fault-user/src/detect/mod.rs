@@ -8,11 +8,16 @@ pub mod canary;
 mod nbns;
 pub mod nbstat;
 pub mod ncp;
+pub mod ras;
+pub mod sms;
 pub mod wins;
 
 use std::fmt;
 
-use fault_common::{Event, event::EventKind};
+use fault_common::{
+    Event,
+    event::{EventKind, Family},
+};
 use serde_json::{Map, Value, json};
 
 use crate::names;
@@ -30,6 +35,11 @@ pub struct Config {
     pub nbstat_window_ns: u64,
     /// An NCP request with no reply this long after its last transmission is unanswered.
     pub ncp_timeout_ns: u64,
+    /// `sms_port_conflict` reports each (host, port, transport, reason) once per this.
+    pub sms_report_interval_ns: u64,
+    /// A PPTP Call-Clear-Request not confirmed by a Call-Disconnect-Notify within this is
+    /// `disconnect_unacknowledged`.
+    pub pptp_clear_timeout_ns: u64,
 }
 
 impl Default for Config {
@@ -40,7 +50,52 @@ impl Default for Config {
             wins_episode_ns: 60 * S,
             nbstat_window_ns: 30 * S,
             ncp_timeout_ns: 5 * S,
+            sms_report_interval_ns: 3600 * S,
+            pptp_clear_timeout_ns: 10 * S,
         }
+    }
+}
+
+/// An IP host: what the IP detectors key their state by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Host {
+    pub family: u8,
+    pub addr: [u8; 16],
+}
+
+impl Host {
+    pub fn src(ev: &Event) -> Host {
+        Host {
+            family: ev.hdr.family,
+            addr: ev.hdr.src,
+        }
+    }
+
+    pub fn dst(ev: &Event) -> Host {
+        Host {
+            family: ev.hdr.family,
+            addr: ev.hdr.dst,
+        }
+    }
+
+    pub fn is_ip(self) -> bool {
+        self.family == Family::Ipv4 as u8 || self.family == Family::Ipv6 as u8
+    }
+
+    /// Broadcast or multicast, as far as the address alone says (a subnet's broadcast
+    /// address needs the netmask: [`unicast`] also looks at the MAC address).
+    pub fn is_group(self) -> bool {
+        match Family::try_from(self.family) {
+            Ok(Family::Ipv4) => self.addr[..4] == [255; 4] || self.addr[0] >> 4 == 0xe,
+            Ok(Family::Ipv6) => self.addr[0] == 0xff,
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&names::host(self.family, &self.addr, 0))
     }
 }
 
@@ -183,6 +238,11 @@ pub trait Detector: Send {
     fn evictions(&self) -> u64 {
         0
     }
+    /// Ports it currently knows to be leaked (`faultd_ras_leaked_ports`: one total, so the
+    /// label set stays empty however many servers there are).
+    fn leaked_ports(&self) -> u64 {
+        0
+    }
 }
 
 /// Feeds events to every detector in time order and collects their records.
@@ -209,6 +269,8 @@ impl Pipeline {
             Box::new(wins::WinsBackupSwap::new(cfg)),
             Box::new(nbstat::NbstatConnectFailure::new(cfg)),
             Box::new(ncp::NcpWrongSocket::new(cfg)),
+            Box::new(sms::SmsPortConflict::new(cfg)),
+            Box::new(ras::RasPortLeak::new(cfg)),
         ];
         if canary {
             detectors.push(Box::new(canary::Canary::default()));
@@ -257,8 +319,25 @@ impl Pipeline {
         self.late
     }
 
+    /// Leaked ports over every detector that knows of any.
+    pub fn leaked_ports(&self) -> u64 {
+        self.detectors.iter().map(|d| d.leaked_ports()).sum()
+    }
+
     /// `(detector, evictions)` for each detector.
     pub fn evictions(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         self.detectors.iter().map(|d| (d.name(), d.evictions()))
     }
+}
+
+/// The events the parser hands over for one frame at `ts`: the detectors' unit tests
+/// build frames with the frame builder and feed them through this.
+#[cfg(test)]
+pub(crate) fn events_of(frame: &[u8], ts: u64) -> Vec<Event> {
+    use crate::engine::{Engine, user::UserEngine};
+    let mut e = UserEngine::default();
+    e.frame(ts, frame).unwrap();
+    let mut out = Vec::new();
+    e.drain_events(&mut out).unwrap();
+    out
 }

@@ -3,54 +3,12 @@
 
 use fault_common::{
     Event,
-    event::{Family, LINK_GROUP_DST, NAME_OK, NbnsBody},
+    event::{LINK_GROUP_DST, NAME_OK, NbnsBody},
     ports,
 };
 
+use super::Host;
 use crate::names;
-
-/// An IP host (the NetBIOS detectors key their state by these).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Host {
-    pub family: u8,
-    pub addr: [u8; 16],
-}
-
-impl Host {
-    pub fn src(ev: &Event) -> Host {
-        Host {
-            family: ev.hdr.family,
-            addr: ev.hdr.src,
-        }
-    }
-
-    pub fn dst(ev: &Event) -> Host {
-        Host {
-            family: ev.hdr.family,
-            addr: ev.hdr.dst,
-        }
-    }
-
-    pub fn is_ip(self) -> bool {
-        self.family == Family::Ipv4 as u8 || self.family == Family::Ipv6 as u8
-    }
-
-    /// Broadcast or multicast, as far as the address alone says (a subnet's broadcast
-    /// address needs the netmask: [`unicast`] also looks at the MAC address).
-    pub fn is_group(self) -> bool {
-        match Family::try_from(self.family) {
-            Ok(Family::Ipv4) => self.addr[..4] == [255; 4] || self.addr[0] >> 4 == 0xe,
-            Ok(Family::Ipv6) => self.addr[0] == 0xff,
-            _ => false,
-        }
-    }
-}
-
-impl std::fmt::Display for Host {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&names::host(self.family, &self.addr, 0))
-    }
-}
 
 /// Sent to one host: neither the MAC nor the IP destination is a group address.
 pub fn unicast(ev: &Event) -> bool {

@@ -18,9 +18,9 @@ use fault_common::{
 use serde_json::Map;
 
 use super::{
-    Config, Detector, Evidence, Fault, FaultKind,
+    Config, Detector, Evidence, Fault, FaultKind, Host,
     bounded::Bounded,
-    nbns::{self, Flags, Host, OPCODE_QUERY, TYPE_NBSTAT},
+    nbns::{self, Flags, OPCODE_QUERY, TYPE_NBSTAT},
 };
 use crate::names;
 
@@ -356,17 +356,13 @@ mod tests {
     };
 
     use super::*;
-    use crate::engine::{Engine, user::UserEngine};
 
     fn nbstat_query(target: Ipv4Addr, id: u16, ts: u64) -> Event {
         let frame = Eth::new([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 2])
             .ipv4(Ipv4Addr::new(10, 0, 0, 9), target)
             .udp(137, 137)
             .payload(&nbns::nbstat_request(id, &NbName::wildcard(), false));
-        let mut e = UserEngine::default();
-        e.frame(ts, &frame).unwrap();
-        let mut out = Vec::new();
-        e.drain_events(&mut out).unwrap();
+        let out = crate::detect::events_of(&frame, ts);
         out[0]
     }
 

@@ -409,14 +409,9 @@ mod tests {
     };
 
     use super::*;
-    use crate::engine::{Engine, user::UserEngine};
 
     fn events(frame: &[u8], ts: u64) -> Vec<Event> {
-        let mut e = UserEngine::default();
-        e.frame(ts, frame).unwrap();
-        let mut out = Vec::new();
-        e.drain_events(&mut out).unwrap();
-        out
+        crate::detect::events_of(frame, ts)
     }
 
     /// A SAP nearest response: file server `name` at node `n`, socket 0x4007.

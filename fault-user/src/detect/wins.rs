@@ -13,9 +13,9 @@ use fault_common::Event;
 use serde_json::{Map, Value};
 
 use super::{
-    Config, Detector, Evidence, Fault, FaultKind,
+    Config, Detector, Evidence, Fault, FaultKind, Host,
     bounded::Bounded,
-    nbns::{self, Flags, Host, OPCODE_WACK},
+    nbns::{self, Flags, OPCODE_WACK},
 };
 use crate::names;
 
@@ -385,7 +385,6 @@ mod tests {
     };
 
     use super::*;
-    use crate::engine::{Engine, user::UserEngine};
 
     /// The events of a unicast registration of `NAME<00>` from `client` to 10.0.0.2.
     fn registration(client: Ipv4Addr, id: u16, name: &str, ts: u64) -> Vec<Event> {
@@ -394,10 +393,7 @@ mod tests {
             .ipv4(client, Ipv4Addr::new(10, 0, 0, 2))
             .udp(137, 137)
             .payload(&nbns::registration(id, &rec, false));
-        let mut e = UserEngine::default();
-        e.frame(ts, &frame).unwrap();
-        let mut out = Vec::new();
-        e.drain_events(&mut out).unwrap();
+        let out = crate::detect::events_of(&frame, ts);
         assert_eq!(out.len(), 1);
         out
     }

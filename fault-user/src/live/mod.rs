@@ -326,4 +326,5 @@ fn publish(faults: &mut Vec<Fault>, pipeline: &Pipeline, metrics: &Metrics, log:
         metrics.set_evictions(detector, evictions);
     }
     metrics.set_late_events(pipeline.late_events());
+    metrics.set_leaked_ports(pipeline.leaked_ports());
 }

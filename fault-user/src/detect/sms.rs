@@ -1,0 +1,329 @@
+//! `sms_port_conflict` (KB Q229097): SMS Helpdesk's agent needs TCP and UDP 1761-1764 on
+//! every client; another program holding one of them breaks remote control.
+//!
+//! Two signs on a host H and port p in 1761-1764. `ephemeral_collision`: H itself uses p
+//! as the source of a new TCP connection, or of a UDP datagram that answers nothing, to a
+//! port outside the SMS sets: some other program owns p. `refused`: a SYN to H:p is
+//! answered with a RST, or a datagram to H:p with ICMP port unreachable from H: nothing
+//! of SMS listens there. Each (host, port, transport, reason) is reported once per
+//! `--sms-report-interval`, naming the peer of its first occurrence.
+
+use fault_common::{
+    Event,
+    event::{Family, TCP_ACK, TCP_RST, TCP_SYN},
+    ports,
+};
+use serde_json::Map;
+
+use super::{Config, Detector, Evidence, Fault, FaultKind, Host, bounded::Bounded};
+use crate::names;
+
+/// Entries of each map: SYNs awaiting their answer, datagrams H received (so its replies
+/// are not collisions), and reports made within the interval.
+pub const ENTRIES: usize = 4096;
+/// A RST answers a SYN within this; a datagram sent back within this is a reply.
+const SYN_ANSWER_NS: u64 = 10 * 1_000_000_000;
+const UDP_REPLY_NS: u64 = 180 * 1_000_000_000;
+const ICMP_DEST_UNREACH: u8 = 3;
+const ICMP_PORT_UNREACH: u8 = 3;
+const ICMPV6_DEST_UNREACH: u8 = 1;
+const ICMPV6_PORT_UNREACH: u8 = 4;
+const IPPROTO_UDP: u8 = 17;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Transport {
+    Tcp,
+    Udp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Reason {
+    EphemeralCollision,
+    Refused,
+}
+
+/// (host, port) and (peer, peer port) of a conversation.
+type Ends = (Host, u16, Host, u16);
+
+pub struct SmsPortConflict {
+    interval: u64,
+    syns: Bounded<Ends, Event>,
+    received: Bounded<Ends, u64>,
+    reported: Bounded<(Host, u16, Transport, Reason), u64>,
+}
+
+fn is_sms(p: u16) -> bool {
+    ports::is_sms_helpdesk(p) || ports::is_sms_remote_control(p)
+}
+
+impl SmsPortConflict {
+    pub fn state_bytes_max() -> usize {
+        let entry = |key: usize, value: usize| value + 2 * (key + size_of::<u64>());
+        ENTRIES
+            * (entry(size_of::<Ends>(), size_of::<Event>())
+                + entry(size_of::<Ends>(), size_of::<u64>())
+                + entry(
+                    size_of::<(Host, u16, Transport, Reason)>(),
+                    size_of::<u64>(),
+                ))
+    }
+
+    pub fn new(cfg: &Config) -> Self {
+        SmsPortConflict {
+            interval: cfg.sms_report_interval_ns,
+            syns: Bounded::new(ENTRIES),
+            received: Bounded::new(ENTRIES),
+            reported: Bounded::new(ENTRIES),
+        }
+    }
+
+    /// The record, unless this (host, port, transport, reason) was reported within the
+    /// interval.
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &mut self,
+        (host, port): (Host, u16),
+        peer: (Host, u16),
+        transport: Transport,
+        reason: Reason,
+        ts: u64,
+        evidence: Vec<Evidence>,
+        out: &mut Vec<Fault>,
+    ) {
+        let key = (host, port, transport, reason);
+        if let Some(&at) = self.reported.get(&key)
+            && at.saturating_add(self.interval) > ts
+        {
+            return;
+        }
+        *self.reported.touch(key, ts, || ts) = ts;
+        let proto = match transport {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        };
+        let peer_at = names::endpoint(peer.0.family, &peer.0.addr, peer.1);
+        let (reason_id, summary) = match reason {
+            Reason::EphemeralCollision => (
+                "ephemeral_collision",
+                format!(
+                    "Another program on {host} holds SMS Helpdesk port {port}/{proto}: {host} \
+                     used it as the source port to reach {peer_at}, so the SMS remote-control \
+                     agent cannot have it (Q229097; SMS 2.0 SP2 moves to 2701-2704)."
+                ),
+            ),
+            Reason::Refused => (
+                "refused",
+                format!(
+                    "{host} refused {peer_at} on SMS Helpdesk port {port}/{proto}: the SMS \
+                     remote-control agent is not listening there, as when another program \
+                     took the port first (Q229097)."
+                ),
+            ),
+        };
+        let mut fields = Map::new();
+        fields.insert("port".into(), port.into());
+        fields.insert("transport".into(), proto.into());
+        fields.insert("reason".into(), reason_id.into());
+        out.push(Fault {
+            kind: FaultKind::SmsPortConflict,
+            ts_ns: ts,
+            client: host.to_string(),
+            server: peer.0.to_string(),
+            summary,
+            fields,
+            evidence,
+        });
+    }
+
+    fn tcp(&mut self, ev: &Event, out: &mut Vec<Fault>) {
+        let Some(b) = ev.tcp() else { return };
+        let h = &ev.hdr;
+        let (src, dst) = (Host::src(ev), Host::dst(ev));
+        let syn = b.flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
+        if syn && ports::is_sms_helpdesk(h.sport) && !is_sms(h.dport) {
+            let what = format!("SYN from port {} to {}", h.sport, h.dport);
+            self.report(
+                (src, h.sport),
+                (dst, h.dport),
+                Transport::Tcp,
+                Reason::EphemeralCollision,
+                h.ts_ns,
+                vec![Evidence::of(ev, what)],
+                out,
+            );
+        }
+        if syn && ports::is_sms_helpdesk(h.dport) {
+            *self
+                .syns
+                .touch((dst, h.dport, src, h.sport), h.ts_ns, || *ev) = *ev;
+        }
+        if ports::is_sms_helpdesk(h.sport) {
+            let ends = (src, h.sport, dst, h.dport);
+            if b.flags & TCP_RST != 0
+                && let Some(syn) = self.syns.remove(&ends)
+                && syn.hdr.ts_ns.saturating_add(SYN_ANSWER_NS) >= h.ts_ns
+            {
+                let evidence = vec![
+                    Evidence::of(&syn, format!("SYN to port {}", h.sport)),
+                    Evidence::of(ev, "RST"),
+                ];
+                self.report(
+                    (src, h.sport),
+                    (dst, h.dport),
+                    Transport::Tcp,
+                    Reason::Refused,
+                    h.ts_ns,
+                    evidence,
+                    out,
+                );
+            } else if b.flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK {
+                // Accepted: the agent (or whoever) listens.
+                self.syns.remove(&ends);
+            }
+        }
+    }
+
+    fn udp(&mut self, ev: &Event, out: &mut Vec<Fault>) {
+        if ev.udp().is_none() {
+            return;
+        }
+        let h = &ev.hdr;
+        let (src, dst) = (Host::src(ev), Host::dst(ev));
+        if ports::is_sms_helpdesk(h.dport) {
+            *self
+                .received
+                .touch((dst, h.dport, src, h.sport), h.ts_ns, || h.ts_ns) = h.ts_ns;
+        }
+        if ports::is_sms_helpdesk(h.sport) && !is_sms(h.dport) {
+            let ends = (src, h.sport, dst, h.dport);
+            let reply = self
+                .received
+                .get(&ends)
+                .is_some_and(|&t| t.saturating_add(UDP_REPLY_NS) >= h.ts_ns);
+            if !reply {
+                let what = format!("UDP datagram from port {} to {}", h.sport, h.dport);
+                self.report(
+                    (src, h.sport),
+                    (dst, h.dport),
+                    Transport::Udp,
+                    Reason::EphemeralCollision,
+                    h.ts_ns,
+                    vec![Evidence::of(ev, what)],
+                    out,
+                );
+            }
+        }
+    }
+
+    fn icmp(&mut self, ev: &Event, out: &mut Vec<Fault>) {
+        let Some(b) = ev.icmp() else { return };
+        let port_unreachable = match Family::try_from(ev.hdr.family) {
+            Ok(Family::Ipv4) => b.icmp_type == ICMP_DEST_UNREACH && b.code == ICMP_PORT_UNREACH,
+            Ok(Family::Ipv6) => b.icmp_type == ICMPV6_DEST_UNREACH && b.code == ICMPV6_PORT_UNREACH,
+            _ => false,
+        };
+        let host = Host {
+            family: b.quoted_family,
+            addr: b.quoted_dst,
+        };
+        let peer = Host {
+            family: b.quoted_family,
+            addr: b.quoted_src,
+        };
+        // From H itself: a router's unreachable says nothing about H's ports.
+        if !port_unreachable
+            || b.quoted_proto != IPPROTO_UDP
+            || !ports::is_sms_helpdesk(b.quoted_dport)
+            || Host::src(ev) != host
+        {
+            return;
+        }
+        let what = format!(
+            "ICMP port unreachable quoting a datagram from {} to port {}",
+            names::endpoint(peer.family, &peer.addr, b.quoted_sport),
+            b.quoted_dport
+        );
+        self.report(
+            (host, b.quoted_dport),
+            (peer, b.quoted_sport),
+            Transport::Udp,
+            Reason::Refused,
+            ev.hdr.ts_ns,
+            vec![Evidence::of(ev, what)],
+            out,
+        );
+    }
+}
+
+impl Detector for SmsPortConflict {
+    fn name(&self) -> &'static str {
+        FaultKind::SmsPortConflict.id()
+    }
+
+    fn event(&mut self, ev: &Event, out: &mut Vec<Fault>) {
+        if !Host::src(ev).is_ip() {
+            return;
+        }
+        self.tcp(ev, out);
+        self.udp(ev, out);
+        self.icmp(ev, out);
+    }
+
+    fn advance(&mut self, now_ns: u64, _out: &mut Vec<Fault>) {
+        self.syns.expire(now_ns.saturating_sub(SYN_ANSWER_NS));
+        self.received.expire(now_ns.saturating_sub(UDP_REPLY_NS));
+        self.reported.expire(now_ns.saturating_sub(self.interval));
+    }
+
+    fn evictions(&self) -> u64 {
+        self.syns.evicted() + self.received.evicted() + self.reported.evicted()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use fault_tests::{Carrier, Eth, Network, ip::TCP_SYN};
+
+    use super::*;
+
+    fn syn(src: Ipv4Addr, sport: u16, dport: u16, ts: u64) -> Event {
+        let frame = Eth::new([2; 6], [4; 6])
+            .ipv4(src, Ipv4Addr::new(10, 0, 0, 1))
+            .tcp(sport, dport)
+            .flags(TCP_SYN)
+            .payload(&[]);
+        let out = crate::detect::events_of(&frame, ts);
+        out[0]
+    }
+
+    #[test]
+    fn reports_beyond_the_cap_push_out_the_oldest_and_are_counted() {
+        let mut d = SmsPortConflict::new(&Config::default());
+        let mut out = Vec::new();
+        for i in 0..ENTRIES as u32 + 3 {
+            d.event(
+                &syn(
+                    Ipv4Addr::from(0x0a05_0000 + i),
+                    1761,
+                    80,
+                    1_000 + u64::from(i),
+                ),
+                &mut out,
+            );
+        }
+        assert_eq!(out.len(), ENTRIES + 3, "one record per host");
+        assert_eq!(d.evictions(), 3);
+    }
+
+    #[test]
+    fn the_state_stays_within_its_documented_bound() {
+        let bytes = SmsPortConflict::state_bytes_max();
+        eprintln!("sms_port_conflict: at most {} KiB of state", bytes / 1024);
+        assert!(
+            bytes <= 16 << 20,
+            "{bytes} bytes: README says at most 16 MiB"
+        );
+    }
+}
