@@ -259,12 +259,11 @@ pub(crate) fn offline_demo(faultd: &Path, pcap: &Path, n_frames: usize) -> anyho
         Command::new(faultd).args(["replay", path_arg, "--format", "text", "--engine", engine]),
     )?;
     print!("{records}");
-    let want = scenarios.iter().filter(|s| s.fault.is_some()).count();
-    if records.lines().count() != want {
-        bail!(
-            "{} fault records from the scenarios, expected {want}",
-            records.lines().count()
-        );
+    // Every fault the scenarios stage is found (a scenario can give more than one record).
+    for fault in scenarios.iter().filter_map(|s| s.fault) {
+        if !records.lines().any(|l| l.contains(&format!(" {fault} "))) {
+            bail!("no {fault} record from the scenarios");
+        }
     }
     Ok(())
 }
