@@ -171,6 +171,10 @@ fn account_flow(stats: &mut Stats, key: &FlowKey, classes: u64, len: u64, now: u
     if let Some(v) = FLOWS.get_ptr_mut(key) {
         // SAFETY: per-CPU value: only this CPU writes it.
         let v = unsafe { &mut *v };
+        if v.packets == 0 {
+            // Another CPU created the entry; this CPU's copy starts zeroed.
+            v.first_ns = now;
+        }
         v.packets += 1;
         v.bytes += len;
         v.last_ns = now;

@@ -115,3 +115,45 @@ fn every_catalogue_sample_gets_the_classes_tshark_gives_it() {
         failures.join("\n")
     );
 }
+
+/// Pins the calling thread to one CPU (BPF_PROG_TEST_RUN runs the program on it).
+fn pin_to_cpu(cpu: usize) -> bool {
+    // SAFETY: a zeroed cpu_set_t is valid; CPU_SET writes inside it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+/// A flow's per-CPU copies merge into one: its first frame's time, every packet. A flow
+/// seen first on one CPU and then on another used to come out with a first time of 0
+/// (the second CPU's copy starts zeroed); the corpus parity test caught it once, when the
+/// test thread happened to move between CPUs.
+#[test]
+fn a_flow_seen_on_two_cpus_keeps_its_first_time() {
+    let Some(mut e) = open_kernel("a_flow_seen_on_two_cpus_keeps_its_first_time") else {
+        return;
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 || !pin_to_cpu(0) {
+        eprintln!("SKIPPED a_flow_seen_on_two_cpus_keeps_its_first_time: needs two CPUs");
+        return;
+    }
+    let frame = fault_tests::catalogue()
+        .into_iter()
+        .find(|s| s.name == "nbss_positive_response")
+        .expect("a watched TCP sample")
+        .frame;
+    e.frame(1_000, &frame).unwrap();
+    assert!(pin_to_cpu(1));
+    e.frame(2_000, &frame).unwrap();
+    e.frame(3_000, &frame).unwrap();
+    let run = e.snapshot().unwrap();
+    let flows: Vec<_> = run.flows.values().collect();
+    assert_eq!(flows.len(), 1, "{flows:?}");
+    assert_eq!(
+        (flows[0].packets, flows[0].first_ns, flows[0].last_ns),
+        (3, 1_000, 3_000)
+    );
+}
