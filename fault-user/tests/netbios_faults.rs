@@ -522,6 +522,31 @@ fn expected(scenario: &str) -> Vec<Value> {
                 },
             ],
         })],
+        "nbstat_icmp_minimal_quote" => vec![json!({
+            "fault": "netbios_ip_connect_failure",
+            "kb": "Q251166",
+            "ts": "2023-11-14T22:13:50.000000Z",
+            "client": "10.32.0.10",
+            "server": "10.32.0.20",
+            "summary": "10.32.0.10 could not connect to \\\\10.32.0.20 by IP address: its NetBIOS adapter-status query to UDP 137 got only an ICMP destination unreachable and no NetBIOS session followed within 30 s (Q251166).",
+            "icmp_unreachable": true,
+            "tcp139_reachable": false,
+            "smbserver_tried": false,
+            "evidence": [
+                {
+                    "ts": "2023-11-14T22:13:20.000000Z",
+                    "from": "10.32.0.10:137",
+                    "to": "10.32.0.20:137",
+                    "what": "NBSTAT query 0x0009, unanswered",
+                },
+                {
+                    "ts": "2023-11-14T22:13:20.001000Z",
+                    "from": "10.32.0.20",
+                    "to": "10.32.0.10",
+                    "what": "ICMP destination unreachable quoting a datagram from 10.32.0.10:137 to 10.32.0.20:137",
+                },
+            ],
+        })],
         _ => Vec::new(),
     }
 }

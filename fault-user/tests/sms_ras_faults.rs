@@ -413,6 +413,25 @@ fn expected(scenario: &str) -> Vec<Value> {
                 },
             ],
         })],
+        "ras_clear_then_control_connection_closed" => vec![json!({
+            "fault": "ras_port_leak",
+            "kb": "Q244717",
+            "ts": "2023-11-14T22:13:35.000000Z",
+            "client": "10.76.0.10",
+            "server": "10.76.0.1",
+            "summary": "RAS server 10.76.0.1 never confirmed the disconnect of 10.76.0.10's call 1: no Call-Disconnect-Notify within 10 s of the Call-Clear-Request, so its port may stay unavailable (Q244717).",
+            "reason": "disconnect_unacknowledged",
+            "leaked": 1,
+            "call_id": 1,
+            "evidence": [
+                {
+                    "ts": "2023-11-14T22:13:25.000000Z",
+                    "from": "10.76.0.10:1112",
+                    "to": "10.76.0.1:1723",
+                    "what": "Call-Clear-Request, call id 1; no Call-Disconnect-Notify within 10 s",
+                },
+            ],
+        })],
         _ => Vec::new(),
     }
 }

@@ -334,11 +334,13 @@ pub fn netbios() -> Vec<Scenario> {
         wins_benign_primary_answers(),
         wins_benign_broadcast_only(),
         wins_benign_primary_down_no_backup(),
+        wins_benign_many_names(),
         nbstat_kb_sp5(),
         nbstat_icmp_port_unreachable(),
         nbstat_tcp139_open(),
         nbstat_smbserver_refused(),
         nbstat_vlan_tagged(),
+        nbstat_icmp_minimal_quote(),
         nbstat_second_client_between(),
         nbstat_benign_answered_then_session(),
         nbstat_benign_unanswered_but_smbserver_session(),
@@ -567,6 +569,20 @@ fn wins_benign_primary_down_no_backup() -> Scenario {
     lan.done("wins_benign_primary_down_no_backup", None)
 }
 
+/// A terminal server registering 40 names, each with the primary (unanswered) and then
+/// the backup (accepted), overlapping: more names than an episode keeps registrations
+/// for, every one registered.
+fn wins_benign_many_names() -> Scenario {
+    let mut lan = Lan::new(31);
+    for i in 0..40u16 {
+        let n = name(&format!("USER{i:02}"), 0x03);
+        let t = u64::from(i) * 200;
+        unanswered(&mut lan, t, CLIENT, WINS_PRIMARY, 0x0c00 + 2 * i, &n);
+        accepted(&mut lan, t + 4500, CLIENT, WINS_BACKUP, 0x0c01 + 2 * i, &n);
+    }
+    lan.done("wins_benign_many_names", None)
+}
+
 /// An NBSTAT query from `client` to `target`, retransmitted under the same id.
 fn nbstat_unanswered(lan: &mut Lan, at: u64, client: u8, target: u8, id: u16) {
     let q = nbns::nbstat_request(id, &NbName::wildcard(), false);
@@ -648,6 +664,28 @@ fn nbstat_smbserver_refused() -> Scenario {
     );
     nbstat_unanswered(&mut lan, 500, CLIENT, TARGET, 0x0002);
     lan.done("nbstat_smbserver_refused", NBSTAT_FAULT)
+}
+
+/// The target rejects the query with an ICMP port unreachable quoting only the IP and UDP
+/// headers (RFC 792's minimum): it cannot say which query, but says UDP 137 is closed.
+fn nbstat_icmp_minimal_quote() -> Scenario {
+    let mut lan = Lan::new(32);
+    let q = nbns::nbstat_request(0x0009, &NbName::wildcard(), false);
+    lan.udp(0, (CLIENT, 137), (TARGET, 137), &q, NBSTAT_QUERY);
+    let datagram = Bare
+        .ipv4(lan.ip(CLIENT), lan.ip(TARGET))
+        .udp(137, 137)
+        .payload(&q);
+    let frame = lan
+        .eth(TARGET, CLIENT)
+        .ipv4(lan.ip(TARGET), lan.ip(CLIENT))
+        .icmp_unreachable(ICMP_PORT_UNREACHABLE, quote_ipv4(&datagram, 8));
+    lan.add(
+        1,
+        frame,
+        "icmp.type == 3 && icmp.code == 3 && udp.srcport == 137 && udp.dstport == 137",
+    );
+    lan.done("nbstat_icmp_minimal_quote", NBSTAT_FAULT)
 }
 
 fn nbstat_vlan_tagged() -> Scenario {
@@ -1373,7 +1411,9 @@ pub fn ras() -> Vec<Scenario> {
         ras_several_calls_several_servers(),
         ras_benign_clear_then_disconnect_notify(),
         ras_benign_rejection_at_peak(),
+        ras_clear_then_control_connection_closed(),
         ras_benign_control_connection_ends(),
+        ras_benign_call_ids_cross(),
     ]
 }
 
@@ -1460,14 +1500,13 @@ fn ras_benign_rejection_at_peak() -> Scenario {
     lan.done("ras_benign_rejection_at_peak", None)
 }
 
-/// Control connections that end: a clear followed by Stop-Control-Connection request and
-/// reply (which clear every call), and a server that closes TCP with its call up.
+/// Control connections that end with their calls up and no clear: Stop-Control-Connection
+/// request and reply, and a server that closes TCP.
 fn ras_benign_control_connection_ends() -> Scenario {
     let mut lan = Lan::new(75);
     let (c1, c2) = (control(CLIENT, 1110, RAS), control(OTHER_CLIENT, 1111, RAS));
     lan.open(0, c1);
     lan.call(100, c1, (1, 100), 1);
-    lan.clear(5000, c1, 1);
     lan.pptp(
         5010,
         c1,
@@ -1494,4 +1533,61 @@ fn ras_benign_control_connection_ends() -> Scenario {
         "tcp.flags.fin == 1 && tcp.srcport == 1723",
     );
     lan.done("ras_benign_control_connection_ends", None)
+}
+
+/// The client clears its call and tears the control connection down (Stop request and
+/// reply, then TCP FIN both ways); the server never sends the disconnect-notify. FAULTS.md
+/// asks only for that notify within the timeout: still a leak.
+fn ras_clear_then_control_connection_closed() -> Scenario {
+    let mut lan = Lan::new(76);
+    let c = control(CLIENT, 1112, RAS);
+    lan.open(0, c);
+    lan.call(100, c, (1, 100), 1);
+    lan.clear(5000, c, 1);
+    lan.pptp(
+        5010,
+        c,
+        true,
+        &pptp::stop_ccrq(1),
+        "pptp.control_message_type == 3",
+    );
+    lan.pptp(
+        5020,
+        c,
+        false,
+        &pptp::stop_ccrp(1, 0),
+        "pptp.control_message_type == 4",
+    );
+    let (a, b) = ((c.client, c.sport), (c.server, PPTP_PORT));
+    lan.tcp(
+        5030,
+        a,
+        b,
+        TCP_FIN | TCP_ACK,
+        &[],
+        "tcp.flags.fin == 1 && tcp.dstport == 1723",
+    );
+    lan.tcp(
+        5031,
+        b,
+        a,
+        TCP_FIN | TCP_ACK,
+        &[],
+        "tcp.flags.fin == 1 && tcp.srcport == 1723",
+    );
+    lan.done("ras_clear_then_control_connection_closed", RAS_FAULT)
+}
+
+/// Two calls on one control connection whose ids cross: call A is (client 1, server 2),
+/// call B (client 2, server 3). The client clears A and the server confirms with id 2,
+/// its own id for A, which is also B's client id: A is settled and B stays up.
+fn ras_benign_call_ids_cross() -> Scenario {
+    let mut lan = Lan::new(77);
+    let c = control(CLIENT, 1113, RAS);
+    lan.open(0, c);
+    lan.call(100, c, (1, 2), 1);
+    lan.call(200, c, (2, 3), 1);
+    lan.clear(5000, c, 1);
+    lan.disconnect_notify(5200, c, 2);
+    lan.done("ras_benign_call_ids_cross", None)
 }

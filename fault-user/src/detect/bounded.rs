@@ -10,6 +10,8 @@ pub struct Bounded<K, V> {
     order: BTreeSet<(u64, K)>,
     capacity: usize,
     evicted: u64,
+    /// The last entry evicted, for a caller whose other state depends on it.
+    spilled: Option<(K, V)>,
 }
 
 impl<K: Ord + Copy, V> Bounded<K, V> {
@@ -20,6 +22,7 @@ impl<K: Ord + Copy, V> Bounded<K, V> {
             order: BTreeSet::new(),
             capacity,
             evicted: 0,
+            spilled: None,
         }
     }
 
@@ -35,7 +38,7 @@ impl<K: Ord + Copy, V> Bounded<K, V> {
         } else if self.entries.len() >= self.capacity
             && let Some((_, oldest)) = self.order.pop_first()
         {
-            self.entries.remove(&oldest);
+            self.spilled = self.entries.remove(&oldest).map(|(_, v)| (oldest, v));
             self.evicted += 1;
         }
         self.order.insert((now, k));
@@ -74,6 +77,11 @@ impl<K: Ord + Copy, V> Bounded<K, V> {
     pub fn evicted(&self) -> u64 {
         self.evicted
     }
+
+    /// The entry the last eviction pushed out, once.
+    pub fn take_spilled(&mut self) -> Option<(K, V)> {
+        self.spilled.take()
+    }
 }
 
 #[cfg(test)]
@@ -90,6 +98,8 @@ mod tests {
         assert_eq!(m.get(&2), None, "2 was touched last at 20, before 1");
         assert_eq!(m.get(&1), Some(&2));
         assert_eq!((m.keys().count(), m.evicted()), (2, 1));
+        assert_eq!(m.take_spilled(), Some((2, 1)));
+        assert_eq!(m.take_spilled(), None);
     }
 
     #[test]

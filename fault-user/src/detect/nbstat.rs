@@ -108,7 +108,7 @@ impl NbstatConnectFailure {
         });
         if let Some(q) = e.queries.iter_mut().find(|q| q.txid == txid) {
             if !quoted_only {
-                q.sent += 1;
+                q.sent = q.sent.saturating_add(1);
                 q.last_ts = ts;
             }
         } else if e.queries.len() < QUERIES {
@@ -147,14 +147,9 @@ impl NbstatConnectFailure {
 
     fn icmp(&mut self, ev: &Event) {
         let Some(b) = ev.icmp() else { return };
-        let flags = Flags(b.quoted_flags);
-        if b.quoted_app != QUOTED_NBNS
-            || b.quoted_proto != IPPROTO_UDP
+        if b.quoted_proto != IPPROTO_UDP
             || b.quoted_sport != ports::NBNS
             || b.quoted_dport != ports::NBNS
-            || flags.response()
-            || flags.opcode() != OPCODE_QUERY
-            || b.quoted_rtype != TYPE_NBSTAT
         {
             return;
         }
@@ -166,9 +161,24 @@ impl NbstatConnectFailure {
             family: b.quoted_family,
             addr: b.quoted_dst,
         };
-        // Hosts answer no broadcast with an ICMP error, so the quote proves a unicast query.
-        let e = self.query((client, target), b.quoted_txid, ev, true);
-        e.icmp_count += 1;
+        let flags = Flags(b.quoted_flags);
+        let e = if b.quoted_app != QUOTED_NBNS {
+            // RFC 792's minimum quote stops at the UDP header: it cannot say which request
+            // it answers, but it does say that C's datagrams to T:137 are refused.
+            let Some(e) = self.episodes.get_mut(&(client, target)) else {
+                return;
+            };
+            e
+        } else if !flags.response()
+            && flags.opcode() == OPCODE_QUERY
+            && b.quoted_rtype == TYPE_NBSTAT
+        {
+            // Hosts answer no broadcast with an ICMP error: the quote proves a unicast query.
+            self.query((client, target), b.quoted_txid, ev, true)
+        } else {
+            return;
+        };
+        e.icmp_count = e.icmp_count.saturating_add(1);
         e.icmp.get_or_insert(*ev);
     }
 
@@ -195,6 +205,15 @@ impl NbstatConnectFailure {
         }
     }
 
+    /// Drops context older than any open episode's window.
+    fn expire(&mut self, now_ns: u64) {
+        let horizon = now_ns.saturating_sub(self.window.saturating_mul(2) + self.timeout);
+        self.sessions.expire(horizon);
+        self.smbserver.expire(horizon);
+        self.reachable
+            .expire(now_ns.saturating_sub(REACHABLE_FOR_NS));
+    }
+
     /// The verdict on an episode whose window has passed at `now`: `Ok(fault)`, or
     /// `Err(Some(t))` to look again at `t` (its queries are still within their timeout).
     fn judge(&self, (client, target): Pair, e: &Episode, now: u64) -> Result<Option<Fault>, u64> {
@@ -202,7 +221,7 @@ impl NbstatConnectFailure {
         let session = self
             .sessions
             .get(&(client, target))
-            .is_some_and(|&t| t.saturating_add(self.window) >= e.first_ts && t <= window_end);
+            .is_some_and(|&t| t >= e.first_ts && t <= window_end);
         if e.answered || session {
             return Ok(None);
         }
@@ -232,17 +251,20 @@ impl NbstatConnectFailure {
             ));
         }
         if let Some(icmp) = &e.icmp {
-            let quoted = icmp.icmp().map_or(0, |b| b.quoted_txid);
+            let quoted = match icmp.icmp() {
+                Some(b) if b.quoted_app == QUOTED_NBNS => {
+                    format!("NBSTAT query {:#06x}", b.quoted_txid)
+                }
+                _ => format!("a datagram from {client}:137 to {target}:137"),
+            };
+            let more = if e.icmp_count > 1 {
+                format!(" (first of {})", e.icmp_count)
+            } else {
+                String::new()
+            };
             evidence.push(Evidence::of(
                 icmp,
-                format!(
-                    "ICMP destination unreachable quoting NBSTAT query {quoted:#06x}{}",
-                    if e.icmp_count > 1 {
-                        format!(" (first of {})", e.icmp_count)
-                    } else {
-                        String::new()
-                    }
-                ),
+                format!("ICMP destination unreachable quoting {quoted}{more}"),
             ));
         }
         if let Some(s) = smbserver {
@@ -304,6 +326,7 @@ impl Detector for NbstatConnectFailure {
 
     fn advance(&mut self, now_ns: u64, out: &mut Vec<Fault>) {
         if now_ns < self.next_due {
+            self.expire(now_ns);
             return;
         }
         let mut next_due = u64::MAX;
@@ -329,13 +352,9 @@ impl Detector for NbstatConnectFailure {
         }
         faults.sort_by_key(|f| f.ts_ns);
         out.extend(faults);
-        // Context older than any open episode's window can no longer matter.
-        let horizon = now_ns.saturating_sub(self.window.saturating_mul(2) + self.timeout);
-        self.sessions.expire(horizon);
-        self.smbserver.expire(horizon);
-        self.reachable
-            .expire(now_ns.saturating_sub(REACHABLE_FOR_NS));
         self.next_due = next_due;
+        // After judging: the end of input (`u64::MAX`) expires everything.
+        self.expire(now_ns);
     }
 
     fn evictions(&self) -> u64 {

@@ -257,7 +257,7 @@ impl NcpWrongSocket {
         let ts = ev.hdr.ts_ns;
         let key = (client, server, b.seq);
         if let Some(c) = self.connects.get_mut(&key) {
-            c.sent += 1;
+            c.sent = c.sent.saturating_add(1);
             c.last_ts = ts;
         } else {
             let Some(adverts) = self.by_node.get(&server.node) else {
@@ -363,6 +363,12 @@ impl Detector for NcpWrongSocket {
     }
 
     fn advance(&mut self, now_ns: u64, out: &mut Vec<Fault>) {
+        // A request unanswered this long will not be: a reply with its sequence number now
+        // belongs to another request.
+        self.requests
+            .expire(now_ns.saturating_sub(self.timeout.saturating_mul(2)));
+        self.by_node.expire(now_ns.saturating_sub(ADVERT_TTL_NS));
+        self.by_name.expire(now_ns.saturating_sub(ADVERT_TTL_NS));
         if now_ns < self.next_due {
             return;
         }
@@ -385,10 +391,6 @@ impl Detector for NcpWrongSocket {
             .collect();
         faults.sort_by_key(|f| f.ts_ns);
         out.extend(faults);
-        self.requests
-            .expire(now_ns.saturating_sub(self.timeout.saturating_mul(2)));
-        self.by_node.expire(now_ns.saturating_sub(ADVERT_TTL_NS));
-        self.by_name.expire(now_ns.saturating_sub(ADVERT_TTL_NS));
         self.next_due = next_due;
     }
 

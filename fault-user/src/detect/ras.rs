@@ -9,9 +9,9 @@
 //! port is not an active call, and the server's lost capacity shows as a rejection while
 //! it carries fewer calls than it once did (`capacity_lost`). A clear that the server does
 //! not confirm with a disconnect-notify within `--pptp-clear-timeout` is
-//! `disconnect_unacknowledged`; that call's port counts as leaked (the
-//! `faultd_ras_leaked_ports` gauge) until the server confirms after all, ends the control
-//! connection itself, or an hour passes.
+//! `disconnect_unacknowledged`, whatever else happens to the control connection; that
+//! call's port counts as leaked (the `faultd_ras_leaked_ports` gauge) until a late
+//! disconnect-notify or an hour.
 
 use fault_common::{
     Event,
@@ -23,7 +23,8 @@ use serde_json::Map;
 use super::{Config, Detector, Evidence, Fault, FaultKind, Host, bounded::Bounded};
 use crate::names;
 
-/// Control connections, pending clears, leaked ports, servers: each.
+/// Control connections with calls up, Outgoing-Call-Requests awaiting their reply,
+/// servers, pending clears, leaked ports: each.
 pub const ENTRIES: usize = 1024;
 /// Calls kept per control connection (a RAS server's ports are per call; Windows allows
 /// hundreds per server, rarely many per connection).
@@ -35,6 +36,8 @@ const OCRQ: u16 = 7;
 const OCRP: u16 = 8;
 const CCRQ: u16 = 12;
 const CDN: u16 = 13;
+/// Outgoing-Call-Reply result codes: 1 is connected; RFC 2637 defines none below it, so
+/// a 0 is a reply cut short before its result (the parser leaves what it cannot read 0).
 const CONNECTED: u8 = 1;
 
 /// A control connection: (server, client, client's TCP port).
@@ -47,10 +50,13 @@ struct Call {
 }
 
 #[derive(Default)]
-struct Control {
-    calls: Vec<Call>,
-    /// Outgoing-Call-Requests awaiting their reply, by the client's call id.
-    requests: Vec<(u16, Event)>,
+struct Server {
+    /// The most calls it has carried at once.
+    peak: u32,
+    /// Calls of its control connections that a full table pushed out: still counted as
+    /// up, since nothing said they ended (a rejection must never look like lost capacity
+    /// because faultd lost track).
+    untracked: u32,
 }
 
 struct Clear {
@@ -61,11 +67,12 @@ struct Clear {
 
 pub struct RasPortLeak {
     clear_timeout: u64,
-    controls: Bounded<Conn, Control>,
-    /// The most calls each server has carried at once.
-    peaks: Bounded<Host, u32>,
+    /// Control connections with at least one call up.
+    controls: Bounded<Conn, Vec<Call>>,
+    requests: Bounded<(Conn, u16), Event>,
+    servers: Bounded<Host, Server>,
     /// Clears awaiting the server's confirmation, and the calls they leaked, by the
-    /// client's call id.
+    /// client's call id (the leaked ones with the server's call id and their time).
     clears: Bounded<(Conn, u16), Clear>,
     leaked: Bounded<(Conn, u16), (u16, u64)>,
     next_due: u64,
@@ -74,11 +81,11 @@ pub struct RasPortLeak {
 impl RasPortLeak {
     pub fn state_bytes_max() -> usize {
         let entry = |key: usize, value: usize| value + 2 * (key + size_of::<u64>());
-        let control =
-            size_of::<Control>() + CALLS * size_of::<Call>() + CALLS * size_of::<(u16, Event)>();
+        let calls = size_of::<Vec<Call>>() + CALLS * size_of::<Call>();
         ENTRIES
-            * (entry(size_of::<Conn>(), control)
-                + entry(size_of::<Host>(), size_of::<u32>())
+            * (entry(size_of::<Conn>(), calls)
+                + entry(size_of::<(Conn, u16)>(), size_of::<Event>())
+                + entry(size_of::<Host>(), size_of::<Server>())
                 + entry(size_of::<(Conn, u16)>(), size_of::<Clear>())
                 + entry(size_of::<(Conn, u16)>(), size_of::<(u16, u64)>()))
     }
@@ -87,7 +94,8 @@ impl RasPortLeak {
         RasPortLeak {
             clear_timeout: cfg.pptp_clear_timeout_ns,
             controls: Bounded::new(ENTRIES),
-            peaks: Bounded::new(ENTRIES),
+            requests: Bounded::new(ENTRIES),
+            servers: Bounded::new(ENTRIES),
             clears: Bounded::new(ENTRIES),
             leaked: Bounded::new(ENTRIES),
             next_due: u64::MAX,
@@ -100,31 +108,25 @@ impl RasPortLeak {
     }
 
     fn active(&self, server: Host) -> u32 {
-        self.controls
+        let tracked: usize = self
+            .controls
             .keys()
             .filter(|c| c.0 == server)
             .filter_map(|c| self.controls.get(c))
-            .map(|c| c.calls.len() as u32)
-            .sum()
+            .map(Vec::len)
+            .sum();
+        let untracked = self.servers.get(&server).map_or(0, |s| s.untracked);
+        tracked as u32 + untracked
     }
 
-    /// Ends a control connection; `by_server`: the server ended it, which settles the
-    /// clears it had not confirmed.
-    fn end(&mut self, conn: Conn, by_server: bool) {
-        self.controls.remove(&conn);
-        if by_server {
-            let calls: Vec<(Conn, u16)> = self
-                .clears
-                .keys()
-                .chain(self.leaked.keys())
-                .filter(|k| k.0 == conn)
-                .copied()
-                .collect();
-            for k in calls {
-                self.clears.remove(&k);
-                self.leaked.remove(&k);
-            }
+    /// Removes the call the closure picks from `conn`'s active calls.
+    fn end_call(&mut self, conn: Conn, pick: impl Fn(&Call) -> bool) -> Option<Call> {
+        let calls = self.controls.get_mut(&conn)?;
+        let call = calls.remove(calls.iter().position(pick)?);
+        if calls.is_empty() {
+            self.controls.remove(&conn);
         }
+        Some(call)
     }
 
     fn pptp(&mut self, ev: &Event, out: &mut Vec<Fault>) {
@@ -139,22 +141,13 @@ impl RasPortLeak {
         let ts = h.ts_ns;
         match (b.msg_type, from_server) {
             (OCRQ, false) => {
-                let c = self.controls.touch(conn, ts, Control::default);
-                c.requests.retain(|(id, _)| *id != b.call_id);
-                if c.requests.len() >= CALLS {
-                    c.requests.remove(0);
-                }
-                c.requests.push((b.call_id, *ev));
+                *self.requests.touch((conn, b.call_id), ts, || *ev) = *ev;
             }
-            (OCRP, true) => self.reply(conn, ev, out),
+            (OCRP, true) if b.result >= CONNECTED => self.reply(conn, ev, out),
             (CCRQ, false) => {
-                let Some(c) = self.controls.get_mut(&conn) else {
+                let Some(call) = self.end_call(conn, |k| k.client_call == b.call_id) else {
                     return;
                 };
-                let Some(i) = c.calls.iter().position(|k| k.client_call == b.call_id) else {
-                    return;
-                };
-                let call = c.calls.remove(i);
                 let deadline = ts.saturating_add(self.clear_timeout);
                 self.clears.touch((conn, call.client_call), ts, || Clear {
                     ccrq: *ev,
@@ -164,39 +157,63 @@ impl RasPortLeak {
                 self.next_due = self.next_due.min(deadline);
             }
             (CDN, true) => self.disconnected(conn, b.call_id),
-            (STOP_CCRQ | STOP_CCRP, by_server) => self.end(conn, by_server),
+            (STOP_CCRQ | STOP_CCRP, _) => {
+                self.controls.remove(&conn);
+            }
             _ => {}
         }
     }
 
     /// The server's Call-Disconnect-Notify for `id`. RFC 2637 has it carry the server's
-    /// own call id; some servers send the client's (the real capture from nDPI does), so
-    /// either one ends the call, the server's first.
+    /// own call id; some servers send the client's (the real capture from nDPI does). The
+    /// server's id is tried first everywhere (a clear awaiting it, an active call, a leak)
+    /// before the client's is.
     fn disconnected(&mut self, conn: Conn, id: u16) {
-        let client_call = self.controls.get_mut(&conn).and_then(|c| {
-            let i = c
-                .calls
-                .iter()
-                .position(|k| k.server_call == id)
-                .or_else(|| c.calls.iter().position(|k| k.client_call == id))?;
-            Some(c.calls.remove(i).client_call)
-        });
-        let settled = client_call.or_else(|| {
-            let by_server = self
-                .clears
+        let clear_by = |this: &Self, server_side: bool| {
+            this.clears
                 .keys()
-                .find(|k| k.0 == conn && self.clears.get(k).is_some_and(|c| c.server_call == id))
-                .map(|k| k.1);
-            let by_leak = self
-                .leaked
+                .filter(|k| k.0 == conn)
+                .find(|k| {
+                    this.clears.get(k).is_some_and(|c| {
+                        if server_side {
+                            c.server_call == id
+                        } else {
+                            k.1 == id
+                        }
+                    })
+                })
+                .copied()
+        };
+        let leak_by = |this: &Self, server_side: bool| {
+            this.leaked
                 .keys()
-                .find(|k| k.0 == conn && self.leaked.get(k).is_some_and(|l| l.0 == id))
-                .map(|k| k.1);
-            by_server.or(by_leak).or(Some(id))
-        });
-        if let Some(client_call) = settled {
-            self.clears.remove(&(conn, client_call));
-            self.leaked.remove(&(conn, client_call));
+                .filter(|k| k.0 == conn)
+                .find(|k| {
+                    this.leaked
+                        .get(k)
+                        .is_some_and(|l| if server_side { l.0 == id } else { k.1 == id })
+                })
+                .copied()
+        };
+        for server_side in [true, false] {
+            if let Some(k) = clear_by(self, server_side) {
+                self.clears.remove(&k);
+                return;
+            }
+            let pick = |k: &Call| {
+                if server_side {
+                    k.server_call == id
+                } else {
+                    k.client_call == id
+                }
+            };
+            if self.end_call(conn, pick).is_some() {
+                return;
+            }
+            if let Some(k) = leak_by(self, server_side) {
+                self.leaked.remove(&k);
+                return;
+            }
         }
     }
 
@@ -204,27 +221,27 @@ impl RasPortLeak {
         let Some(b) = ev.pptp() else { return };
         let ts = ev.hdr.ts_ns;
         let server = conn.0;
-        let c = self.controls.touch(conn, ts, Control::default);
-        let request = c
-            .requests
-            .iter()
-            .position(|(id, _)| *id == b.peer_call_id)
-            .map(|i| c.requests.remove(i).1);
+        let request = self.requests.remove(&(conn, b.peer_call_id));
         if b.result == CONNECTED {
-            if c.calls.len() >= CALLS {
-                c.calls.remove(0);
+            let calls = self.controls.touch(conn, ts, Vec::new);
+            if calls.len() >= CALLS {
+                calls.remove(0);
             }
-            c.calls.push(Call {
+            calls.push(Call {
                 client_call: b.peer_call_id,
                 server_call: b.call_id,
             });
+            if let Some((gone, calls)) = self.controls.take_spilled() {
+                let s = self.servers.touch(gone.0, ts, Server::default);
+                s.untracked = s.untracked.saturating_add(calls.len() as u32);
+            }
             let active = self.active(server);
-            let peak = self.peaks.touch(server, ts, || 0);
-            *peak = (*peak).max(active);
+            let s = self.servers.touch(server, ts, Server::default);
+            s.peak = s.peak.max(active);
             return;
         }
         let active = self.active(server);
-        let peak = self.peaks.get(&server).copied().unwrap_or(0);
+        let peak = self.servers.get(&server).map_or(0, |s| s.peak);
         if active >= peak {
             return;
         }
@@ -271,11 +288,12 @@ impl RasPortLeak {
         if b.flags & (TCP_FIN | TCP_RST) == 0 {
             return;
         }
-        if h.sport == ports::PPTP {
-            self.end((Host::src(ev), Host::dst(ev), h.dport), true);
-        } else if h.dport == ports::PPTP {
-            self.end((Host::dst(ev), Host::src(ev), h.sport), false);
-        }
+        let conn = if h.sport == ports::PPTP {
+            (Host::src(ev), Host::dst(ev), h.dport)
+        } else {
+            (Host::dst(ev), Host::src(ev), h.sport)
+        };
+        self.controls.remove(&conn);
     }
 
     fn unacknowledged(&self, (conn, call): (Conn, u16), c: &Clear) -> Fault {
@@ -351,7 +369,8 @@ impl Detector for RasPortLeak {
 
     fn evictions(&self) -> u64 {
         self.controls.evicted()
-            + self.peaks.evicted()
+            + self.requests.evicted()
+            + self.servers.evicted()
             + self.clears.evicted()
             + self.leaked.evicted()
     }
@@ -388,22 +407,79 @@ mod tests {
         out[0]
     }
 
+    /// Sets up call (1, 100) on client `c`'s control connection at `ts`.
+    fn connected(d: &mut RasPortLeak, c: Ipv4Addr, ts: u64, out: &mut Vec<Fault>) {
+        d.event(&msg(c, 1100, true, &pptp::ocrq(1, 1), ts), out);
+        d.event(&msg(c, 1100, false, &pptp::ocrp(100, 1, 1, 0, 0), ts), out);
+    }
+
     #[test]
-    fn control_connections_beyond_the_cap_are_counted_and_the_leak_gauge_follows() {
+    fn a_flood_of_requests_does_not_push_out_calls_or_fake_lost_capacity() {
+        let mut d = RasPortLeak::new(&Config::default());
+        let mut out = Vec::new();
+        let (a, b) = (Ipv4Addr::new(10, 2, 0, 1), Ipv4Addr::new(10, 2, 0, 2));
+        connected(&mut d, a, 1_000, &mut out);
+        connected(&mut d, b, 2_000, &mut out);
+        // 2000 requests from fresh ports that nobody answers.
+        let x = Ipv4Addr::new(10, 2, 0, 99);
+        for i in 0..2000u16 {
+            d.event(&msg(x, 2000 + i, true, &pptp::ocrq(1, 1), 3_000), &mut out);
+        }
+        assert_eq!(
+            d.evictions(),
+            2000 - ENTRIES as u64,
+            "requests pushed out requests"
+        );
+        // Both calls are still up: a rejection now is a full server, not lost capacity.
+        let busy = pptp::ocrp(0, 1, 4, 0, 0);
+        d.event(
+            &msg(Ipv4Addr::new(10, 2, 0, 3), 1100, false, &busy, 4_000),
+            &mut out,
+        );
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn control_connections_pushed_out_still_count_as_carrying_their_calls() {
         let mut d = RasPortLeak::new(&Config::default());
         let mut out = Vec::new();
         for i in 0..ENTRIES as u16 + 2 {
             let c = Ipv4Addr::new(10, 1, (i >> 8) as u8, i as u8);
-            let ts = 1_000 + u64::from(i);
-            d.event(&msg(c, 1100, true, &pptp::ocrq(1, 1), ts), &mut out);
-            d.event(
-                &msg(c, 1100, false, &pptp::ocrp(100, 1, 1, 0, 0), ts),
-                &mut out,
-            );
+            connected(&mut d, c, 1_000 + u64::from(i), &mut out);
         }
         assert_eq!(d.evictions(), 2, "two control connections pushed out");
-        // The newest connection clears its call and the server never confirms.
-        let c = Ipv4Addr::new(10, 1, 4, 1);
+        let busy = pptp::ocrp(0, 1, 4, 0, 0);
+        d.event(
+            &msg(Ipv4Addr::new(10, 3, 0, 1), 1100, false, &busy, 9_000),
+            &mut out,
+        );
+        assert!(out.is_empty(), "peak 1026, 1026 counted: {out:?}");
+    }
+
+    #[test]
+    fn a_reply_cut_short_before_its_result_is_no_rejection() {
+        let mut d = RasPortLeak::new(&Config::default());
+        let mut out = Vec::new();
+        let c = Ipv4Addr::new(10, 4, 0, 1);
+        connected(&mut d, c, 1_000, &mut out);
+        d.event(&msg(c, 1100, true, &pptp::ccrq(1), 2_000), &mut out);
+        d.event(
+            &msg(c, 1100, false, &pptp::cdn(100, 3, 0, 0), 3_000),
+            &mut out,
+        );
+        // The next reply's first 16 bytes only: header and call ids, no result.
+        let cut = &pptp::ocrp(101, 2, 1, 0, 0)[..16];
+        d.event(&msg(c, 1100, false, cut, 4_000), &mut out);
+        d.advance(u64::MAX, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn the_leak_gauge_follows_unconfirmed_clears_and_late_confirmations() {
+        let mut d = RasPortLeak::new(&Config::default());
+        let mut out = Vec::new();
+        let c = Ipv4Addr::new(10, 5, 0, 1);
+        connected(&mut d, c, 1_000, &mut out);
         d.event(&msg(c, 1100, true, &pptp::ccrq(1), 5_000), &mut out);
         d.advance(5_000 + 10_000_000_000, &mut out);
         assert_eq!(out.len(), 1);

@@ -24,6 +24,9 @@ pub const CLIENTS: usize = 1024;
 /// Registrations kept per episode (a client registers a handful of names, each retried
 /// three times under one transaction id); the oldest gives way.
 pub const REQUESTS: usize = 32;
+/// Names accepted by any server, kept per episode: the most recent, as many as twice
+/// the registrations kept, so every name still in the registration log is covered.
+pub const ACCEPTED: usize = 2 * REQUESTS;
 /// Names in a record's lists and evidence.
 const LISTED: usize = 16;
 
@@ -62,8 +65,8 @@ pub struct WinsBackupSwap {
     timeout: u64,
     episode: u64,
     clients: Bounded<Host, Episode>,
-    /// Requests pushed out of a full episode.
-    dropped_requests: u64,
+    /// Requests and accepted names pushed out of a full episode.
+    dropped: u64,
     /// No deadline falls before this: `advance` has nothing to do until then.
     next_due: u64,
 }
@@ -74,7 +77,7 @@ impl WinsBackupSwap {
     pub fn state_bytes_max() -> usize {
         let episode = size_of::<Episode>()
             + REQUESTS * size_of::<Request>()
-            + REQUESTS * size_of::<[u8; 16]>();
+            + ACCEPTED * size_of::<[u8; 16]>();
         CLIENTS * (episode + 2 * (size_of::<Host>() + size_of::<u64>()))
     }
 
@@ -83,7 +86,7 @@ impl WinsBackupSwap {
             timeout: cfg.nbns_timeout_ns,
             episode: cfg.wins_episode_ns.max(cfg.nbns_timeout_ns),
             clients: Bounded::new(CLIENTS),
-            dropped_requests: 0,
+            dropped: 0,
             next_due: u64::MAX,
         }
     }
@@ -105,11 +108,11 @@ impl WinsBackupSwap {
                 && matches!(r.outcome, Outcome::Pending | Outcome::Waiting)
         }) {
             r.last_ts = ts;
-            r.sent += 1;
+            r.sent = r.sent.saturating_add(1);
         } else {
             if episode.requests.len() >= REQUESTS {
                 episode.requests.remove(0);
-                self.dropped_requests += 1;
+                self.dropped += 1;
             }
             episode.requests.push(Request {
                 server,
@@ -133,11 +136,12 @@ impl WinsBackupSwap {
         };
         let wack = flags.opcode() == OPCODE_WACK;
         let positive = !wack && flags.rcode() == 0;
-        if positive
-            && let Some(n) = name
-            && !episode.accepted.contains(&n)
-            && episode.accepted.len() < REQUESTS
-        {
+        if positive && let Some(n) = name {
+            episode.accepted.retain(|a| *a != n);
+            if episode.accepted.len() >= ACCEPTED {
+                episode.accepted.remove(0);
+                self.dropped += 1;
+            }
             episode.accepted.push(n);
         }
         let Some(r) = episode.requests.iter_mut().find(|r| {
@@ -371,7 +375,7 @@ impl Detector for WinsBackupSwap {
     }
 
     fn evictions(&self) -> u64 {
-        self.clients.evicted() + self.dropped_requests
+        self.clients.evicted() + self.dropped
     }
 }
 
