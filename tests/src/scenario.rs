@@ -231,6 +231,17 @@ impl Lan {
         self.add(at_ms, frame, check);
     }
 
+    /// A TCP SYN from `from` to `to`, and `to`'s SYN-ACK: a connection accepted.
+    fn handshake(&mut self, at: u64, from: Endpoint, to: Endpoint) {
+        let ports = |flags: &str, a: u16, b: u16| {
+            format!("{flags} && tcp.srcport == {a} && tcp.dstport == {b}")
+        };
+        let syn = ports("tcp.flags.syn == 1 && tcp.flags.ack == 0", from.1, to.1);
+        self.tcp(at, from, to, TCP_SYN, &[], &syn);
+        let syn_ack = ports("tcp.flags.syn == 1 && tcp.flags.ack == 1", to.1, from.1);
+        self.tcp(at + 1, to, from, TCP_SYN | TCP_ACK, &[], &syn_ack);
+    }
+
     /// `to` answers a datagram `from` sent it with ICMP(v6) port unreachable, quoting it.
     fn port_unreachable(
         &mut self,
@@ -300,8 +311,6 @@ const NBSTAT_QUERY: &str = "nbns.type == 33 && nbns.flags.response == 0 && nbns.
 const NBSTAT_RESPONSE: &str = "nbns.type == 33 && nbns.flags.response == 1";
 const ICMP_QUOTING_NBSTAT: &str =
     "icmp.type == 3 && icmp.code == 3 && nbns.type == 33 && udp.srcport == 137";
-const SYN_139: &str = "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 139";
-const SYN_ACK_139: &str = "tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.srcport == 139";
 const SESSION_SMBSERVER: &str = "nbss.type == 0x81 && nbss.called_name contains \"*SMBSERVER\"";
 const SESSION_REQUEST: &str = "nbss.type == 0x81";
 const SESSION_POSITIVE: &str = "nbss.type == 0x82";
@@ -618,23 +627,10 @@ fn nbstat_icmp_port_unreachable() -> Scenario {
     lan.done("nbstat_icmp_port_unreachable", NBSTAT_FAULT)
 }
 
-/// SYN from `client` to `target`:139 and the target's SYN-ACK.
-fn handshake(lan: &mut Lan, at: u64, client: u8, target: u8, sport: u16) {
-    lan.tcp(at, (client, sport), (target, 139), TCP_SYN, &[], SYN_139);
-    lan.tcp(
-        at + 1,
-        (target, 139),
-        (client, sport),
-        TCP_SYN | TCP_ACK,
-        &[],
-        SYN_ACK_139,
-    );
-}
-
 /// Another host reaches the target's TCP 139 just before: only UDP 137 is filtered.
 fn nbstat_tcp139_open() -> Scenario {
     let mut lan = Lan::new(23);
-    handshake(&mut lan, 0, OTHER_CLIENT, TARGET, 1050);
+    lan.handshake(0, (OTHER_CLIENT, 1050), (TARGET, 139));
     nbstat_unanswered(&mut lan, 1000, CLIENT, TARGET, 0x0001);
     lan.done("nbstat_tcp139_open", NBSTAT_FAULT)
 }
@@ -643,7 +639,7 @@ fn nbstat_tcp139_open() -> Scenario {
 /// present), then falls back to the NBSTAT query, which goes unanswered.
 fn nbstat_smbserver_refused() -> Scenario {
     let mut lan = Lan::new(24);
-    handshake(&mut lan, 0, CLIENT, TARGET, 1051);
+    lan.handshake(0, (CLIENT, 1051), (TARGET, 139));
     let req = nbss::session_request(&nbss::smbserver(), &name("NT4WKS", 0x00));
     lan.tcp(
         100,
@@ -707,7 +703,7 @@ fn answered_then_session(lan: &mut Lan, at: u64, client: u8, target: u8, id: u16
         [2, 0, 0, 0, lan.net, target],
     );
     lan.udp(at + 5, (target, 137), (client, 137), &r, NBSTAT_RESPONSE);
-    handshake(lan, at + 10, client, target, 1060);
+    lan.handshake(at + 10, (client, 1060), (target, 139));
     let req = nbss::session_request(&server, &name("CLIENT", 0x00));
     lan.tcp(
         at + 20,
@@ -745,7 +741,7 @@ fn nbstat_benign_answered_then_session() -> Scenario {
 fn nbstat_benign_unanswered_but_smbserver_session() -> Scenario {
     let mut lan = Lan::new(28);
     nbstat_unanswered(&mut lan, 0, CLIENT, TARGET, 0x0006);
-    handshake(&mut lan, 5000, CLIENT, TARGET, 1070);
+    lan.handshake(5000, (CLIENT, 1070), (TARGET, 139));
     let req = nbss::session_request(&nbss::smbserver(), &name("W2K", 0x00));
     lan.tcp(
         5100,
@@ -1116,16 +1112,8 @@ const WEB: u8 = 30;
 const DNS: u8 = 53;
 const SMS_FAULT: Option<&str> = Some("sms_port_conflict");
 
-fn syn_from(port: u16) -> String {
-    format!("tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.srcport == {port}")
-}
-
 fn syn_to(port: u16) -> String {
     format!("tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == {port}")
-}
-
-fn syn_ack_from(port: u16) -> String {
-    format!("tcp.flags.syn == 1 && tcp.flags.ack == 1 && tcp.srcport == {port}")
 }
 
 fn rst_from(port: u16) -> String {
@@ -1134,27 +1122,6 @@ fn rst_from(port: u16) -> String {
 
 fn udp_between(sport: u16, dport: u16) -> String {
     format!("udp.srcport == {sport} && udp.dstport == {dport}")
-}
-
-/// `host` opens a TCP connection from `port` to `peer`:`dport`, which accepts.
-fn connect_from(lan: &mut Lan, at: u64, (host, port): (u8, u16), (peer, dport): (u8, u16)) {
-    lan.tcp(
-        at,
-        (host, port),
-        (peer, dport),
-        TCP_SYN,
-        &[],
-        &syn_from(port),
-    );
-    let check = syn_ack_from(dport);
-    lan.tcp(
-        at + 1,
-        (peer, dport),
-        (host, port),
-        TCP_SYN | TCP_ACK,
-        &[],
-        &check,
-    );
 }
 
 /// `peer` tries TCP `host`:`port` and gets a RST.
@@ -1212,8 +1179,8 @@ pub fn sms() -> Vec<Scenario> {
 /// A web client on H happens to get 1761 as its ephemeral port, twice: one record.
 fn sms_tcp_ephemeral_collision() -> Scenario {
     let mut lan = Lan::new(60);
-    connect_from(&mut lan, 0, (CLIENT, 1761), (WEB, 80));
-    connect_from(&mut lan, 3000, (CLIENT, 1761), (WEB, 80));
+    lan.handshake(0, (CLIENT, 1761), (WEB, 80));
+    lan.handshake(3000, (CLIENT, 1761), (WEB, 80));
     lan.done("sms_tcp_ephemeral_collision", SMS_FAULT)
 }
 
@@ -1256,7 +1223,7 @@ fn sms_udp_refused() -> Scenario {
 /// Both reasons over IPv6: a collision on TCP 1761, UDP 1762 refused with ICMPv6.
 fn sms_ipv6() -> Scenario {
     let mut lan = Lan::v6(64);
-    connect_from(&mut lan, 0, (CLIENT, 1761), (WEB, 443));
+    lan.handshake(0, (CLIENT, 1761), (WEB, 443));
     refused_udp(&mut lan, 100, (CONSOLE, 1061), (CLIENT, 1762));
     lan.done("sms_ipv6", SMS_FAULT)
 }
@@ -1264,7 +1231,7 @@ fn sms_ipv6() -> Scenario {
 /// Two clients: one collides on 1761/tcp, the console is refused on the other's 1762.
 fn sms_several_hosts() -> Scenario {
     let mut lan = Lan::new(65);
-    connect_from(&mut lan, 0, (CLIENT, 1761), (WEB, 80));
+    lan.handshake(0, (CLIENT, 1761), (WEB, 80));
     refused_tcp(&mut lan, 50, (CONSOLE, 1051), (OTHER_CLIENT, 1762));
     lan.done("sms_several_hosts", SMS_FAULT)
 }
@@ -1272,23 +1239,7 @@ fn sms_several_hosts() -> Scenario {
 /// The agent accepts the console on 1761; a datagram to 1761 gets no answer at all.
 fn sms_benign_agent_accepts() -> Scenario {
     let mut lan = Lan::new(66);
-    lan.tcp(
-        0,
-        (CONSOLE, 1070),
-        (CLIENT, 1761),
-        TCP_SYN,
-        &[],
-        &syn_to(1761),
-    );
-    let check = syn_ack_from(1761);
-    lan.tcp(
-        1,
-        (CLIENT, 1761),
-        (CONSOLE, 1070),
-        TCP_SYN | TCP_ACK,
-        &[],
-        &check,
-    );
+    lan.handshake(0, (CONSOLE, 1070), (CLIENT, 1761));
     let msg = b"SMS remote control?";
     lan.udp(
         10,
@@ -1303,7 +1254,7 @@ fn sms_benign_agent_accepts() -> Scenario {
 /// H reaches the console's 1761 from an ephemeral port: its own 1761 is not involved.
 fn sms_benign_client_connects_to_remote_sms_port() -> Scenario {
     let mut lan = Lan::new(67);
-    connect_from(&mut lan, 0, (CLIENT, 49200), (CONSOLE, 1761));
+    lan.handshake(0, (CLIENT, 49200), (CONSOLE, 1761));
     lan.done("sms_benign_client_connects_to_remote_sms_port", None)
 }
 
@@ -1312,8 +1263,8 @@ fn sms_benign_client_connects_to_remote_sms_port() -> Scenario {
 fn sms_benign_remote_control_ports() -> Scenario {
     let mut lan = Lan::new(68);
     refused_tcp(&mut lan, 0, (CONSOLE, 1052), (CLIENT, 2701));
-    connect_from(&mut lan, 10, (CLIENT, 2702), (WEB, 80));
-    connect_from(&mut lan, 20, (CLIENT, 1761), (CONSOLE, 2701));
+    lan.handshake(10, (CLIENT, 2702), (WEB, 80));
+    lan.handshake(20, (CLIENT, 1761), (CONSOLE, 2701));
     lan.done("sms_benign_remote_control_ports", None)
 }
 
@@ -1364,16 +1315,7 @@ impl Lan {
 
     /// TCP handshake and Start-Control-Connection request and reply.
     fn open(&mut self, at: u64, c: Control) {
-        let (a, b) = ((c.client, c.sport), (c.server, PPTP_PORT));
-        self.tcp(at, a, b, TCP_SYN, &[], &syn_to(PPTP_PORT));
-        self.tcp(
-            at + 1,
-            b,
-            a,
-            TCP_SYN | TCP_ACK,
-            &[],
-            &syn_ack_from(PPTP_PORT),
-        );
+        self.handshake(at, (c.client, c.sport), (c.server, PPTP_PORT));
         let rq = pptp::sccrq("client", "faultd tests");
         self.pptp(at + 2, c, true, &rq, "pptp.control_message_type == 1");
         let rp = pptp::sccrp(1, 0, "ras", "faultd tests");
