@@ -42,6 +42,11 @@ fn is_eperm(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// This build's XDP object, as embedded.
+pub fn object() -> &'static [u8] {
+    OBJECT
+}
+
 /// Parses the object and loads the classifier into the kernel (not attached), with maps
 /// of its own.
 pub fn load() -> Result<Ebpf, LoadError> {

@@ -158,11 +158,22 @@ const DEFAULT_PIN_PATH: &str = "/sys/fs/bpf/faultd";
 #[derive(clap::Args)]
 struct Bench {
     file: PathBuf,
-    /// Runs per frame and program (rounded up to whole batches of 20000).
+    /// Runs per frame and program, in all.
     #[arg(long, default_value_t = 200_000)]
     repeat: u32,
+    /// Rounds the runs are split into; the programs take turns frame by frame in each.
+    #[arg(long, default_value_t = 10)]
+    rounds: u32,
+    /// Another build's XDP object (e.g. a copy of target/*/build/fault-user-*/out/fault-ebpf
+    /// before a change): measured in the same rounds, its figures and the paired
+    /// difference shown beside this build's.
+    #[arg(long, value_name = "OBJECT")]
+    against: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Also write the JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -347,7 +358,11 @@ fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
 }
 
 fn bench(b: &Bench) -> anyhow::Result<()> {
-    let report = fault_user::bench::run(&b.file, b.repeat)?;
+    let report = fault_user::bench::run(&b.file, b.repeat, b.rounds, b.against.as_deref())?;
+    if let Some(p) = &b.json_out {
+        std::fs::write(p, report.json().to_string())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+    }
     match b.format {
         Format::Text => print!("{}", report.text()),
         Format::Json => println!("{}", report.json()),

@@ -38,6 +38,9 @@ enum Task {
         /// Runs per frame and program.
         #[arg(long, default_value_t = 200_000)]
         repeat: u32,
+        /// Another build's XDP object to measure in the same rounds (see `faultd bench`).
+        #[arg(long, value_name = "OBJECT")]
+        against: Option<PathBuf>,
     },
 }
 
@@ -54,7 +57,7 @@ fn main() -> anyhow::Result<()> {
             run(&mut cmd)
         }
         Task::Demo => demo::run(),
-        Task::Bench { repeat } => bench(repeat),
+        Task::Bench { repeat, against } => bench(repeat, against),
     }
 }
 
@@ -201,16 +204,18 @@ pub(crate) fn build_and_write_capture() -> anyhow::Result<(PathBuf, PathBuf, usi
     Ok((faultd, pcap, frames.len()))
 }
 
-fn bench(repeat: u32) -> anyhow::Result<()> {
+fn bench(repeat: u32, against: Option<PathBuf>) -> anyhow::Result<()> {
     let (faultd, pcap, _) = build_and_write_capture()?;
-    let pcap = pcap.to_str().context("non-UTF-8 path")?;
-    let repeat = repeat.to_string();
-    run(Command::new(&faultd).args(["bench", pcap, "--repeat", &repeat]))?;
-    let json = output(
-        Command::new(&faultd).args(["bench", pcap, "--repeat", &repeat, "--format", "json"]),
-    )?;
     let out = root().join("target/bench.json");
-    std::fs::write(&out, json)?;
+    let mut cmd = Command::new(&faultd);
+    cmd.arg("bench")
+        .arg(&pcap)
+        .args(["--repeat", &repeat.to_string(), "--json-out"])
+        .arg(&out);
+    if let Some(a) = against {
+        cmd.arg("--against").arg(a);
+    }
+    run(&mut cmd)?;
     println!("JSON: {}", out.display());
     Ok(())
 }
