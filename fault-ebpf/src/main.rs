@@ -4,6 +4,8 @@
 //! traffic: every path returns `XDP_PASS`.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]
+// Inline asm for a register-only optimisation barrier (see `xdp::opaque`).
+#![cfg_attr(target_arch = "bpf", feature(asm_experimental_arch))]
 
 #[cfg(target_arch = "bpf")]
 mod xdp;

@@ -66,6 +66,8 @@ pub struct ProgramStats {
 #[derive(Debug)]
 pub struct Row {
     pub label: String,
+    /// The slowest frame of the class (its index in the capture, from 0).
+    pub worst_frame: usize,
     pub frames: usize,
     /// Most events one frame of the class hands to userspace.
     pub events: u32,
@@ -80,8 +82,20 @@ pub struct Row {
     pub target_ns: f64,
 }
 
+/// One frame's figures.
+#[derive(Debug)]
+pub struct FrameRow {
+    pub len: usize,
+    pub classes: Vec<&'static str>,
+    pub events: u32,
+    pub min_ns: f64,
+    pub over_empty_ns: f64,
+    pub against_min_ns: Option<f64>,
+}
+
 pub struct Report {
     pub empty_ns: f64,
+    pub frames: Vec<FrameRow>,
     pub rounds: u32,
     pub repeat: u32,
     pub rows: Vec<Row>,
@@ -98,11 +112,20 @@ struct Figures {
 
 /// Measures every frame of `path`, `repeat` runs per frame and program split over
 /// `rounds` rounds; `against` is another build's XDP object to compare with.
-pub fn run(path: &Path, repeat: u32, rounds: u32, against: Option<&Path>) -> anyhow::Result<Report> {
+pub fn run(
+    path: &Path,
+    repeat: u32,
+    rounds: u32,
+    against: Option<&Path>,
+) -> anyhow::Result<Report> {
     let frames: Vec<Vec<u8>> = Capture::open(path)?
         .map(|f| f.map(|f| f.data))
         .collect::<Result<_, _>>()?;
-    anyhow::ensure!(!frames.is_empty(), "{}: no frames to measure", path.display());
+    anyhow::ensure!(
+        !frames.is_empty(),
+        "{}: no frames to measure",
+        path.display()
+    );
     let rounds = rounds.max(1);
     let per_round = repeat.div_ceil(rounds).max(1);
 
@@ -112,8 +135,8 @@ pub fn run(path: &Path, repeat: u32, rounds: u32, against: Option<&Path>) -> any
     ];
     let against_bytes;
     if let Some(p) = against {
-        against_bytes = std::fs::read(p)
-            .map_err(|e| anyhow::anyhow!("--against {}: {e}", p.display()))?;
+        against_bytes =
+            std::fs::read(p).map_err(|e| anyhow::anyhow!("--against {}: {e}", p.display()))?;
         subjects.push(subject("against", &against_bytes, PROGRAM_CLASSIFY)?);
     }
 
@@ -152,8 +175,21 @@ pub fn run(path: &Path, repeat: u32, rounds: u32, against: Option<&Path>) -> any
     let empty_ns = empty.iter().map(|e| e.min).fold(f64::INFINITY, f64::min);
 
     let mut by_label: BTreeMap<(usize, String), Vec<usize>> = BTreeMap::new();
+    let mut frame_rows = Vec::with_capacity(frames.len());
     for (f, frame) in frames.iter().enumerate() {
         let classes = events_of(frame)?.0;
+        frame_rows.push(FrameRow {
+            len: frame.len(),
+            classes: Class::ALL
+                .iter()
+                .filter(|c| classes & c.bit() != 0)
+                .map(|c| c.name())
+                .collect(),
+            events: events[f],
+            min_ns: ours[f].min,
+            over_empty_ns: ours[f].diff,
+            against_min_ns: theirs.as_ref().map(|(_, t)| t[f].min),
+        });
         if classes == 0 {
             // A TCP handshake on a watched port is in no class, yet gives an event.
             let label = if events[f] == 0 {
@@ -191,6 +227,7 @@ pub fn run(path: &Path, repeat: u32, rounds: u32, against: Option<&Path>) -> any
                 }
             };
             Row {
+                worst_frame: worst,
                 frames: idx.len(),
                 events: ev,
                 min_ns: ours[worst].min,
@@ -204,6 +241,7 @@ pub fn run(path: &Path, repeat: u32, rounds: u32, against: Option<&Path>) -> any
         .collect();
     Ok(Report {
         empty_ns,
+        frames: frame_rows,
         rounds,
         repeat: per_round * rounds,
         rows,
@@ -290,7 +328,8 @@ impl Report {
         let mut s = format!(
             "ns per frame through BPF_PROG_TEST_RUN: {} runs per frame and program in {} \
              interleaved rounds; min = the frame's fastest round, +empty = median paired \
-             difference to the empty program (min {:.1} ns)\n\n",
+             difference to the empty program (min {:.1} ns); worst = the row's slowest frame \
+             (its index in the capture; per-frame figures in the JSON)\n\n",
             self.repeat, self.rounds, self.empty_ns
         );
         for (label, p) in &self.programs {
@@ -304,8 +343,8 @@ impl Report {
         }
         let against = self.rows.iter().any(|r| r.vs_against_ns.is_some());
         s += &format!(
-            "\n{:<26} {:>6} {:>3} {:>8} {:>8} {:>7} {:>7}",
-            "class", "frames", "ev", "min ns", "+empty", "x empty", "target"
+            "\n{:<26} {:>6} {:>5} {:>3} {:>8} {:>8} {:>7} {:>7}",
+            "class", "frames", "worst", "ev", "min ns", "+empty", "x empty", "target"
         );
         if against {
             s += &format!(" {:>9} {:>10}", "against", "-against");
@@ -313,9 +352,10 @@ impl Report {
         s += "\n";
         for r in &self.rows {
             s += &format!(
-                "{:<26} {:>6} {:>3} {:>8.1} {:>8.1} {:>7.2} {:>7.1}{}",
+                "{:<26} {:>6} {:>5} {:>3} {:>8.1} {:>8.1} {:>7.2} {:>7.1}{}",
                 r.label,
                 r.frames,
+                format!("#{}", r.worst_frame),
                 r.events,
                 r.min_ns,
                 r.over_empty_ns,
@@ -328,7 +368,11 @@ impl Report {
             }
             s += "\n";
         }
-        let missed: Vec<&Row> = self.rows.iter().filter(|r| r.min_ns > r.target_ns).collect();
+        let missed: Vec<&Row> = self
+            .rows
+            .iter()
+            .filter(|r| r.min_ns > r.target_ns)
+            .collect();
         s += &format!(
             "\ntargets (unwatched <= {UNWATCHED_RATIO}x empty; no event <= {LINE_RATE_NS} ns, \
              10GbE line rate on one core; one event <= {ONE_EVENT_NS} ns; several <= \
@@ -352,7 +396,8 @@ impl Report {
             .rows
             .iter()
             .map(|r| {
-                json!({"class": r.label, "frames": r.frames, "events": r.events,
+                json!({"class": r.label, "frames": r.frames, "worst_frame": r.worst_frame,
+                       "events": r.events,
                        "min_ns": r.min_ns, "over_empty_ns": r.over_empty_ns,
                        "ratio_to_empty": r.min_ns / self.empty_ns,
                        "against_min_ns": r.against_min_ns, "vs_against_ns": r.vs_against_ns,
@@ -368,7 +413,17 @@ impl Report {
                        "jited_bytes": p.jited_bytes})
             })
             .collect();
+        let frames: Vec<Value> = self
+            .frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                json!({"frame": i, "len": f.len, "classes": f.classes, "events": f.events,
+                       "min_ns": f.min_ns, "over_empty_ns": f.over_empty_ns,
+                       "against_min_ns": f.against_min_ns})
+            })
+            .collect();
         json!({"rounds": self.rounds, "repeat": self.repeat, "empty_ns": self.empty_ns,
-               "programs": programs, "classes": rows})
+               "programs": programs, "classes": rows, "frames": frames})
     }
 }

@@ -1,7 +1,10 @@
 //! IPv4 (header length honoured, fragments not followed) and IPv6 (the common extension
 //! headers skipped), and IP-in-IP tunnels one level deep.
+//!
+//! Phase 1 walks the headers ([`network`]); phase 2 only copies the innermost header's
+//! addresses ([`addresses`]), from the offset phase 1 left in the [`Triage`].
 
-use super::{Ctx, Malformed, Packet, Parsed, Sink, l4};
+use super::{Ctx, Malformed, Packet, Parsed, Sink, Walk, l4};
 use crate::event::Family;
 
 const MAX_IPV6_EXT_HEADERS: usize = 4;
@@ -14,35 +17,46 @@ const IPPROTO_IPV6: u8 = 41;
 type Next = Option<(u8, usize, usize)>;
 
 /// The network layer: an IP header, or an IP-in-IP tunnel (4in4, 6in4, 4in6, 6in6) one
-/// level deep, then the transport. A loop rather than recursion (BPF has none), with a
-/// single transport call site, so a tunnel costs the verifier a second header parse, not
-/// a second copy of everything above it. Records carry the inner addresses.
-pub(super) fn network<P: Packet + ?Sized, S: Sink>(
-    cx: &mut Ctx<P, S>,
+/// level deep, then whether the transport is one faultd watches. A loop rather than
+/// recursion (BPF has none), so a tunnel costs the verifier a second header parse, not a
+/// second copy of everything after it. Records carry the inner addresses. Not inlined: in
+/// BPF its stack frame then stays out of the XDP function's, which is on phase 2's
+/// deepest call chain (512 bytes in all).
+#[inline(never)]
+pub(super) fn network<P: Packet + ?Sized>(
+    w: &mut Walk<P>,
     mut off: usize,
     mut v6: bool,
-) -> Parsed {
+) -> Result<bool, Malformed> {
     for _ in 0..2 {
-        let next = if v6 { ipv6(cx, off)? } else { ipv4(cx, off)? };
+        w.t.net = off as u32;
+        w.t.layer = if v6 {
+            Family::Ipv6 as u8
+        } else {
+            Family::Ipv4 as u8
+        };
+        let next = if v6 { ipv6(w, off)? } else { ipv4(w, off)? };
         let Some((proto, l4, end)) = next else {
-            return Ok(());
+            return Ok(false);
         };
         match proto {
             IPPROTO_IPIP => v6 = false,
             IPPROTO_IPV6 => v6 = true,
             _ => {
-                let (l4, end) = cx.converge(l4, end);
-                return l4::dispatch(cx, proto, l4, end);
+                w.t.proto = proto;
+                w.t.off = l4 as u32;
+                w.t.end = end as u32;
+                return l4::watched(w, proto, l4, end);
             }
         }
         off = l4;
     }
     // A tunnel inside a tunnel: not followed.
-    Ok(())
+    Ok(false)
 }
 
-fn ipv4<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) -> Result<Next, Malformed> {
-    let h = cx.rd.bytes::<20>(off)?;
+fn ipv4<P: Packet + ?Sized>(w: &mut Walk<P>, off: usize) -> Result<Next, Malformed> {
+    let h = w.rd.bytes::<20>(off)?;
     if h[0] >> 4 != 4 {
         return Err(Malformed);
     }
@@ -51,50 +65,44 @@ fn ipv4<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) -> Result<N
     if ihl < 20 || total < ihl {
         return Err(Malformed);
     }
-    cx.family = Family::Ipv4 as u8;
-    cx.ev.hdr.family = cx.family;
-    cx.ev.hdr.src[..4].copy_from_slice(&h[12..16]);
-    cx.ev.hdr.dst[..4].copy_from_slice(&h[16..20]);
     // A fragment (more-fragments set, or an offset) holds part of a datagram: later ones
     // have no transport header, and the first one's payload is cut short by design. XDP
     // does not reassemble, so fragmented datagrams are not followed past this header.
     if u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
         return Ok(None);
     }
-    let end = cx.end_of(off + total, cx.rd.len());
+    let end = w.end_of(off + total, w.rd.len());
     Ok(Some((h[9], off + ihl, end)))
 }
 
-fn ipv6<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) -> Result<Next, Malformed> {
-    let h = cx.rd.bytes::<40>(off)?;
+fn ipv6<P: Packet + ?Sized>(w: &mut Walk<P>, off: usize) -> Result<Next, Malformed> {
+    let h = w.rd.bytes::<8>(off)?;
     if h[0] >> 4 != 6 {
         return Err(Malformed);
     }
-    cx.family = Family::Ipv6 as u8;
-    cx.ev.hdr.family = cx.family;
-    cx.ev.hdr.src.copy_from_slice(&h[8..24]);
-    cx.ev.hdr.dst.copy_from_slice(&h[24..40]);
+    // The addresses are read in phase 2, but a header cut short is malformed here.
+    w.rd.bytes::<32>(off + 8)?;
     let payload_len = u16::from_be_bytes([h[4], h[5]]) as usize;
     let mut l4 = off + 40;
     // A zero payload length means a jumbogram: the frame's end is the limit.
     let end = if payload_len == 0 {
-        cx.rd.len()
+        w.rd.len()
     } else {
-        cx.end_of(l4 + payload_len, cx.rd.len())
+        w.end_of(l4 + payload_len, w.rd.len())
     };
     let mut next = h[6];
     for _ in 0..MAX_IPV6_EXT_HEADERS {
         match next {
             // Hop-by-hop, routing, destination options: length in 8-octet units, less one.
             0 | 43 | 60 => {
-                let e = cx.rd.bytes::<2>(l4)?;
+                let e = w.rd.bytes::<2>(l4)?;
                 next = e[0];
                 l4 += (e[1] as usize + 1) * 8;
             }
             // Fragment header: a real fragment is not followed, as for IPv4; an atomic
             // one (offset 0, no more fragments) is a whole datagram.
             44 => {
-                let e = cx.rd.bytes::<4>(l4)?;
+                let e = w.rd.bytes::<4>(l4)?;
                 if u16::from_be_bytes([e[2], e[3]]) & 0xfff9 != 0 {
                     return Ok(None);
                 }
@@ -103,7 +111,7 @@ fn ipv6<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) -> Result<N
             }
             // Authentication header: length in 4-octet units, less two.
             51 => {
-                let e = cx.rd.bytes::<2>(l4)?;
+                let e = w.rd.bytes::<2>(l4)?;
                 next = e[0];
                 l4 += (e[1] as usize + 2) * 4;
             }
@@ -111,4 +119,20 @@ fn ipv6<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize) -> Result<N
         }
     }
     Ok(Some((next, l4, end)))
+}
+
+/// Phase 2: the innermost IP header's addresses, at `net`, into the event header.
+#[inline(always)]
+pub(super) fn addresses<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, net: usize) -> Parsed {
+    cx.ev.hdr.family = cx.family;
+    if cx.family == Family::Ipv6 as u8 {
+        let a = cx.rd.bytes::<32>(net + 8)?;
+        cx.ev.hdr.src.copy_from_slice(&a[..16]);
+        cx.ev.hdr.dst.copy_from_slice(&a[16..]);
+    } else {
+        let a = cx.rd.bytes::<8>(net + 12)?;
+        cx.ev.hdr.src[..4].copy_from_slice(&a[..4]);
+        cx.ev.hdr.dst[..4].copy_from_slice(&a[4..]);
+    }
+    Ok(())
 }

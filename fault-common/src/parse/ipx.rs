@@ -4,8 +4,7 @@ use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink};
 use crate::{
     class::Class,
     event::{
-        EventKind, Family, IpxEncap, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST, NCP_HAS_SUBFUNCTION,
-        NcpBody,
+        EventKind, Family, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST, NCP_HAS_SUBFUNCTION, NcpBody,
     },
     ports,
 };
@@ -28,10 +27,13 @@ const SAP_ENTRY_LEN: usize = 64;
 /// NetWare sends up to 7 entries in a response; one spare.
 const SAP_MAX_ENTRIES: usize = 8;
 
+/// Not inlined: in BPF its stack frame (SAP names, NCP object names) then stays out of the
+/// XDP function's, whose frame every other call adds to (512 bytes in all).
+#[inline(never)]
 pub(super) fn parse<P: Packet + ?Sized, S: Sink>(
     cx: &mut Ctx<P, S>,
     off: usize,
-    encap: IpxEncap,
+    encap: u8,
 ) -> Parsed {
     cx.class(Class::Ipx);
     let h = cx.rd.bytes::<IPX_HLEN>(off)?;
@@ -41,7 +43,7 @@ pub(super) fn parse<P: Packet + ?Sized, S: Sink>(
     let ssock = u16::from_be_bytes([h[28], h[29]]);
     cx.family = Family::Ipx as u8;
     cx.ev.hdr.family = cx.family;
-    cx.ev.hdr.encap = encap as u8;
+    cx.ev.hdr.encap = encap;
     cx.ev.hdr.dst[..10].copy_from_slice(&h[6..16]);
     cx.ev.hdr.src[..10].copy_from_slice(&h[18..28]);
     cx.ev.hdr.dport = dsock;

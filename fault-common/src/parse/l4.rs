@@ -1,7 +1,7 @@
 //! Transport: UDP, TCP (data offset honoured), ICMP/ICMPv6 unreachables with the header
 //! they quote, GRE; and the dispatch to the watched application protocols by port.
 
-use super::{Ctx, Malformed, Packet, Parsed, Sink, netbios, pptp};
+use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink, Walk, netbios, pptp};
 use crate::{
     class::Class,
     event::{EventKind, Family, IcmpBody, QUOTED_NBNS, TCP_FIN, TCP_RST, TCP_SYN},
@@ -19,7 +19,78 @@ const GRE_PROTO_PPP: u16 = 0x880B;
 const ICMP_DEST_UNREACH: u8 = 3;
 const ICMPV6_DEST_UNREACH: u8 = 1;
 
-/// `off` is the transport header, `end` the end of the IP payload.
+/// Phase 1: whether a transport header can give a class, an event or a flow, checked as
+/// far as phase 2 would check it before deciding, so a frame found unwatched here is
+/// malformed exactly when phase 2 would have said so. Ports are a superset of what the
+/// protocols below match; phase 2 decides the classes.
+#[inline(always)]
+pub(super) fn watched<P: Packet + ?Sized>(
+    w: &mut Walk<P>,
+    proto: u8,
+    off: usize,
+    end: usize,
+) -> Result<bool, Malformed> {
+    Ok(match proto {
+        IPPROTO_UDP => {
+            let (sport, dport, ulen) = udp_header(w.rd, off, end)?;
+            w.end_of(off + ulen, end);
+            ports::is_watched(sport) || ports::is_watched(dport)
+        }
+        IPPROTO_TCP => {
+            let (h, _) = tcp_header(w.rd, off, end)?;
+            let sport = u16::from_be_bytes([h[0], h[1]]);
+            let dport = u16::from_be_bytes([h[2], h[3]]);
+            ports::is_watched(sport) || ports::is_watched(dport)
+        }
+        IPPROTO_ICMP if w.t.layer == Family::Ipv4 as u8 => {
+            w.rd.bytes_in::<2>(off, end)?[0] == ICMP_DEST_UNREACH
+        }
+        IPPROTO_ICMPV6 if w.t.layer == Family::Ipv6 as u8 => {
+            w.rd.bytes_in::<2>(off, end)?[0] == ICMPV6_DEST_UNREACH
+        }
+        IPPROTO_GRE => w.rd.be16_in(off + 2, end)? == GRE_PROTO_PPP,
+        _ => false,
+    })
+}
+
+/// A UDP header's ports and length, or `Malformed` when it is cut short or its length
+/// is less than the header's.
+#[inline(always)]
+fn udp_header<P: Packet + ?Sized>(
+    rd: Reader<P>,
+    off: usize,
+    end: usize,
+) -> Result<(u16, u16, usize), Malformed> {
+    let h = rd.bytes_in::<8>(off, end)?;
+    let ulen = u16::from_be_bytes([h[4], h[5]]) as usize;
+    if ulen < UDP_HLEN {
+        return Err(Malformed);
+    }
+    Ok((
+        u16::from_be_bytes([h[0], h[1]]),
+        u16::from_be_bytes([h[2], h[3]]),
+        ulen,
+    ))
+}
+
+/// A TCP header and its length (data offset), or `Malformed` when either does not fit.
+#[inline(always)]
+fn tcp_header<P: Packet + ?Sized>(
+    rd: Reader<P>,
+    off: usize,
+    end: usize,
+) -> Result<([u8; 20], usize), Malformed> {
+    let h = rd.bytes_in::<20>(off, end)?;
+    let doff = (h[12] >> 4) as usize * 4;
+    if doff < 20 || off + doff > end {
+        return Err(Malformed);
+    }
+    Ok((h, doff))
+}
+
+/// Phase 2. `off` is the transport header, `end` the end of the IP payload. Not inlined,
+/// for the same reason as `ipx::parse`: in BPF its stack frame stays its own.
+#[inline(never)]
 pub(super) fn dispatch<P: Packet + ?Sized, S: Sink>(
     cx: &mut Ctx<P, S>,
     proto: u8,
@@ -49,16 +120,10 @@ fn either(sport: u16, dport: u16, port: u16) -> bool {
 }
 
 fn udp<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize) -> Parsed {
-    let h = cx.rd.bytes_in::<8>(off, end)?;
-    let sport = u16::from_be_bytes([h[0], h[1]]);
-    let dport = u16::from_be_bytes([h[2], h[3]]);
-    let ulen = u16::from_be_bytes([h[4], h[5]]) as usize;
+    let (sport, dport, ulen) = udp_header(cx.rd, off, end)?;
     cx.ev.hdr.sport = sport;
     cx.ev.hdr.dport = dport;
     cx.flow(IPPROTO_UDP);
-    if ulen < 8 {
-        return Err(Malformed);
-    }
     let payload = off + UDP_HLEN;
     let lim = cx.end_of(off + ulen, end);
 
@@ -115,17 +180,13 @@ fn sms_classes<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, sport: u16, dpor
 }
 
 fn tcp<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize) -> Parsed {
-    let h = cx.rd.bytes_in::<20>(off, end)?;
+    let (h, doff) = tcp_header(cx.rd, off, end)?;
     let sport = u16::from_be_bytes([h[0], h[1]]);
     let dport = u16::from_be_bytes([h[2], h[3]]);
     cx.ev.hdr.sport = sport;
     cx.ev.hdr.dport = dport;
     cx.flow(IPPROTO_TCP);
-    let doff = (h[12] >> 4) as usize * 4;
     let flags = h[13];
-    if doff < 20 || off + doff > end {
-        return Err(Malformed);
-    }
     let payload = off + doff;
 
     if either(sport, dport, ports::NCP_IP) {

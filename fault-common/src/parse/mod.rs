@@ -5,6 +5,14 @@
 //! accessor the verifier sees, and reports through [`Sink`], whose XDP implementation bumps
 //! per-CPU counters and writes to the ring buffer. Offsets only ever grow by bounded amounts
 //! (header lengths, a fixed number of loop turns), which keeps the verifier's job small.
+//!
+//! A frame is parsed in two phases. Phase 1 ([`triage`]) walks the link and network headers
+//! and the transport header's ports with nothing but packet reads, and says whether the
+//! frame can matter at all; most traffic on a busy host does not, and leaves there, costing
+//! a few loads and a counter. Phase 2 ([`classify_watched`]) starts where phase 1 stopped
+//! (the transport, or the IPX header) and does the rest: classes, events, the flow. Both
+//! engines run the same two phases ([`classify`] for callers that hold scratch memory
+//! anyway), so what the kernel skips the user engine skips too.
 
 mod eth;
 mod ip;
@@ -18,8 +26,8 @@ use bytemuck::{Pod, Zeroable};
 use crate::{
     class::Class,
     event::{
-        Event, EventKind, IcmpBody, NbnsBody, NbssBody, NcpBody, PptpBody, SapEntryBody, TcpBody,
-        UdpBody,
+        Event, EventKind, Family, IcmpBody, NbnsBody, NbssBody, NcpBody, PptpBody, SapEntryBody,
+        TcpBody, UdpBody,
     },
     maps::FlowKey,
 };
@@ -65,6 +73,38 @@ pub struct Outcome {
     pub flow: FlowKey,
 }
 
+/// What phase 1 learnt of a frame, and where phase 2 starts. `layer` is 0 for a frame
+/// that is not watched; otherwise the [`Family`](crate::event::Family) of the innermost
+/// network header (IPv4, IPv6 or IPX). Aligned to 8 so it is cleared a word at a time.
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct Triage {
+    /// The transport header (IP) or the IPX header.
+    pub off: u32,
+    /// The end of the IP payload (IP only).
+    pub end: u32,
+    /// The innermost IP header, whose addresses the events carry (IP only).
+    pub net: u32,
+    pub vlan_id: u16,
+    pub layer: u8,
+    /// The IP protocol (IP only).
+    pub proto: u8,
+    /// [`IpxEncap`](crate::event::IpxEncap) (IPX only).
+    pub encap: u8,
+    pub vlans: u8,
+    /// `LINK_GROUP_DST` or 0.
+    pub link: u8,
+    pub malformed: u8,
+    pub _pad: [u8; 4],
+}
+
+impl Triage {
+    #[inline(always)]
+    pub fn watched(&self) -> bool {
+        self.layer != 0
+    }
+}
+
 /// The parser's working memory for one frame, provided by the caller (a per-CPU map slot
 /// in XDP). Kept out of the BPF stack on purpose: the stack is 512 bytes, and the verifier
 /// tracks stack and register contents exactly, so per-frame values held there (which
@@ -75,6 +115,8 @@ pub struct Outcome {
 pub struct Scratch {
     pub event: Event,
     pub out: Outcome,
+    /// Phase 1's result (see [`triage`]).
+    pub triage: Triage,
     /// See [`Ctx::converge`].
     pub through: [u64; 2],
 }
@@ -148,6 +190,39 @@ impl<P: Packet + ?Sized> Reader<'_, P> {
         }
         self.pkt.copy(off, n, out).ok_or(Malformed)
     }
+}
+
+/// Phase 1's state: the reads and what they found, no scratch memory and no sink.
+pub(crate) struct Walk<'a, P: Packet + ?Sized> {
+    rd: Reader<'a, P>,
+    t: &'a mut Triage,
+}
+
+impl<P: Packet + ?Sized> Walk<'_, P> {
+    #[inline(always)]
+    fn end_of(&mut self, claimed: usize, avail: usize) -> usize {
+        end_of(self.rd, claimed, avail, &mut self.t.malformed)
+    }
+}
+
+/// The end of a PDU whose length field says it ends at `claimed`, as far as the parser
+/// can read (`avail`). A length that runs past the whole frame means the frame was cut
+/// short (a capture's snap length, a broken sender): the frame is malformed, and is still
+/// parsed as far as it goes.
+#[inline(always)]
+fn end_of<P: Packet + ?Sized>(
+    rd: Reader<P>,
+    claimed: usize,
+    avail: usize,
+    malformed: &mut u8,
+) -> usize {
+    if claimed <= avail {
+        return claimed;
+    }
+    if claimed > rd.total_len() {
+        *malformed = 1;
+    }
+    avail
 }
 
 /// Parser state for one frame. The event is written in place, field by field, into
@@ -236,19 +311,10 @@ impl<'a, P: Packet + ?Sized, S: Sink> Ctx<'a, P, S> {
         (off, lim)
     }
 
-    /// The end of a PDU whose length field says it ends at `claimed`, as far as the parser
-    /// can read (`avail`). A length that runs past the whole frame means the frame was cut
-    /// short (a capture's snap length, a broken sender): the frame is malformed, and is
-    /// still parsed as far as it goes.
+    /// See [`end_of`].
     #[inline(always)]
     fn end_of(&mut self, claimed: usize, avail: usize) -> usize {
-        if claimed <= avail {
-            return claimed;
-        }
-        if claimed > self.rd.total_len() {
-            self.out.malformed = 1;
-        }
-        avail
+        end_of(self.rd, claimed, avail, &mut self.out.malformed)
     }
 
     /// Hands the event whose body was just filled to the sink.
@@ -275,28 +341,73 @@ impl<'a, P: Packet + ?Sized, S: Sink> Ctx<'a, P, S> {
     }
 }
 
-/// Classifies one Ethernet frame. Never fails: a frame the parser cannot follow is simply
-/// not in any watched class, and one cut short inside a header it had started is
-/// `malformed` (keeping the classes it had already earned). The result is left in
-/// `scratch.out`; the previous contents of `scratch` do not matter.
+/// Phase 1: whether an Ethernet frame can be in any class, give an event or be accounted
+/// to a flow; and if so, where phase 2 starts. Reads the frame, writes `t`, and nothing
+/// else. `t` is the caller's: in XDP, scratch memory the verifier does not track, so the
+/// many link and network paths reach phase 2 as one state.
 #[inline(always)]
-pub fn classify<P: Packet + ?Sized, S: Sink>(pkt: &P, sink: &mut S, scratch: &mut Scratch) {
+pub fn triage<P: Packet + ?Sized>(pkt: &P, t: &mut Triage) {
+    clear(t);
+    let mut w = Walk {
+        rd: Reader { pkt },
+        t,
+    };
+    match eth::walk(&mut w) {
+        Ok(true) => {}
+        Ok(false) => w.t.layer = 0,
+        Err(Malformed) => {
+            w.t.layer = 0;
+            w.t.malformed = 1;
+        }
+    }
+}
+
+/// Phase 2, for a frame whose [`triage`] in `scratch.triage` found it watched. Never
+/// fails: a frame the parser cannot follow is simply not in any watched class, and one cut
+/// short inside a header it had started is `malformed` (keeping the classes it had already
+/// earned). The result is left in `scratch.out`.
+#[inline(always)]
+pub fn classify_watched<P: Packet + ?Sized, S: Sink>(pkt: &P, sink: &mut S, scratch: &mut Scratch) {
     clear(&mut scratch.event.hdr);
     clear(&mut scratch.out);
+    let t = scratch.triage;
     let mut cx = Ctx {
         rd: Reader { pkt },
         sink,
         ev: &mut scratch.event,
         out: &mut scratch.out,
         through: &mut scratch.through,
-        family: 0,
+        family: t.layer,
     };
-    if eth::parse(&mut cx).is_err() {
+    cx.out.malformed = t.malformed;
+    cx.ev.hdr.link = t.link;
+    cx.ev.hdr.vlans = t.vlans;
+    cx.ev.hdr.vlan_id = t.vlan_id;
+    let parsed = if t.layer == Family::Ipx as u8 {
+        ipx::parse(&mut cx, t.off as usize, t.encap)
+    } else {
+        ip::addresses(&mut cx, t.net as usize)
+            .and_then(|()| l4::dispatch(&mut cx, t.proto, t.off as usize, t.end as usize))
+    };
+    if parsed.is_err() {
         cx.out.malformed = 1;
     }
     // Only watched frames occupy a flow slot: unwatched traffic must not evict them.
     if cx.out.classes == 0 {
         cx.out.has_flow = 0;
+    }
+}
+
+/// Both phases, leaving the result in `scratch.out` (zero classes and no flow for a frame
+/// phase 1 turned away).
+#[inline(always)]
+pub fn classify<P: Packet + ?Sized, S: Sink>(pkt: &P, sink: &mut S, scratch: &mut Scratch) {
+    triage(pkt, &mut scratch.triage);
+    if scratch.triage.watched() {
+        classify_watched(pkt, sink, scratch);
+    } else {
+        clear(&mut scratch.out);
+        scratch.out.malformed = scratch.triage.malformed;
     }
 }
 
