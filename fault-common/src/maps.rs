@@ -12,6 +12,9 @@ pub const LAYOUT_VERSION: u32 = 1;
 pub const FLOW_CAPACITY: u32 = 65_536;
 /// Ring buffer size in bytes (a power of two, a multiple of the page size).
 pub const EVENT_RING_BYTES: u32 = 1 << 22;
+/// The XDP program wakes the daemon only once this much is waiting in the ring; below it,
+/// the daemon's drain timer (`live::DRAIN_EVERY`) picks the records up.
+pub const EVENT_RING_WAKE_BYTES: u32 = EVENT_RING_BYTES / 8;
 
 pub const MAP_STATS: &str = "STATS";
 pub const MAP_FLOWS: &str = "FLOWS";

@@ -1,5 +1,5 @@
 use aya_ebpf::{
-    bindings::xdp_action,
+    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, xdp_action},
     helpers::{bpf_ktime_get_coarse_ns, bpf_xdp_get_buff_len, bpf_xdp_load_bytes},
     macros::{map, xdp},
     maps::{Array, LruPerCpuHashMap, PerCpuArray, RingBuf},
@@ -8,7 +8,7 @@ use aya_ebpf::{
 use aya_log_ebpf::warn;
 use fault_common::{
     Class, Event, FlowKey, FlowValue, Stats,
-    maps::{EVENT_RING_BYTES, FLOW_CAPACITY},
+    maps::{EVENT_RING_BYTES, EVENT_RING_WAKE_BYTES, FLOW_CAPACITY},
     parse::{self, Packet, Scratch, Sink, Triage},
 };
 
@@ -163,12 +163,27 @@ impl Sink for Counters<'_> {
     fn emit(&mut self, event: &mut Event) {
         event.hdr.ts_ns = self.now;
         event.hdr.frame_len = self.len as u32;
-        if EVENTS.output::<Event>(&*event, 0).is_ok() {
+        let flags = wakeup(self.stats.events + self.stats.events_dropped);
+        if EVENTS.output::<Event>(&*event, flags).is_ok() {
             self.stats.events += 1;
         } else {
             self.stats.events_dropped += 1;
             self.dropped = true;
         }
+    }
+}
+
+/// Ring-buffer commit flags for a CPU's `n`th event. The daemon drains the ring on a short
+/// timer, so a record need not wake it: a wake-up per record is an interrupt per record (a
+/// VM exit when virtual), and the kernel sends one whenever the consumer has caught up,
+/// which a fast consumer always has. Only a ring filling up is worth waking it early for,
+/// and asking how full it is costs a helper call, so only every 64th event asks.
+#[inline(always)]
+fn wakeup(n: u64) -> u64 {
+    if n % 64 == 0 && EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= u64::from(EVENT_RING_WAKE_BYTES) {
+        BPF_RB_FORCE_WAKEUP as u64
+    } else {
+        BPF_RB_NO_WAKEUP as u64
     }
 }
 

@@ -9,7 +9,7 @@ use fault_common::class::Class;
 use fault_tests::{
     Carrier, Eth, Network, catalogue,
     daemon::{Daemon, Scrape, has_xdp, unique},
-    netbios::{NbName, nbns},
+    netbios::{NbName, NbRecord, nbns},
     netns::{Netns, Veth, is_root, send_frames},
 };
 use fault_user::engine::{Engine, user::UserEngine};
@@ -604,4 +604,85 @@ fn a_real_prometheus_scrapes_faultd_and_promtool_accepts_the_exposition() {
     let _ = std::fs::remove_dir_all(&dir);
     d.stop().unwrap();
     detach(pin.to_str().unwrap());
+}
+
+/// A blast of events must hold up neither a scrape nor a stop: the event path has a thread
+/// of its own, works in bounded batches, and looks at the stop flag between them.
+#[test]
+fn scrapes_and_sigterm_are_answered_during_an_event_blast() {
+    if !root_or_skip("scrapes_and_sigterm_are_answered_during_an_event_blast") {
+        return;
+    }
+    let (a, b) = (Netns::new("ba").unwrap(), Netns::new("bb").unwrap());
+    let veth = Veth::new(&a, &b, 1500).unwrap();
+    let (addr, pin) = unique("blast");
+    let d = Daemon::start(
+        Path::new(FAULTD),
+        &a,
+        addr,
+        &["--iface", &veth.a, "--pin-path", pin.to_str().unwrap()],
+    )
+    .unwrap();
+    // WINS registrations from 4096 clients (four times the detector's bound), an event each.
+    let server = Ipv4Addr::new(10, 0, 0, 1);
+    let frames: Vec<Vec<u8>> = (0..4096u32)
+        .map(|i| {
+            let client = Ipv4Addr::from(0x0a01_0000 | i);
+            let rec = NbRecord::new(NbName::new(&format!("HOST{i}"), 0x00), client);
+            Eth::new([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
+                .ipv4(client, server)
+                .udp(137, 137)
+                .payload(&nbns::registration(i as u16, &rec, false))
+        })
+        .collect();
+    let blasting = std::sync::atomic::AtomicBool::new(true);
+    let slowest = std::thread::scope(|scope| {
+        let sender = scope.spawn(|| {
+            let mut sent = 0;
+            while blasting.load(std::sync::atomic::Ordering::Relaxed) {
+                sent += send_frames(&b, &veth.b, &frames).unwrap();
+            }
+            sent
+        });
+        let mut slowest = std::time::Duration::ZERO;
+        let mut scrapes = Vec::new();
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(4);
+        while std::time::Instant::now() < end {
+            let t = std::time::Instant::now();
+            scrapes.push(d.scrape().unwrap());
+            slowest = slowest.max(t.elapsed());
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // The events went somewhere a user can see: handled, or counted as dropped.
+        let last = scrapes.last().unwrap();
+        assert!(
+            last.u64("faultd_events_total") + last.u64("faultd_events_dropped_total") > 10_000,
+            "the blast reached faultd: {:?}",
+            last.0
+        );
+        let t = std::time::Instant::now();
+        let (status, log) = d.stop().unwrap();
+        let stopped = t.elapsed();
+        blasting.store(false, std::sync::atomic::Ordering::Relaxed);
+        let sent = sender.join().unwrap();
+        assert!(status.success(), "{log}");
+        assert!(
+            stopped < std::time::Duration::from_secs(2),
+            "SIGTERM during a blast took {stopped:?} ({sent} frames sent):\n{log}"
+        );
+        eprintln!(
+            "{} scrapes during a blast of {sent} frames ({} events written to the ring, {} dropped): \
+             slowest {slowest:?}; SIGTERM handled in {stopped:?}",
+            scrapes.len(),
+            last.u64("faultd_events_total"),
+            last.u64("faultd_events_dropped_total"),
+        );
+        slowest
+    });
+    assert!(
+        slowest < std::time::Duration::from_secs(1),
+        "a scrape during the blast took {slowest:?}"
+    );
+    assert!(!has_xdp(&a, &veth.a), "stopped, so detached");
+    let _ = detach(pin.to_str().unwrap());
 }

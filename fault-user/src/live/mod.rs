@@ -8,9 +8,13 @@ mod http;
 use std::{
     io,
     net::SocketAddr,
+    os::fd::{AsFd as _, AsRawFd as _},
     path::PathBuf,
-    sync::{Arc, Mutex},
-    time::Duration,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use aya::{
@@ -23,7 +27,6 @@ use fault_common::{
     maps::{MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
 };
 use tokio::{
-    io::unix::AsyncFd,
     signal::unix::{SignalKind, signal},
     sync::watch,
 };
@@ -150,7 +153,7 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
         flows: take(&mut ebpf, MAP_FLOWS)?,
     };
     let logger = match aya_log::EbpfLogger::init(&mut ebpf) {
-        Ok(l) => Some(register(l)?),
+        Ok(l) => Some(l),
         Err(e) => {
             log::warn!("the XDP program's log is not available: {e}");
             None
@@ -191,14 +194,39 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = tokio::spawn(http::serve(listener, shared, stop_rx.clone()));
 
-    let result = consume(
+    // The event path has a thread of its own: neither a scrape (which walks the flow map)
+    // nor anything else on the runtime can hold it up, and a blast of events cannot hold
+    // up a scrape or a signal.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let consumer = Consumer {
         events,
         logger,
-        Pipeline::standard(&opts.detectors, opts.canary),
-        &metrics,
-        &log,
-    )
-    .await;
+        detectors: opts.detectors,
+        canary: opts.canary,
+        metrics: metrics.clone(),
+        log: log.clone(),
+        stop: stop.clone(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("faultd-events".into())
+        .spawn(move || {
+            let r = consumer.run();
+            let _ = done_tx.send(());
+            r
+        })?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = sigint.recv() => {}
+        _ = sigterm.recv() => {}
+        _ = done_rx => log::error!("the event consumer stopped"),
+    }
+    stop.store(true, Ordering::Release);
+    let result = tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .map_err(io::Error::other)?
+        .unwrap_or_else(|_| Err(io::Error::other("the event consumer panicked").into()));
     let _ = stop_tx.send(true);
     let _ = server.await;
     if let Err(e) = log.sync() {
@@ -215,14 +243,6 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
         }
     }
     result
-}
-
-/// Has the runtime wake us when the kernel signals `inner`'s descriptor readable.
-fn register<T: std::os::fd::AsRawFd>(inner: T) -> io::Result<AsyncFd<T>> {
-    // SAFETY: the ring buffers own their map descriptor until they are dropped, which is
-    // after the AsyncFd that owns them, and always return that same descriptor.
-    unsafe { AsyncFd::register_with_interest(inner, tokio::io::Interest::READABLE) }
-        .map_err(|e| e.into_parts().1)
 }
 
 fn take<T>(ebpf: &mut aya::Ebpf, name: &'static str) -> Result<T, LiveError>
@@ -256,56 +276,114 @@ fn to_unix(mono_ns: u64, offset: i128) -> u64 {
     u64::try_from(i128::from(mono_ns) + offset).unwrap_or(0)
 }
 
-/// The ring-buffer consumer: waits for the kernel to wake it (no polling), hands events to
-/// the detectors, ticks packet time, and returns on SIGINT/SIGTERM once every event
-/// already in the ring buffer has been handled.
-async fn consume(
+/// How often the consumer drains the ring buffer. The XDP program does not wake it per
+/// record (see `wakeup` there), only when the ring is filling, so this bounds how long an
+/// event waits on a quiet link.
+pub const DRAIN_EVERY: Duration = Duration::from_millis(10);
+/// Events handled between looks at the stop flag and the tick: a blast of events delays
+/// neither by more than one batch.
+const BATCH: usize = 4096;
+
+/// The event path: the ring buffer, the detectors and what they report.
+struct Consumer {
     events: RingBuf<MapData>,
-    mut logger: Option<AsyncFd<aya_log::EbpfLogger<&'static dyn log::Log>>>,
-    mut pipeline: Pipeline,
-    metrics: &Metrics,
-    log: &FaultLog,
-) -> Result<(), LiveError> {
-    let mut events = register(events)?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut tick = tokio::time::interval(TICK);
-    let mut offset = monotonic_to_unix();
-    let mut faults: Vec<Fault> = Vec::new();
-    loop {
-        tokio::select! {
-            guard = events.readable_mut() => {
-                let mut guard = guard?;
-                drain(guard.get_inner_mut(), offset, &mut pipeline, &mut faults);
-                guard.clear_ready();
-            }
-            guard = async { logger.as_mut().expect("guarded").readable_mut().await },
-                if logger.is_some() => {
-                let mut guard = guard?;
-                guard.get_inner_mut().flush();
-                guard.clear_ready();
-            }
-            _ = tick.tick() => {
-                offset = monotonic_to_unix();
-                let now = u64::try_from(clock_ns(libc::CLOCK_REALTIME)).unwrap_or(0).saturating_sub(TICK_LAG_NS);
-                pipeline.advance(now, &mut faults);
-            }
-            _ = sigint.recv() => break,
-            _ = sigterm.recv() => break,
-        }
-        publish(&mut faults, &pipeline, metrics, log);
-    }
-    log::info!("stopping: handling the events still in the ring buffer");
-    drain(events.get_mut(), offset, &mut pipeline, &mut faults);
-    publish(&mut faults, &pipeline, metrics, log);
-    if let Some(l) = logger.as_mut() {
-        l.get_mut().flush();
-    }
-    Ok(())
+    logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
+    detectors: crate::detect::Config,
+    canary: bool,
+    metrics: Arc<Metrics>,
+    log: Arc<FaultLog>,
+    stop: Arc<AtomicBool>,
 }
 
-fn drain(ring: &mut RingBuf<MapData>, offset: i128, pipeline: &mut Pipeline, out: &mut Vec<Fault>) {
-    while let Some(item) = ring.next() {
+impl Consumer {
+    /// Drains the ring buffer every `DRAIN_EVERY` (or at once when the program wakes it),
+    /// in batches, ticks packet time, and returns once `stop` is set and every event then
+    /// in the ring buffer has been handled.
+    fn run(mut self) -> Result<(), LiveError> {
+        let mut pipeline = Pipeline::standard(&self.detectors, self.canary);
+        let mut faults: Vec<Fault> = Vec::new();
+        let mut offset = monotonic_to_unix();
+        let mut next_tick = Instant::now() + TICK;
+        while !self.stop.load(Ordering::Acquire) {
+            let wait = DRAIN_EVERY.min(next_tick.saturating_duration_since(Instant::now()));
+            self.wait(wait)?;
+            loop {
+                let n = drain(&mut self.events, offset, &mut pipeline, &mut faults, BATCH);
+                self.publish(&mut faults, &pipeline);
+                if n < BATCH || self.stop.load(Ordering::Acquire) || Instant::now() >= next_tick {
+                    break;
+                }
+            }
+            if let Some(l) = self.logger.as_mut() {
+                l.flush();
+            }
+            if Instant::now() >= next_tick {
+                next_tick = Instant::now() + TICK;
+                offset = monotonic_to_unix();
+                let now = u64::try_from(clock_ns(libc::CLOCK_REALTIME))
+                    .unwrap_or(0)
+                    .saturating_sub(TICK_LAG_NS);
+                pipeline.advance(now, &mut faults);
+                self.publish(&mut faults, &pipeline);
+            }
+        }
+        log::info!("stopping: handling the events still in the ring buffer");
+        drain(
+            &mut self.events,
+            offset,
+            &mut pipeline,
+            &mut faults,
+            usize::MAX,
+        );
+        self.publish(&mut faults, &pipeline);
+        if let Some(l) = self.logger.as_mut() {
+            l.flush();
+        }
+        Ok(())
+    }
+
+    /// Sleeps until the ring buffer or the program's log has data, or `wait` has passed.
+    fn wait(&self, wait: Duration) -> io::Result<()> {
+        let mut fds = [libc::pollfd {
+            fd: self.events.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }; 2];
+        let mut n = 1;
+        if let Some(l) = &self.logger {
+            fds[1].fd = l.as_fd().as_raw_fd();
+            n = 2;
+        }
+        let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `fds` holds `n` initialised pollfds.
+        if unsafe { libc::poll(fds.as_mut_ptr(), n, ms) } < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn publish(&self, faults: &mut Vec<Fault>, pipeline: &Pipeline) {
+        publish(faults, pipeline, &self.metrics, &self.log);
+    }
+}
+
+/// Hands up to `max` events to the detectors; returns how many there were.
+fn drain(
+    ring: &mut RingBuf<MapData>,
+    offset: i128,
+    pipeline: &mut Pipeline,
+    out: &mut Vec<Fault>,
+    max: usize,
+) -> usize {
+    let mut n = 0;
+    while n < max {
+        let Some(item) = ring.next() else {
+            break;
+        };
+        n += 1;
         if item.len() < size_of::<Event>() {
             continue;
         }
@@ -313,6 +391,7 @@ fn drain(ring: &mut RingBuf<MapData>, offset: i128, pipeline: &mut Pipeline, out
         ev.hdr.ts_ns = to_unix(ev.hdr.ts_ns, offset);
         pipeline.event(&ev, out);
     }
+    n
 }
 
 fn publish(faults: &mut Vec<Fault>, pipeline: &Pipeline, metrics: &Metrics, log: &FaultLog) {
