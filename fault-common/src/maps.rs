@@ -20,6 +20,8 @@ pub const MAP_STATS: &str = "STATS";
 pub const MAP_FLOWS: &str = "FLOWS";
 pub const MAP_EVENTS: &str = "EVENTS";
 pub const MAP_CLOCK: &str = "CLOCK";
+/// CLOCK's entry in replay: packet time rides in each frame's XDP metadata.
+pub const CLOCK_IN_METADATA: u64 = 1;
 pub const PROGRAM_CLASSIFY: &str = "faultd_classify";
 /// An empty XDP program: the benchmark's baseline.
 pub const PROGRAM_EMPTY: &str = "faultd_empty";

@@ -8,7 +8,7 @@ use aya_ebpf::{
 use aya_log_ebpf::warn;
 use fault_common::{
     Class, Event, FlowKey, FlowValue, Stats,
-    maps::{EVENT_RING_BYTES, EVENT_RING_WAKE_BYTES, FLOW_CAPACITY},
+    maps::{CLOCK_IN_METADATA, EVENT_RING_BYTES, EVENT_RING_WAKE_BYTES, FLOW_CAPACITY},
     parse::{self, Packet, Scratch, Sink, Triage},
 };
 
@@ -26,8 +26,9 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(EVENT_RING_BYTES, 0);
 #[map]
 static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
 
-/// Replay sets entry 0 to each frame's capture time before running it; live it stays 0
-/// and the kernel clock is used.
+/// 0 live: packet time is the kernel's clock. `CLOCK_IN_METADATA` in replay: each frame
+/// carries its capture time in its XDP metadata (8 bytes, native order), so a frame costs
+/// replay one system call.
 #[map]
 static CLOCK: Array<u64> = Array::with_max_entries(1, 0);
 
@@ -114,7 +115,8 @@ macro_rules! packet_load {
         #[inline(always)]
         fn $name(p: usize) -> $ty {
             let v: u64;
-            // SAFETY: the caller checked `p .. p + size_of::<$ty>()` against data_end.
+            // SAFETY: the caller checked `p .. p + size_of::<$ty>()` against the end of the
+            // packet (or metadata) area.
             unsafe {
                 core::arch::asm!(
                     concat!("{0} = *(", $width, " *)({1} + 0)"),
@@ -232,7 +234,7 @@ fn classify(ctx: &XdpContext) {
 fn watched(ctx: &XdpContext, stats: &mut Stats, scratch: &mut Scratch) {
     let mut sink = Counters {
         stats,
-        now: now(),
+        now: now(ctx),
         len: buff_len(ctx),
         dropped: false,
     };
@@ -261,11 +263,17 @@ fn triage(ctx: &XdpContext, t: &mut Triage) {
 
 /// Packet time for a watched frame. Live, the coarse monotonic clock: a tenth of the
 /// precise one's cost, and its tick (a jiffy, 1-10 ms) is far below the detectors'
-/// shortest timeout (1.5 s). Replay sets CLOCK to each frame's capture time.
+/// shortest timeout (1.5 s).
 #[inline(always)]
-fn now() -> u64 {
+fn now(ctx: &XdpContext) -> u64 {
     match CLOCK.get(0) {
-        Some(&t) if t != 0 => t,
+        Some(&CLOCK_IN_METADATA) => {
+            let meta = opaque(ctx.metadata());
+            if meta + 8 > ctx.data() {
+                return 0;
+            }
+            load_u64(meta)
+        }
         // SAFETY: a helper with no arguments.
         _ => unsafe { bpf_ktime_get_coarse_ns() },
     }

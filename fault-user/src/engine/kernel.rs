@@ -1,6 +1,7 @@
 //! The kernel engine: each frame goes through the loaded XDP program with
-//! BPF_PROG_TEST_RUN, exactly as the live attachment would run it; results are read back
-//! from the same maps the daemon reads.
+//! BPF_PROG_TEST_RUN, exactly as the live attachment would run it (one system call per
+//! frame: its time rides along as XDP metadata); results are read back from the same maps
+//! the daemon reads.
 
 use aya::{
     Ebpf,
@@ -9,18 +10,35 @@ use aya::{
 };
 use fault_common::{
     Event, FlowKey, FlowValue, Stats,
-    maps::{MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
+    maps::{CLOCK_IN_METADATA, MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
 };
 
 use super::{Engine, EngineError, Run, XDP_PASS};
 
 /// BPF_PROG_TEST_RUN refuses XDP input shorter than an Ethernet header.
 const ETH_HLEN: usize = 14;
+/// The capture time in front of each frame, as XDP metadata.
+const META_LEN: u32 = 8;
+
+/// `struct xdp_md` as BPF_PROG_TEST_RUN takes it: `data` is the metadata's length (the
+/// kernel takes it from the headroom, so the frame's room is unchanged), `data_end` the
+/// length of metadata and frame together.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct XdpMd {
+    data: u32,
+    data_end: u32,
+    data_meta: u32,
+    ingress_ifindex: u32,
+    rx_queue_index: u32,
+    egress_ifindex: u32,
+}
 
 pub struct KernelEngine {
     ebpf: Ebpf,
     events: RingBuf<MapData>,
-    clock: Array<MapData, u64>,
+    /// The frame handed to the kernel: its capture time as XDP metadata, then the frame.
+    buf: Vec<u8>,
     /// Runts the kernel cannot be handed (live, NICs drop them before XDP): counted here
     /// exactly as the parser counts them, frame and malformed.
     runts: u64,
@@ -36,20 +54,16 @@ impl KernelEngine {
         let events = take(&mut ebpf, MAP_EVENTS)?;
         let events = RingBuf::try_from(events).map_err(map_err(MAP_EVENTS))?;
         let clock = take(&mut ebpf, MAP_CLOCK)?;
-        let clock = Array::try_from(clock).map_err(map_err(MAP_CLOCK))?;
+        let mut clock: Array<_, u64> = Array::try_from(clock).map_err(map_err(MAP_CLOCK))?;
+        clock
+            .set(0, CLOCK_IN_METADATA, 0)
+            .map_err(map_err(MAP_CLOCK))?;
         Ok(KernelEngine {
             ebpf,
             events,
-            clock,
+            buf: Vec::new(),
             runts: 0,
         })
-    }
-
-    fn program(&mut self) -> &mut Xdp {
-        self.ebpf
-            .program_mut(PROGRAM_CLASSIFY)
-            .and_then(|p| p.try_into().ok())
-            .expect("checked when loading")
     }
 }
 
@@ -64,22 +78,30 @@ impl Engine for KernelEngine {
             self.runts += 1;
             return Ok(());
         }
-        // Zero means "use the kernel clock"; no capture is from 1970 to the nanosecond.
-        self.clock
-            .set(0, ts_ns.max(1), 0)
-            .map_err(map_err(MAP_CLOCK))?;
+        // No capture is from 1970 to the nanosecond; the user engine does the same.
+        self.buf.clear();
+        self.buf.extend_from_slice(&ts_ns.max(1).to_ne_bytes());
+        self.buf.extend_from_slice(data);
+        let md = XdpMd {
+            data: META_LEN,
+            data_end: self.buf.len() as u32,
+            ..XdpMd::default()
+        };
         let opts = TestRunOptions {
-            data_in: Some(data),
+            data_in: Some(&self.buf),
+            ctx_in: Some(bytemuck::bytes_of(&md)),
             repeat: 1,
             ..Default::default()
         };
-        let res = self
-            .program()
-            .test_run(opts)
-            .map_err(|source| EngineError::TestRun {
-                len: data.len(),
-                source,
-            })?;
+        let prog: &mut Xdp = self
+            .ebpf
+            .program_mut(PROGRAM_CLASSIFY)
+            .and_then(|p| p.try_into().ok())
+            .expect("checked when loading");
+        let res = prog.test_run(opts).map_err(|source| EngineError::TestRun {
+            len: data.len(),
+            source,
+        })?;
         if res.return_value != XDP_PASS {
             return Err(EngineError::NotPass(res.return_value));
         }
