@@ -19,7 +19,7 @@ use serde_json::Map;
 
 use super::{
     Config, Detector, Evidence, Fault, FaultKind, Host,
-    bounded::Bounded,
+    bounded::{Bounded, map_bytes},
     nbns::{self, Flags, OPCODE_QUERY, TYPE_NBSTAT},
 };
 use crate::names;
@@ -57,31 +57,53 @@ struct Episode {
     /// The first ICMP error quoting one of the queries, and how many there were.
     icmp: Option<Event>,
     icmp_count: u32,
+    /// Its window has passed, but its queries had not timed out yet.
+    judged: bool,
+}
+
+impl Episode {
+    /// Marks it answered; whether that settles an episode already judged.
+    fn answer(&mut self) -> bool {
+        let late = self.judged && !self.answered;
+        self.answered = true;
+        late
+    }
+
+    /// The earliest time one of its queries times out.
+    fn first_timeout(&self, timeout: u64) -> Option<u64> {
+        self.queries
+            .iter()
+            .map(|q| q.last_ts.saturating_add(timeout))
+            .min()
+    }
 }
 
 pub struct NbstatConnectFailure {
     timeout: u64,
     window: u64,
+    /// Due when their window ends, then (once judged) when their queries time out.
     episodes: Bounded<Pair, Episode>,
+    /// Episodes judged already that have been answered since: the next judgement drops
+    /// them, as it would any episode past its window.
+    answered_late: Vec<Pair>,
     /// Positive session responses, by (client, target): their time.
     sessions: Bounded<Pair, u64>,
     /// Session requests to `*SMBSERVER`, by (client, target).
     smbserver: Bounded<Pair, Event>,
     /// SYN-ACKs from TCP 139, by target.
     reachable: Bounded<Host, Event>,
+    /// Judgements happen only from here on: when a query's timeout or a due episode says.
     next_due: u64,
 }
 
 impl NbstatConnectFailure {
-    /// The most memory its state can take, in bytes: every map at its cap (map entries
-    /// counted twice for the age index).
+    /// The most memory its state can take, in bytes: every map at its cap.
     pub fn state_bytes_max() -> usize {
-        let entry = |key: usize, value: usize| value + 2 * (key + size_of::<u64>());
-        let pair = size_of::<Pair>();
-        EPISODES * entry(pair, size_of::<Episode>() + QUERIES * size_of::<Query>())
-            + CONTEXT * entry(pair, size_of::<u64>())
-            + CONTEXT * entry(pair, size_of::<Event>())
-            + CONTEXT * entry(size_of::<Host>(), size_of::<Event>())
+        map_bytes::<Pair, Episode>(EPISODES)
+            + EPISODES * (QUERIES * size_of::<Query>() + size_of::<Pair>())
+            + map_bytes::<Pair, u64>(CONTEXT)
+            + map_bytes::<Pair, Event>(CONTEXT)
+            + map_bytes::<Host, Event>(CONTEXT)
     }
 
     pub fn new(cfg: &Config) -> Self {
@@ -89,6 +111,7 @@ impl NbstatConnectFailure {
             timeout: cfg.nbns_timeout_ns,
             window: cfg.nbstat_window_ns,
             episodes: Bounded::new(EPISODES),
+            answered_late: Vec::new(),
             sessions: Bounded::new(CONTEXT),
             smbserver: Bounded::new(CONTEXT),
             reachable: Bounded::new(CONTEXT),
@@ -97,14 +120,15 @@ impl NbstatConnectFailure {
     }
 
     /// A query seen directly (`quoted_only` false) or through an ICMP error about it.
-    fn query(&mut self, pair: Pair, txid: u16, ev: &Event, quoted_only: bool) -> &mut Episode {
+    fn query(&mut self, pair: Pair, txid: u16, ev: &Event, quoted_only: bool) {
         let ts = ev.hdr.ts_ns;
-        let e = self.episodes.touch(pair, ts, || Episode {
+        let (e, new) = self.episodes.upsert(pair, ts, || Episode {
             first_ts: ts,
             queries: Vec::new(),
             answered: false,
             icmp: None,
             icmp_count: 0,
+            judged: false,
         });
         if let Some(q) = e.queries.iter_mut().find(|q| q.txid == txid) {
             if !quoted_only {
@@ -120,8 +144,18 @@ impl NbstatConnectFailure {
                 quoted_only,
             });
         }
+        let due = if e.judged {
+            // What the judgement waits for: the first of its queries to time out.
+            e.first_timeout(self.timeout)
+        } else if new {
+            Some(ts.saturating_add(self.window))
+        } else {
+            None
+        };
+        if let Some(at) = due {
+            self.episodes.set_due(&pair, at);
+        }
         self.next_due = self.next_due.min(ts.saturating_add(self.timeout));
-        e
     }
 
     fn nbns(&mut self, ev: &Event) {
@@ -136,8 +170,9 @@ impl NbstatConnectFailure {
             // Any answer from the target under the query's transaction id.
             if let Some(e) = self.episodes.get_mut(&(dst, src))
                 && e.queries.iter().any(|q| q.txid == nb.txid)
+                && e.answer()
             {
-                e.answered = true;
+                self.answered_late.push((dst, src));
             }
         } else if nb.rtype == TYPE_NBSTAT && nbns::port_137_both(ev) && nbns::unicast(ev) {
             // Scanners and diagnostic tools send from other ports; the redirector from 137.
@@ -162,20 +197,16 @@ impl NbstatConnectFailure {
             addr: b.quoted_dst,
         };
         let flags = Flags(b.quoted_flags);
-        let e = if b.quoted_app != QUOTED_NBNS {
-            // RFC 792's minimum quote stops at the UDP header: it cannot say which request
-            // it answers, but it does say that C's datagrams to T:137 are refused.
-            let Some(e) = self.episodes.get_mut(&(client, target)) else {
+        if b.quoted_app == QUOTED_NBNS {
+            if flags.response() || flags.opcode() != OPCODE_QUERY || b.quoted_rtype != TYPE_NBSTAT {
                 return;
-            };
-            e
-        } else if !flags.response()
-            && flags.opcode() == OPCODE_QUERY
-            && b.quoted_rtype == TYPE_NBSTAT
-        {
+            }
             // Hosts answer no broadcast with an ICMP error: the quote proves a unicast query.
-            self.query((client, target), b.quoted_txid, ev, true)
-        } else {
+            self.query((client, target), b.quoted_txid, ev, true);
+        }
+        // RFC 792's minimum quote stops at the UDP header: it cannot say which request it
+        // answers, but it does say that C's datagrams to T:137 are refused.
+        let Some(e) = self.episodes.get_mut(&(client, target)) else {
             return;
         };
         e.icmp_count = e.icmp_count.saturating_add(1);
@@ -187,13 +218,15 @@ impl NbstatConnectFailure {
         let ts = ev.hdr.ts_ns;
         let (src, dst) = (Host::src(ev), Host::dst(ev));
         if b.msg_type == NBSS_POSITIVE && ev.hdr.sport == ports::NBSS {
-            *self.sessions.touch((dst, src), ts, || ts) = ts;
+            self.sessions.put((dst, src), ts, ts);
             // The session came up: whatever the queries did, the client got through.
-            if let Some(e) = self.episodes.get_mut(&(dst, src)) {
-                e.answered = true;
+            if let Some(e) = self.episodes.get_mut(&(dst, src))
+                && e.answer()
+            {
+                self.answered_late.push((dst, src));
             }
         } else if b.msg_type == NBSS_REQUEST && b.names & 1 != 0 && b.called == SMBSERVER {
-            *self.smbserver.touch((src, dst), ts, || *ev) = *ev;
+            self.smbserver.put((src, dst), ts, *ev);
         }
     }
 
@@ -201,7 +234,7 @@ impl NbstatConnectFailure {
         let Some(b) = ev.tcp() else { return };
         if ev.hdr.sport == ports::NBSS && b.flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK {
             let ts = ev.hdr.ts_ns;
-            *self.reachable.touch(Host::src(ev), ts, || *ev) = *ev;
+            self.reachable.put(Host::src(ev), ts, *ev);
         }
     }
 
@@ -225,10 +258,12 @@ impl NbstatConnectFailure {
         if e.answered || session {
             return Ok(None);
         }
-        let deadline = |q: &Query| q.last_ts.saturating_add(self.timeout);
-        let Some(first_expired) = e.queries.iter().map(deadline).filter(|&d| d <= now).min() else {
-            return Err(e.queries.iter().map(deadline).min().unwrap_or(now));
+        let Some(first_expired) = e.first_timeout(self.timeout) else {
+            return Err(now);
         };
+        if first_expired > now {
+            return Err(first_expired);
+        }
         let ts = window_end.max(first_expired);
         let smbserver = self
             .smbserver
@@ -329,20 +364,30 @@ impl Detector for NbstatConnectFailure {
             self.expire(now_ns);
             return;
         }
-        let mut next_due = u64::MAX;
+        // Every episode past its window is judged now. Those not due and not answered
+        // since their last judgement would only be told again to wait for their queries.
+        let mut pairs = self.episodes.take_due(now_ns);
+        pairs.append(&mut self.answered_late);
+        pairs.sort_unstable();
+        pairs.dedup();
         let mut verdicts = Vec::new();
-        for pair in self.episodes.keys().copied().collect::<Vec<_>>() {
+        for pair in pairs {
             let Some(e) = self.episodes.get(&pair) else {
                 continue;
             };
             let window_end = e.first_ts.saturating_add(self.window);
             if window_end > now_ns {
-                next_due = next_due.min(window_end);
+                self.episodes.set_due(&pair, window_end);
                 continue;
             }
             match self.judge(pair, e, now_ns) {
                 Ok(fault) => verdicts.push((pair, fault)),
-                Err(again) => next_due = next_due.min(again),
+                Err(again) => {
+                    if let Some(e) = self.episodes.get_mut(&pair) {
+                        e.judged = true;
+                    }
+                    self.episodes.set_due(&pair, again);
+                }
             }
         }
         let mut faults = Vec::new();
@@ -352,7 +397,7 @@ impl Detector for NbstatConnectFailure {
         }
         faults.sort_by_key(|f| f.ts_ns);
         out.extend(faults);
-        self.next_due = next_due;
+        self.next_due = self.episodes.next_due().unwrap_or(u64::MAX);
         // After judging: the end of input (`u64::MAX`) expires everything.
         self.expire(now_ns);
     }
@@ -362,6 +407,10 @@ impl Detector for NbstatConnectFailure {
             + self.sessions.evicted()
             + self.smbserver.evicted()
             + self.reachable.evicted()
+    }
+
+    fn entries(&self) -> usize {
+        self.episodes.len() + self.sessions.len() + self.smbserver.len() + self.reachable.len()
     }
 }
 
@@ -411,6 +460,34 @@ mod tests {
         d.advance(u64::MAX, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].evidence.len(), QUERIES);
+    }
+
+    #[test]
+    fn an_episode_answered_while_its_queries_wait_goes_at_the_next_judgement() {
+        const S: u64 = 1_000_000_000;
+        let mut d = NbstatConnectFailure::new(&Config::default());
+        let mut out = Vec::new();
+        let (a, b) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3));
+        d.event(&nbstat_query(a, 1, S), &mut out);
+        d.event(&nbstat_query(b, 2, 5 * S / 2), &mut out);
+        // A's window ends at 31 s with its retransmission still within its timeout (34 s).
+        d.event(&nbstat_query(a, 1, 29 * S), &mut out);
+        d.advance(31 * S, &mut out);
+        assert_eq!((d.episodes.len(), out.len()), (2, 0));
+        let answer = Eth::new([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 9])
+            .ipv4(a, Ipv4Addr::new(10, 0, 0, 9))
+            .udp(137, 137)
+            .payload(&nbns::nbstat_response(1, &NbName::wildcard(), &[], [2; 6]));
+        for ev in crate::detect::events_of(&answer, 32 * S) {
+            d.event(&ev, &mut out);
+        }
+        // B's window (32.5 s) brings the next judgement: B is a fault, A is dropped then,
+        // before its queries' timeout.
+        d.advance(65 * S / 2, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].server, "10.0.0.3");
+        assert_eq!(d.episodes.len(), 0);
+        assert_eq!(d.episodes.next_due(), None);
     }
 
     #[test]

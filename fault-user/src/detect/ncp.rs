@@ -16,7 +16,10 @@ use fault_common::{
 };
 use serde_json::Map;
 
-use super::{Config, Detector, Evidence, Fault, FaultKind, bounded::Bounded};
+use super::{
+    Config, Detector, Evidence, Fault, FaultKind,
+    bounded::{Bounded, map_bytes},
+};
 use crate::names;
 
 /// Nodes with advertised file servers, and server names, each.
@@ -51,7 +54,7 @@ fn raw_name(bytes: &[u8]) -> Name {
     n
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Addr {
     node: Node,
     socket: u16,
@@ -115,20 +118,21 @@ pub struct NcpWrongSocket {
     by_node: Bounded<Node, Vec<Advert>>,
     by_name: Bounded<Name, Addr>,
     requests: Bounded<RpvKey, Event>,
+    /// Due when their response timeout passes.
     connects: Bounded<ConnectKey, Connect>,
-    next_due: u64,
 }
 
 impl NcpWrongSocket {
-    /// The most memory its state can take, in bytes, every map at its cap (entries counted
-    /// twice for the age index; names at their 48-byte maximum).
+    /// The most memory its state can take, in bytes, every map at its cap (names at their
+    /// 48-byte maximum).
     pub fn state_bytes_max() -> usize {
-        let entry = |key: usize, value: usize| value + 2 * (key + size_of::<u64>());
-        let advert = size_of::<Advert>() + 48 + 96;
-        NODES * entry(size_of::<Node>(), PER_NODE * advert)
-            + NODES * entry(size_of::<Name>(), size_of::<Addr>())
-            + PENDING * entry(size_of::<RpvKey>(), size_of::<Event>())
-            + PENDING * entry(size_of::<ConnectKey>(), size_of::<Connect>() + 48 + 96)
+        let strings = 48 + 96;
+        map_bytes::<Node, Vec<Advert>>(NODES)
+            + NODES * PER_NODE * (size_of::<Advert>() + strings)
+            + map_bytes::<Name, Addr>(NODES)
+            + map_bytes::<RpvKey, Event>(PENDING)
+            + map_bytes::<ConnectKey, Connect>(PENDING)
+            + PENDING * strings
     }
 
     pub fn new(cfg: &Config) -> Self {
@@ -138,7 +142,6 @@ impl NcpWrongSocket {
             by_name: Bounded::new(NODES),
             requests: Bounded::new(PENDING),
             connects: Bounded::new(PENDING),
-            next_due: u64::MAX,
         }
     }
 
@@ -150,7 +153,7 @@ impl NcpWrongSocket {
         {
             self.forget(old, &advert.raw);
         }
-        *self.by_name.touch(advert.raw, ts, || at) = at;
+        self.by_name.put(advert.raw, ts, at);
         let list = self.by_node.touch(at.node, ts, Vec::new);
         list.retain(|a| a.socket != at.socket);
         if list.len() >= PER_NODE {
@@ -211,7 +214,7 @@ impl NcpWrongSocket {
             && property == NET_ADDRESS
         {
             let key = (Addr::src(ev), Addr::dst(ev), b.seq, connection(b));
-            *self.requests.touch(key, ev.hdr.ts_ns, || *ev) = *ev;
+            self.requests.put(key, ev.hdr.ts_ns, *ev);
         }
     }
 
@@ -257,6 +260,7 @@ impl NcpWrongSocket {
         let ts = ev.hdr.ts_ns;
         let key = (client, server, b.seq);
         if let Some(c) = self.connects.get_mut(&key) {
+            // A retransmission: the timeout runs from the last one.
             c.sent = c.sent.saturating_add(1);
             c.last_ts = ts;
         } else {
@@ -282,7 +286,7 @@ impl NcpWrongSocket {
                 reply: None,
             });
         }
-        self.next_due = self.next_due.min(ts.saturating_add(self.timeout));
+        self.connects.set_due(&key, ts.saturating_add(self.timeout));
     }
 
     fn fault(&self, (client, server, _): ConnectKey, c: &Connect) -> Fault {
@@ -369,29 +373,14 @@ impl Detector for NcpWrongSocket {
             .expire(now_ns.saturating_sub(self.timeout.saturating_mul(2)));
         self.by_node.expire(now_ns.saturating_sub(ADVERT_TTL_NS));
         self.by_name.expire(now_ns.saturating_sub(ADVERT_TTL_NS));
-        if now_ns < self.next_due {
-            return;
-        }
-        let mut next_due = u64::MAX;
-        let mut due = Vec::new();
-        for key in self.connects.keys().copied().collect::<Vec<_>>() {
-            let Some(c) = self.connects.get(&key) else {
-                continue;
-            };
-            let deadline = c.last_ts.saturating_add(self.timeout);
-            if deadline <= now_ns {
-                due.push(key);
-            } else {
-                next_due = next_due.min(deadline);
-            }
-        }
-        let mut faults: Vec<Fault> = due
+        let mut faults: Vec<Fault> = self
+            .connects
+            .take_due(now_ns)
             .into_iter()
             .filter_map(|k| self.connects.remove(&k).map(|c| self.fault(k, &c)))
             .collect();
         faults.sort_by_key(|f| f.ts_ns);
         out.extend(faults);
-        self.next_due = next_due;
     }
 
     fn evictions(&self) -> u64 {
@@ -399,6 +388,10 @@ impl Detector for NcpWrongSocket {
             + self.by_name.evicted()
             + self.requests.evicted()
             + self.connects.evicted()
+    }
+
+    fn entries(&self) -> usize {
+        self.by_node.len() + self.by_name.len() + self.requests.len() + self.connects.len()
     }
 }
 
@@ -469,6 +462,35 @@ mod tests {
         assert_eq!(out[0].server, "00000001:020000000007:0451");
         assert_eq!(out[0].fields["advertised"], "00000001:020000000007:4007");
         assert_eq!(out[0].fields["server_name"], "DTW4");
+    }
+
+    #[test]
+    fn a_retransmitted_connect_is_judged_a_timeout_after_the_last_one() {
+        const S: u64 = 1_000_000_000;
+        let mut d = NcpWrongSocket::new(&Config::default());
+        let mut out = Vec::new();
+        for ev in advert(7, "DTW4", 1_000) {
+            d.event(&ev, &mut out);
+        }
+        let frame = Eth::new([4; 6], [2; 6])
+            .ipx(
+                Encap::Snap,
+                IpxAddr::new(1, [4; 6], 0x4010),
+                IpxAddr::new(1, [2, 0, 0, 0, 0, 7], 0x0451),
+            )
+            .payload(&ncp::create_connection(0, 1));
+        for ts in [S, 4 * S] {
+            d.advance(ts, &mut out);
+            for ev in events(&frame, ts) {
+                d.event(&ev, &mut out);
+            }
+        }
+        d.advance(8 * S, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(d.connects.next_due(), Some(9 * S));
+        d.advance(9 * S, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(d.connects.len(), 0);
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! call's port counts as leaked (the `faultd_ras_leaked_ports` gauge) until a late
 //! disconnect-notify or an hour.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use fault_common::{
     Event,
     event::{TCP_FIN, TCP_RST},
@@ -20,7 +22,10 @@ use fault_common::{
 };
 use serde_json::Map;
 
-use super::{Config, Detector, Evidence, Fault, FaultKind, Host, bounded::Bounded};
+use super::{
+    Config, Detector, Evidence, Fault, FaultKind, Host,
+    bounded::{Bounded, map_bytes},
+};
 use crate::names;
 
 /// Control connections with calls up, Outgoing-Call-Requests awaiting their reply,
@@ -65,58 +70,146 @@ struct Clear {
     deadline: u64,
 }
 
+/// A port counted as leaked (since the entry's time, its clear's deadline).
+struct Leak {
+    server_call: u16,
+}
+
+/// Entries that remember a call's server id.
+trait ServerCall {
+    fn server_call(&self) -> u16;
+}
+
+impl ServerCall for Clear {
+    fn server_call(&self) -> u16 {
+        self.server_call
+    }
+}
+
+impl ServerCall for Leak {
+    fn server_call(&self) -> u16 {
+        self.server_call
+    }
+}
+
+/// Calls by (control connection, client's call id), which a disconnect-notify also names
+/// by the server's call id: an index by that, so finding one costs no walk over the rest.
+struct ByCall<V> {
+    map: Bounded<(Conn, u16), V>,
+    /// `(connection, server's call id, client's call id)` of every entry.
+    by_server: BTreeSet<(Conn, u16, u16)>,
+}
+
+impl<V: ServerCall> ByCall<V> {
+    fn new() -> Self {
+        ByCall {
+            map: Bounded::spilling(ENTRIES),
+            by_server: BTreeSet::new(),
+        }
+    }
+
+    fn bytes_max() -> usize {
+        map_bytes::<(Conn, u16), V>(ENTRIES) + ENTRIES * size_of::<(Conn, u16, u16)>()
+    }
+
+    /// As [`Bounded::touch`]; whether the entry is new.
+    fn touch(&mut self, k: (Conn, u16), now: u64, make: impl FnOnce() -> V) -> bool {
+        let (v, new) = self.map.upsert(k, now, make);
+        let server_call = v.server_call();
+        if new {
+            self.by_server.insert((k.0, server_call, k.1));
+        }
+        if let Some(((conn, call), v)) = self.map.take_spilled() {
+            self.by_server.remove(&(conn, v.server_call(), call));
+        }
+        new
+    }
+
+    fn remove(&mut self, k: &(Conn, u16)) -> Option<V> {
+        let v = self.map.remove(k)?;
+        self.by_server.remove(&(k.0, v.server_call(), k.1));
+        Some(v)
+    }
+
+    fn expire(&mut self, cutoff: u64) {
+        let by_server = &mut self.by_server;
+        self.map.expire_with(
+            |touched| touched < cutoff,
+            |(conn, call), v| {
+                by_server.remove(&(conn, v.server_call(), call));
+            },
+        );
+    }
+
+    /// The key of `conn`'s entry for call `id`: the server's id (the lowest client's id
+    /// first, should two calls share it) or the client's.
+    fn find(&self, conn: Conn, id: u16, server_side: bool) -> Option<(Conn, u16)> {
+        if server_side {
+            let (_, _, call) = self
+                .by_server
+                .range((conn, id, 0)..=(conn, id, u16::MAX))
+                .next()?;
+            Some((conn, *call))
+        } else {
+            self.map.get(&(conn, id)).map(|_| (conn, id))
+        }
+    }
+}
+
 pub struct RasPortLeak {
     clear_timeout: u64,
     /// Control connections with at least one call up.
     controls: Bounded<Conn, Vec<Call>>,
+    /// The calls of each server's control connections in `controls`, kept as calls come
+    /// and go: a rejection is judged against it without walking every connection.
+    carried: BTreeMap<Host, u32>,
     requests: Bounded<(Conn, u16), Event>,
     servers: Bounded<Host, Server>,
-    /// Clears awaiting the server's confirmation, and the calls they leaked, by the
-    /// client's call id (the leaked ones with the server's call id and their time).
-    clears: Bounded<(Conn, u16), Clear>,
-    leaked: Bounded<(Conn, u16), (u16, u64)>,
-    next_due: u64,
+    /// Clears awaiting the server's confirmation (due at their deadline), and the calls
+    /// they leaked.
+    clears: ByCall<Clear>,
+    leaked: ByCall<Leak>,
 }
 
 impl RasPortLeak {
     pub fn state_bytes_max() -> usize {
-        let entry = |key: usize, value: usize| value + 2 * (key + size_of::<u64>());
-        let calls = size_of::<Vec<Call>>() + CALLS * size_of::<Call>();
-        ENTRIES
-            * (entry(size_of::<Conn>(), calls)
-                + entry(size_of::<(Conn, u16)>(), size_of::<Event>())
-                + entry(size_of::<Host>(), size_of::<Server>())
-                + entry(size_of::<(Conn, u16)>(), size_of::<Clear>())
-                + entry(size_of::<(Conn, u16)>(), size_of::<(u16, u64)>()))
+        map_bytes::<Conn, Vec<Call>>(ENTRIES)
+            + ENTRIES * (CALLS * size_of::<Call>() + size_of::<(Host, u32)>())
+            + map_bytes::<(Conn, u16), Event>(ENTRIES)
+            + map_bytes::<Host, Server>(ENTRIES)
+            + ByCall::<Clear>::bytes_max()
+            + ByCall::<Leak>::bytes_max()
     }
 
     pub fn new(cfg: &Config) -> Self {
         RasPortLeak {
             clear_timeout: cfg.pptp_clear_timeout_ns,
-            controls: Bounded::new(ENTRIES),
+            controls: Bounded::spilling(ENTRIES),
+            carried: BTreeMap::new(),
             requests: Bounded::new(ENTRIES),
             servers: Bounded::new(ENTRIES),
-            clears: Bounded::new(ENTRIES),
-            leaked: Bounded::new(ENTRIES),
-            next_due: u64::MAX,
+            clears: ByCall::new(),
+            leaked: ByCall::new(),
         }
     }
 
     /// Ports currently counted as leaked, over every server.
     pub fn leaked_ports(&self) -> u64 {
-        self.leaked.keys().count() as u64
+        self.leaked.map.len() as u64
     }
 
     fn active(&self, server: Host) -> u32 {
-        let tracked: usize = self
-            .controls
-            .keys()
-            .filter(|c| c.0 == server)
-            .filter_map(|c| self.controls.get(c))
-            .map(Vec::len)
-            .sum();
+        let tracked = self.carried.get(&server).copied().unwrap_or(0);
         let untracked = self.servers.get(&server).map_or(0, |s| s.untracked);
-        tracked as u32 + untracked
+        tracked + untracked
+    }
+
+    fn carry(&mut self, server: Host, more: u32, fewer: u32) {
+        let n = self.carried.entry(server).or_default();
+        *n = *n + more - fewer;
+        if *n == 0 {
+            self.carried.remove(&server);
+        }
     }
 
     /// Removes the call the closure picks from `conn`'s active calls.
@@ -126,7 +219,15 @@ impl RasPortLeak {
         if calls.is_empty() {
             self.controls.remove(&conn);
         }
+        self.carry(conn.0, 0, 1);
         Some(call)
+    }
+
+    /// The end of a control connection, and of the calls it carried.
+    fn end_control(&mut self, conn: Conn) {
+        if let Some(calls) = self.controls.remove(&conn) {
+            self.carry(conn.0, 0, calls.len() as u32);
+        }
     }
 
     fn pptp(&mut self, ev: &Event, out: &mut Vec<Fault>) {
@@ -141,7 +242,7 @@ impl RasPortLeak {
         let ts = h.ts_ns;
         match (b.msg_type, from_server) {
             (OCRQ, false) => {
-                *self.requests.touch((conn, b.call_id), ts, || *ev) = *ev;
+                self.requests.put((conn, b.call_id), ts, *ev);
             }
             (OCRP, true) if b.result >= CONNECTED => self.reply(conn, ev, out),
             (CCRQ, false) => {
@@ -149,17 +250,19 @@ impl RasPortLeak {
                     return;
                 };
                 let deadline = ts.saturating_add(self.clear_timeout);
-                self.clears.touch((conn, call.client_call), ts, || Clear {
+                let key = (conn, call.client_call);
+                let new = self.clears.touch(key, ts, || Clear {
                     ccrq: *ev,
                     server_call: call.server_call,
                     deadline,
                 });
-                self.next_due = self.next_due.min(deadline);
+                // A clear repeated for the same call keeps its first deadline.
+                if new {
+                    self.clears.map.set_due(&key, deadline);
+                }
             }
             (CDN, true) => self.disconnected(conn, b.call_id),
-            (STOP_CCRQ | STOP_CCRP, _) => {
-                self.controls.remove(&conn);
-            }
+            (STOP_CCRQ | STOP_CCRP, _) => self.end_control(conn),
             _ => {}
         }
     }
@@ -169,34 +272,8 @@ impl RasPortLeak {
     /// server's id is tried first everywhere (a clear awaiting it, an active call, a leak)
     /// before the client's is.
     fn disconnected(&mut self, conn: Conn, id: u16) {
-        let clear_by = |this: &Self, server_side: bool| {
-            this.clears
-                .keys()
-                .filter(|k| k.0 == conn)
-                .find(|k| {
-                    this.clears.get(k).is_some_and(|c| {
-                        if server_side {
-                            c.server_call == id
-                        } else {
-                            k.1 == id
-                        }
-                    })
-                })
-                .copied()
-        };
-        let leak_by = |this: &Self, server_side: bool| {
-            this.leaked
-                .keys()
-                .filter(|k| k.0 == conn)
-                .find(|k| {
-                    this.leaked
-                        .get(k)
-                        .is_some_and(|l| if server_side { l.0 == id } else { k.1 == id })
-                })
-                .copied()
-        };
         for server_side in [true, false] {
-            if let Some(k) = clear_by(self, server_side) {
+            if let Some(k) = self.clears.find(conn, id, server_side) {
                 self.clears.remove(&k);
                 return;
             }
@@ -210,7 +287,7 @@ impl RasPortLeak {
             if self.end_call(conn, pick).is_some() {
                 return;
             }
-            if let Some(k) = leak_by(self, server_side) {
+            if let Some(k) = self.leaked.find(conn, id, server_side) {
                 self.leaked.remove(&k);
                 return;
             }
@@ -224,14 +301,20 @@ impl RasPortLeak {
         let request = self.requests.remove(&(conn, b.peer_call_id));
         if b.result == CONNECTED {
             let calls = self.controls.touch(conn, ts, Vec::new);
-            if calls.len() >= CALLS {
+            // A full connection drops its oldest call for the new one: no more carried.
+            let more = if calls.len() >= CALLS {
                 calls.remove(0);
-            }
+                0
+            } else {
+                1
+            };
             calls.push(Call {
                 client_call: b.peer_call_id,
                 server_call: b.call_id,
             });
+            self.carry(server, more, 0);
             if let Some((gone, calls)) = self.controls.take_spilled() {
+                self.carry(gone.0, 0, calls.len() as u32);
                 let s = self.servers.touch(gone.0, ts, Server::default);
                 s.untracked = s.untracked.saturating_add(calls.len() as u32);
             }
@@ -293,7 +376,7 @@ impl RasPortLeak {
         } else {
             (Host::dst(ev), Host::src(ev), h.sport)
         };
-        self.controls.remove(&conn);
+        self.end_control(conn);
     }
 
     fn unacknowledged(&self, (conn, call): (Conn, u16), c: &Clear) -> Fault {
@@ -340,39 +423,33 @@ impl Detector for RasPortLeak {
     fn advance(&mut self, now_ns: u64, out: &mut Vec<Fault>) {
         self.leaked
             .expire(now_ns.saturating_sub(LEAK_REMEMBERED_NS));
-        if now_ns < self.next_due {
-            return;
-        }
-        let mut next_due = u64::MAX;
-        let mut due = Vec::new();
-        for k in self.clears.keys().copied().collect::<Vec<_>>() {
-            if let Some(c) = self.clears.get(&k) {
-                if c.deadline <= now_ns {
-                    due.push(k);
-                } else {
-                    next_due = next_due.min(c.deadline);
-                }
-            }
-        }
         let mut faults = Vec::new();
-        for k in due {
+        for k in self.clears.map.take_due(now_ns) {
             if let Some(c) = self.clears.remove(&k) {
                 faults.push(self.unacknowledged(k, &c));
-                self.leaked
-                    .touch(k, c.deadline, || (c.server_call, c.deadline));
+                self.leaked.touch(k, c.deadline, || Leak {
+                    server_call: c.server_call,
+                });
             }
         }
         faults.sort_by_key(|f| f.ts_ns);
         out.extend(faults);
-        self.next_due = next_due;
     }
 
     fn evictions(&self) -> u64 {
         self.controls.evicted()
             + self.requests.evicted()
             + self.servers.evicted()
-            + self.clears.evicted()
-            + self.leaked.evicted()
+            + self.clears.map.evicted()
+            + self.leaked.map.evicted()
+    }
+
+    fn entries(&self) -> usize {
+        self.controls.len()
+            + self.requests.len()
+            + self.servers.len()
+            + self.clears.map.len()
+            + self.leaked.map.len()
     }
 
     fn leaked_ports(&self) -> u64 {
@@ -490,6 +567,170 @@ mod tests {
             &mut out,
         );
         assert_eq!(d.leaked_ports(), 0);
+    }
+
+    /// A PPTP message or TCP flags (`msg_type` 0) between client 10.6.x.y:`port` and
+    /// server 10.0.0.`server`, built directly: thousands are needed.
+    #[allow(clippy::too_many_arguments)]
+    fn raw(
+        client: u16,
+        port: u16,
+        server: u8,
+        from_client: bool,
+        msg_type: u16,
+        call_id: u16,
+        peer_call_id: u16,
+        result: u8,
+        ts: u64,
+    ) -> Event {
+        use bytemuck::Zeroable;
+        use fault_common::event::{EventKind, PptpBody, TcpBody};
+        let mut ev = Event::zeroed();
+        ev.hdr.ts_ns = ts;
+        ev.hdr.family = 4;
+        let (c, s) = (
+            [10, 6, (client >> 8) as u8, client as u8],
+            [10, 0, 0, server],
+        );
+        let ((src, sport), (dst, dport)) = if from_client {
+            ((c, port), (s, ports::PPTP))
+        } else {
+            ((s, ports::PPTP), (c, port))
+        };
+        ev.hdr.src[..4].copy_from_slice(&src);
+        ev.hdr.dst[..4].copy_from_slice(&dst);
+        (ev.hdr.sport, ev.hdr.dport) = (sport, dport);
+        if msg_type == 0 {
+            ev.hdr.kind = EventKind::Tcp as u8;
+            ev.body.tcp = TcpBody {
+                flags: result,
+                ..Zeroable::zeroed()
+            };
+        } else {
+            ev.hdr.kind = EventKind::Pptp as u8;
+            ev.body.pptp = PptpBody {
+                msg_type,
+                call_id,
+                peer_call_id,
+                result,
+                ..Zeroable::zeroed()
+            };
+        }
+        ev
+    }
+
+    /// Each server's calls over its tracked control connections, counted from scratch.
+    fn recount(d: &RasPortLeak) -> BTreeMap<Host, u32> {
+        let mut n = BTreeMap::new();
+        for conn in d.controls.keys() {
+            let calls = d.controls.get(conn).map_or(0, Vec::len) as u32;
+            *n.entry(conn.0).or_default() += calls;
+        }
+        n.retain(|_, c| *c > 0);
+        n
+    }
+
+    #[test]
+    fn each_servers_carried_calls_equal_a_recount_whatever_comes_and_goes() {
+        let mut d = RasPortLeak::new(&Config::default());
+        let mut out = Vec::new();
+        let mut rng = crate::detect::TestRng(0x5eed);
+        let mut full = 0;
+        for i in 0..40_000u64 {
+            // A few busy connections (past 64 calls each), and many more connections than
+            // the table holds.
+            let busy = rng.below(2) == 0;
+            let (client, port) = if busy {
+                (rng.below(4) as u16, 1100)
+            } else {
+                (rng.below(1500) as u16, 1100 + rng.below(2) as u16)
+            };
+            let server = 1 + rng.below(3) as u8;
+            let id = rng.below(80) as u16;
+            let other = rng.below(80) as u16;
+            let ev = |from_client, msg, call, peer, result| {
+                raw(
+                    client,
+                    port,
+                    server,
+                    from_client,
+                    msg,
+                    call,
+                    peer,
+                    result,
+                    i,
+                )
+            };
+            match rng.below(if busy { 17 } else { 20 }) {
+                0..=9 => {
+                    d.event(&ev(true, OCRQ, id, 0, 0), &mut out);
+                    d.event(&ev(false, OCRP, other, id, CONNECTED), &mut out);
+                }
+                10 => d.event(&ev(false, OCRP, other, id, 4), &mut out),
+                11..=13 => d.event(&ev(true, CCRQ, id, 0, 0), &mut out),
+                14..=16 => d.event(&ev(false, CDN, id, 0, 3), &mut out),
+                17 => d.event(&ev(true, STOP_CCRQ, 0, 0, 1), &mut out),
+                18 => d.event(&ev(false, 0, 0, 0, TCP_FIN), &mut out),
+                _ => d.event(&ev(true, 0, 0, 0, TCP_RST), &mut out),
+            }
+            let to_server = ev(true, 0, 0, 0, 0);
+            let conn = (Host::dst(&to_server), Host::src(&to_server), port);
+            full += usize::from(d.controls.get(&conn).is_some_and(|c| c.len() == CALLS));
+            if i % 16 == 0 {
+                assert_eq!(d.carried, recount(&d), "after event {i}");
+            }
+        }
+        assert_eq!(d.carried, recount(&d));
+        let pushed_out = d.controls.evicted();
+        assert!(pushed_out > 100, "only {pushed_out} connections pushed out");
+        assert!(full > 100, "a full connection only {full} times");
+    }
+
+    #[test]
+    fn a_call_is_found_by_either_id_as_a_walk_over_every_entry_finds_it() {
+        let mut m: ByCall<Leak> = ByCall::new();
+        let mut rng = crate::detect::TestRng(0xca11);
+        let conn = |c: u64| {
+            let h = |a: u8| Host {
+                family: 4,
+                addr: [10, 0, 0, a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            };
+            (h(1), h(c as u8), 1100)
+        };
+        for t in 0..20_000u64 {
+            let (c, id) = (conn(rng.below(60)), rng.below(60) as u16);
+            match rng.below(8) {
+                0..=4 => {
+                    let server_call = rng.below(60) as u16;
+                    m.touch((c, id), t, || Leak { server_call });
+                }
+                5 => {
+                    m.remove(&(c, id));
+                }
+                6 => m.expire(t.saturating_sub(4000)),
+                _ => {
+                    for server_side in [true, false] {
+                        let walked = m
+                            .map
+                            .keys()
+                            .filter(|k| k.0 == c)
+                            .filter(|k| {
+                                let server_call = m.map.get(k).map(|l| l.server_call);
+                                if server_side {
+                                    server_call == Some(id)
+                                } else {
+                                    k.1 == id
+                                }
+                            })
+                            .min_by_key(|k| k.1)
+                            .copied();
+                        assert_eq!(m.find(c, id, server_side), walked, "at {t}");
+                    }
+                }
+            }
+            assert_eq!(m.by_server.len(), m.map.len(), "one index entry per call");
+        }
+        assert!(m.map.evicted() > 0);
     }
 
     #[test]

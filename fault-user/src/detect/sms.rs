@@ -15,7 +15,10 @@ use fault_common::{
 };
 use serde_json::Map;
 
-use super::{Config, Detector, Evidence, Fault, FaultKind, Host, bounded::Bounded};
+use super::{
+    Config, Detector, Evidence, Fault, FaultKind, Host,
+    bounded::{Bounded, map_bytes},
+};
 use crate::names;
 
 /// Entries of each map: SYNs awaiting their answer, datagrams H received (so its replies
@@ -30,13 +33,13 @@ const ICMPV6_DEST_UNREACH: u8 = 1;
 const ICMPV6_PORT_UNREACH: u8 = 4;
 const IPPROTO_UDP: u8 = 17;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Transport {
     Tcp,
     Udp,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Reason {
     EphemeralCollision,
     Refused,
@@ -58,14 +61,9 @@ fn is_sms(p: u16) -> bool {
 
 impl SmsPortConflict {
     pub fn state_bytes_max() -> usize {
-        let entry = |key: usize, value: usize| value + 2 * (key + size_of::<u64>());
-        ENTRIES
-            * (entry(size_of::<Ends>(), size_of::<Event>())
-                + entry(size_of::<Ends>(), size_of::<u64>())
-                + entry(
-                    size_of::<(Host, u16, Transport, Reason)>(),
-                    size_of::<u64>(),
-                ))
+        map_bytes::<Ends, Event>(ENTRIES)
+            + map_bytes::<Ends, u64>(ENTRIES)
+            + map_bytes::<(Host, u16, Transport, Reason), u64>(ENTRIES)
     }
 
     pub fn new(cfg: &Config) -> Self {
@@ -87,7 +85,8 @@ impl SmsPortConflict {
         transport: Transport,
         reason: Reason,
         ts: u64,
-        evidence: Vec<Evidence>,
+        // Made only for a record: most occurrences are repeats within the interval.
+        evidence: impl FnOnce() -> Vec<Evidence>,
         out: &mut Vec<Fault>,
     ) {
         let key = (host, port, transport, reason);
@@ -96,7 +95,7 @@ impl SmsPortConflict {
         {
             return;
         }
-        *self.reported.touch(key, ts, || ts) = ts;
+        self.reported.put(key, ts, ts);
         let proto = match transport {
             Transport::Tcp => "tcp",
             Transport::Udp => "udp",
@@ -131,7 +130,7 @@ impl SmsPortConflict {
             server: peer.0.to_string(),
             summary,
             fields,
-            evidence,
+            evidence: evidence(),
         });
     }
 
@@ -141,21 +140,19 @@ impl SmsPortConflict {
         let (src, dst) = (Host::src(ev), Host::dst(ev));
         let syn = b.flags & (TCP_SYN | TCP_ACK) == TCP_SYN;
         if syn && ports::is_sms_helpdesk(h.sport) && !is_sms(h.dport) {
-            let what = format!("SYN from port {} to {}", h.sport, h.dport);
+            let what = || format!("SYN from port {} to {}", h.sport, h.dport);
             self.report(
                 (src, h.sport),
                 (dst, h.dport),
                 Transport::Tcp,
                 Reason::EphemeralCollision,
                 h.ts_ns,
-                vec![Evidence::of(ev, what)],
+                || vec![Evidence::of(ev, what())],
                 out,
             );
         }
         if syn && ports::is_sms_helpdesk(h.dport) {
-            *self
-                .syns
-                .touch((dst, h.dport, src, h.sport), h.ts_ns, || *ev) = *ev;
+            self.syns.put((dst, h.dport, src, h.sport), h.ts_ns, *ev);
         }
         if ports::is_sms_helpdesk(h.sport) {
             let ends = (src, h.sport, dst, h.dport);
@@ -163,10 +160,12 @@ impl SmsPortConflict {
                 && let Some(syn) = self.syns.remove(&ends)
                 && syn.hdr.ts_ns.saturating_add(SYN_ANSWER_NS) >= h.ts_ns
             {
-                let evidence = vec![
-                    Evidence::of(&syn, format!("SYN to port {}", h.sport)),
-                    Evidence::of(ev, "RST"),
-                ];
+                let evidence = || {
+                    vec![
+                        Evidence::of(&syn, format!("SYN to port {}", h.sport)),
+                        Evidence::of(ev, "RST"),
+                    ]
+                };
                 self.report(
                     (src, h.sport),
                     (dst, h.dport),
@@ -190,9 +189,8 @@ impl SmsPortConflict {
         let h = &ev.hdr;
         let (src, dst) = (Host::src(ev), Host::dst(ev));
         if ports::is_sms_helpdesk(h.dport) {
-            *self
-                .received
-                .touch((dst, h.dport, src, h.sport), h.ts_ns, || h.ts_ns) = h.ts_ns;
+            self.received
+                .put((dst, h.dport, src, h.sport), h.ts_ns, h.ts_ns);
         }
         if ports::is_sms_helpdesk(h.sport) && !is_sms(h.dport) {
             let ends = (src, h.sport, dst, h.dport);
@@ -201,14 +199,14 @@ impl SmsPortConflict {
                 .get(&ends)
                 .is_some_and(|&t| t.saturating_add(UDP_REPLY_NS) >= h.ts_ns);
             if !reply {
-                let what = format!("UDP datagram from port {} to {}", h.sport, h.dport);
+                let what = || format!("UDP datagram from port {} to {}", h.sport, h.dport);
                 self.report(
                     (src, h.sport),
                     (dst, h.dport),
                     Transport::Udp,
                     Reason::EphemeralCollision,
                     h.ts_ns,
-                    vec![Evidence::of(ev, what)],
+                    || vec![Evidence::of(ev, what())],
                     out,
                 );
             }
@@ -238,18 +236,20 @@ impl SmsPortConflict {
         {
             return;
         }
-        let what = format!(
-            "ICMP port unreachable quoting a datagram from {} to port {}",
-            names::endpoint(peer.family, &peer.addr, b.quoted_sport),
-            b.quoted_dport
-        );
+        let what = || {
+            format!(
+                "ICMP port unreachable quoting a datagram from {} to port {}",
+                names::endpoint(peer.family, &peer.addr, b.quoted_sport),
+                b.quoted_dport
+            )
+        };
         self.report(
             (host, b.quoted_dport),
             (peer, b.quoted_sport),
             Transport::Udp,
             Reason::Refused,
             ev.hdr.ts_ns,
-            vec![Evidence::of(ev, what)],
+            || vec![Evidence::of(ev, what())],
             out,
         );
     }
@@ -277,6 +277,10 @@ impl Detector for SmsPortConflict {
 
     fn evictions(&self) -> u64 {
         self.syns.evicted() + self.received.evicted() + self.reported.evicted()
+    }
+
+    fn entries(&self) -> usize {
+        self.syns.len() + self.received.len() + self.reported.len()
     }
 }
 

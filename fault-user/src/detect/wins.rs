@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::{
     Config, Detector, Evidence, Fault, FaultKind, Host,
-    bounded::Bounded,
+    bounded::{Bounded, map_bytes},
     nbns::{self, Flags, OPCODE_WACK},
 };
 use crate::names;
@@ -54,6 +54,19 @@ struct Request {
     answer: Option<Event>,
 }
 
+impl Request {
+    /// A request still pending when a tick (`clock`) passed its deadline went unanswered.
+    /// Settled when next looked at rather than by the tick, which would have to visit every
+    /// client; a WACK is an answer, so a waiting request never becomes unanswered.
+    fn settle(&mut self, timeout: u64, clock: Option<u64>) {
+        if self.outcome == Outcome::Pending
+            && clock.is_some_and(|now| self.last_ts.saturating_add(timeout) <= now)
+        {
+            self.outcome = Outcome::Unanswered;
+        }
+    }
+}
+
 struct Episode {
     requests: Vec<Request>,
     /// Names that got a positive registration response from any server.
@@ -61,24 +74,40 @@ struct Episode {
     last_registration: u64,
 }
 
+impl Episode {
+    /// The registration still open (pending or waiting) to `server` under `txid`.
+    fn open(
+        &mut self,
+        server: Host,
+        txid: u16,
+        timeout: u64,
+        clock: Option<u64>,
+    ) -> Option<&mut Request> {
+        self.requests.iter_mut().find_map(|r| {
+            r.settle(timeout, clock);
+            let open = matches!(r.outcome, Outcome::Pending | Outcome::Waiting);
+            (r.server == server && r.txid == txid && open).then_some(r)
+        })
+    }
+}
+
 pub struct WinsBackupSwap {
     timeout: u64,
     episode: u64,
+    /// Touched by registrations only: the least recently touched client is the one
+    /// whose episode closes first.
     clients: Bounded<Host, Episode>,
     /// Requests and accepted names pushed out of a full episode.
     dropped: u64,
-    /// No deadline falls before this: `advance` has nothing to do until then.
-    next_due: u64,
+    /// The latest time a tick has reached.
+    clock: Option<u64>,
 }
 
 impl WinsBackupSwap {
-    /// The most memory its state can take, in bytes: every client at its cap (map
-    /// entries counted twice for the age index).
+    /// The most memory its state can take, in bytes: every client at its cap.
     pub fn state_bytes_max() -> usize {
-        let episode = size_of::<Episode>()
-            + REQUESTS * size_of::<Request>()
-            + ACCEPTED * size_of::<[u8; 16]>();
-        CLIENTS * (episode + 2 * (size_of::<Host>() + size_of::<u64>()))
+        let episode = REQUESTS * size_of::<Request>() + ACCEPTED * size_of::<[u8; 16]>();
+        map_bytes::<Host, Episode>(CLIENTS) + CLIENTS * episode
     }
 
     pub fn new(cfg: &Config) -> Self {
@@ -87,7 +116,7 @@ impl WinsBackupSwap {
             episode: cfg.wins_episode_ns.max(cfg.nbns_timeout_ns),
             clients: Bounded::new(CLIENTS),
             dropped: 0,
-            next_due: u64::MAX,
+            clock: None,
         }
     }
 
@@ -102,11 +131,7 @@ impl WinsBackupSwap {
         });
         episode.last_registration = ts;
         // A retransmission (same server and transaction, still waiting) is the same request.
-        if let Some(r) = episode.requests.iter_mut().find(|r| {
-            r.server == server
-                && r.txid == txid
-                && matches!(r.outcome, Outcome::Pending | Outcome::Waiting)
-        }) {
+        if let Some(r) = episode.open(server, txid, self.timeout, self.clock) {
             r.last_ts = ts;
             r.sent = r.sent.saturating_add(1);
         } else {
@@ -125,7 +150,6 @@ impl WinsBackupSwap {
                 answer: None,
             });
         }
-        self.next_due = self.next_due.min(ts.saturating_add(self.timeout));
     }
 
     fn response(&mut self, ev: &Event, flags: Flags, name: Option<[u8; 16]>) {
@@ -144,11 +168,7 @@ impl WinsBackupSwap {
             }
             episode.accepted.push(n);
         }
-        let Some(r) = episode.requests.iter_mut().find(|r| {
-            r.server == server
-                && r.txid == txid
-                && matches!(r.outcome, Outcome::Pending | Outcome::Waiting)
-        }) else {
+        let Some(r) = episode.open(server, txid, self.timeout, self.clock) else {
             return;
         };
         r.outcome = if wack {
@@ -335,47 +355,30 @@ impl Detector for WinsBackupSwap {
     }
 
     fn advance(&mut self, now_ns: u64, out: &mut Vec<Fault>) {
-        if now_ns < self.next_due {
-            return;
-        }
-        let mut next_due = u64::MAX;
+        let clock = self.clock.map_or(now_ns, |c| c.max(now_ns));
+        self.clock = Some(clock);
+        let episode = self.episode;
         let mut closed = Vec::new();
-        let keys: Vec<Host> = self.clients.keys().copied().collect();
-        for client in keys {
-            let Some(e) = self.clients.get_mut(&client) else {
-                continue;
-            };
-            // A WACK is an answer: its request never becomes unanswered.
+        // Last touched at its last registration: a prefix of the age order has closed.
+        self.clients.expire_with(
+            |last| last.saturating_add(episode) <= now_ns,
+            |client, e| closed.push((e.last_registration.saturating_add(episode), client, e)),
+        );
+        closed.sort_by_key(|&(close, client, _)| (close, client));
+        for (close, client, mut e) in closed {
             for r in &mut e.requests {
-                if r.outcome == Outcome::Pending {
-                    let deadline = r.last_ts.saturating_add(self.timeout);
-                    if deadline <= now_ns {
-                        r.outcome = Outcome::Unanswered;
-                    } else {
-                        next_due = next_due.min(deadline);
-                    }
-                }
+                r.settle(self.timeout, Some(clock));
             }
-            let close = e.last_registration.saturating_add(self.episode);
-            if close <= now_ns {
-                closed.push((close, client));
-            } else {
-                next_due = next_due.min(close);
-            }
+            out.extend(self.judge(client, &e, close));
         }
-        closed.sort();
-        for (close, client) in closed {
-            if let Some(e) = self.clients.remove(&client)
-                && let Some(f) = self.judge(client, &e, close)
-            {
-                out.push(f);
-            }
-        }
-        self.next_due = next_due;
     }
 
     fn evictions(&self) -> u64 {
         self.clients.evicted() + self.dropped
+    }
+
+    fn entries(&self) -> usize {
+        self.clients.len()
     }
 }
 
@@ -442,6 +445,37 @@ mod tests {
             .get(&Host::src(&registration(client, 0, "PC", 0)[0]));
         assert_eq!(e.map(|e| e.requests.len()), Some(REQUESTS));
         assert_eq!(e.map(|e| e.requests[0].txid), Some(3));
+    }
+
+    #[test]
+    fn a_request_goes_unanswered_once_a_tick_passes_its_timeout() {
+        const S: u64 = 1_000_000_000;
+        let mut d = WinsBackupSwap::new(&Config::default());
+        let mut out = Vec::new();
+        let client = Ipv4Addr::new(10, 0, 0, 9);
+        let host = Host::src(&registration(client, 1, "PC", 0)[0]);
+        let sent = |d: &WinsBackupSwap| {
+            let e = d.clients.get(&host);
+            e.map(|e| e.requests.iter().map(|r| r.sent).collect::<Vec<_>>())
+        };
+        for ts in [S, 7 * S] {
+            for ev in registration(client, 1, "PC", ts) {
+                d.event(&ev, &mut out);
+            }
+        }
+        // No tick in between: the same transaction, still pending, retransmitted.
+        assert_eq!(sent(&d), Some(vec![2]));
+        d.advance(12 * S, &mut out);
+        for ev in registration(client, 1, "PC", 12 * S) {
+            d.event(&ev, &mut out);
+        }
+        assert_eq!(
+            sent(&d),
+            Some(vec![2, 1]),
+            "a new request after the timeout"
+        );
+        d.advance(12 * S + 60 * S, &mut out);
+        assert!(d.clients.get(&host).is_none(), "the episode closed");
     }
 
     #[test]
