@@ -1,6 +1,8 @@
 //! Events: the few frames a stateful detector needs, handed to userspace through the ring
 //! buffer. Fixed size, so a full ring buffer is a counted drop rather than a partial write.
 
+use core::mem::offset_of;
+
 use bytemuck::{Pod, Zeroable};
 
 /// What an event's body holds.
@@ -15,6 +17,9 @@ pub enum EventKind {
     Tcp = 6,
     Udp = 7,
     IcmpUnreachable = 8,
+    /// Only on the ring: a whole SAP response ([`SapResponse`]), which userspace reads as
+    /// one `SapEntry` event per server ([`decode`]).
+    SapResponse = 9,
 }
 
 impl TryFrom<u8> for EventKind {
@@ -29,6 +34,7 @@ impl TryFrom<u8> for EventKind {
             6 => EventKind::Tcp,
             7 => EventKind::Udp,
             8 => EventKind::IcmpUnreachable,
+            9 => EventKind::SapResponse,
             other => return Err(other),
         })
     }
@@ -191,7 +197,8 @@ pub const NCP_HAS_SUBFUNCTION: u8 = 1;
 pub const NCP_HAS_RPV_REQUEST: u8 = 2;
 pub const NCP_HAS_REPLY_VALUE: u8 = 4;
 
-/// One server entry of a SAP general/nearest response (one event per entry).
+/// One server entry of a SAP general/nearest response (one event per entry, made from a
+/// [`SapResponse`] record by [`decode`]).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct SapEntryBody {
@@ -348,5 +355,97 @@ impl Event {
     pub fn raw_body(&self) -> &[u8; BODY_LEN] {
         // SAFETY: the raw byte view is valid for any contents.
         unsafe { &self.body.raw }
+    }
+}
+
+/// Servers in one SAP response: NetWare sends up to 7; one spare.
+pub const SAP_MAX_ENTRIES: usize = 8;
+/// A SAP server entry on the wire (Novell's SAP): type, name, network, node, socket, hops.
+pub const SAP_ENTRY_LEN: usize = 64;
+
+/// A SAP general/nearest response as the XDP program hands it over: the entries' bytes
+/// as they came, in one ring record (a ring record costs more than copying 512 bytes), and
+/// decoded in userspace by [`decode`].
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub struct SapResponse {
+    /// `kind` is [`EventKind::SapResponse`].
+    pub hdr: EventHeader,
+    /// 2 (general) or 4 (nearest).
+    pub op: u16,
+    /// Complete entries in `entries`.
+    pub count: u8,
+    pub _pad: [u8; 5],
+    pub entries: [u8; SAP_MAX_ENTRIES * SAP_ENTRY_LEN],
+}
+
+/// A record the XDP program writes to the ring buffer.
+pub trait Record: Pod {
+    fn header(&mut self) -> &mut EventHeader;
+    /// How many events the record holds (what `STATS.events` counts).
+    fn events(&self) -> u64;
+}
+
+impl Record for Event {
+    #[inline(always)]
+    fn header(&mut self) -> &mut EventHeader {
+        &mut self.hdr
+    }
+    #[inline(always)]
+    fn events(&self) -> u64 {
+        1
+    }
+}
+
+impl Record for SapResponse {
+    #[inline(always)]
+    fn header(&mut self) -> &mut EventHeader {
+        &mut self.hdr
+    }
+    #[inline(always)]
+    fn events(&self) -> u64 {
+        u64::from(self.count)
+    }
+}
+
+/// The events in one ring record, in order: the record itself, or a SAP response's
+/// entries. A record too short for its kind yields nothing. Shared by every reader of the
+/// ring (the daemon, the kernel engine) and by the user engine, so all see the same events.
+pub fn decode(record: &[u8], mut event: impl FnMut(Event)) {
+    let Some(&kind) = record.get(offset_of!(EventHeader, kind)) else {
+        return;
+    };
+    if kind != EventKind::SapResponse as u8 {
+        if let Some(b) = record.get(..size_of::<Event>()) {
+            event(bytemuck::pod_read_unaligned(b));
+        }
+        return;
+    }
+    let Some(b) = record.get(..size_of::<SapResponse>()) else {
+        return;
+    };
+    let r: SapResponse = bytemuck::pod_read_unaligned(b);
+    let mut ev = Event {
+        hdr: r.hdr,
+        body: EventBody { raw: [0; BODY_LEN] },
+    };
+    ev.hdr.kind = EventKind::SapEntry as u8;
+    for (i, e) in r
+        .entries
+        .chunks_exact(SAP_ENTRY_LEN)
+        .take(usize::from(r.count).min(SAP_MAX_ENTRIES))
+        .enumerate()
+    {
+        let mut body = SapEntryBody::zeroed();
+        body.op = r.op;
+        body.index = i as u8;
+        body.server_type = u16::from_be_bytes([e[0], e[1]]);
+        body.name.copy_from_slice(&e[2..50]);
+        body.network.copy_from_slice(&e[50..54]);
+        body.node.copy_from_slice(&e[54..60]);
+        body.socket = u16::from_be_bytes([e[60], e[61]]);
+        body.hops = u16::from_be_bytes([e[62], e[63]]);
+        ev.body.sap = body;
+        event(ev);
     }
 }

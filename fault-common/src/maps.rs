@@ -6,7 +6,7 @@ use crate::class::NUM_CLASSES;
 
 /// Bumped whenever a map's key or value layout changes; pinned maps live under a path
 /// that includes it, so a daemon never reads a map it cannot parse.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// Flow-map capacity: LRU, so the least recently seen flow makes room.
 pub const FLOW_CAPACITY: u32 = 65_536;

@@ -7,7 +7,8 @@ use aya_ebpf::{
 };
 use aya_log_ebpf::warn;
 use fault_common::{
-    Class, Event, FlowKey, FlowValue, Stats,
+    Class, FlowKey, FlowValue, Stats,
+    event::Record,
     maps::{CLOCK_IN_METADATA, EVENT_RING_BYTES, EVENT_RING_WAKE_BYTES, FLOW_CAPACITY},
     parse::{self, Packet, Scratch, Sink, Triage},
 };
@@ -162,27 +163,34 @@ impl Sink for Counters<'_> {
     }
 
     #[inline(always)]
-    fn emit(&mut self, event: &mut Event) {
-        event.hdr.ts_ns = self.now;
-        event.hdr.frame_len = self.len as u32;
-        let flags = wakeup(self.stats.events + self.stats.events_dropped);
-        if EVENTS.output::<Event>(&*event, flags).is_ok() {
-            self.stats.events += 1;
+    fn emit<R: Record>(&mut self, record: &mut R) {
+        let h = record.header();
+        h.ts_ns = self.now;
+        h.frame_len = self.len as u32;
+        let flags = wakeup(
+            self.stats.events + self.stats.events_dropped,
+            record.events(),
+        );
+        if EVENTS.output::<R>(&*record, flags).is_ok() {
+            self.stats.events += record.events();
         } else {
-            self.stats.events_dropped += 1;
+            self.stats.events_dropped += record.events();
             self.dropped = true;
         }
     }
 }
 
-/// Ring-buffer commit flags for a CPU's `n`th event. The daemon drains the ring on a short
+/// Ring-buffer commit flags for a record of `k` events after a CPU's first `n`. The daemon drains the ring on a short
 /// timer, so a record need not wake it: a wake-up per record is an interrupt per record (a
 /// VM exit when virtual), and the kernel sends one whenever the consumer has caught up,
 /// which a fast consumer always has. Only a ring filling up is worth waking it early for,
-/// and asking how full it is costs a helper call, so only every 64th event asks.
+/// and asking how full it is costs a helper call, so only a record that crosses a multiple of
+/// 64 events asks.
 #[inline(always)]
-fn wakeup(n: u64) -> u64 {
-    if n % 64 == 0 && EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= u64::from(EVENT_RING_WAKE_BYTES) {
+fn wakeup(n: u64, k: u64) -> u64 {
+    if n % 64 + k >= 64
+        && EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= u64::from(EVENT_RING_WAKE_BYTES)
+    {
         BPF_RB_FORCE_WAKEUP as u64
     } else {
         BPF_RB_NO_WAKEUP as u64

@@ -152,6 +152,8 @@ fn event_name(k: EventKind) -> &'static str {
         EventKind::Tcp => "tcp",
         EventKind::Udp => "udp",
         EventKind::IcmpUnreachable => "icmp_unreachable",
+        // Decoded into its entries before anything renders it.
+        EventKind::SapResponse => "sap_response",
     }
 }
 

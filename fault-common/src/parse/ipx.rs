@@ -1,10 +1,11 @@
 //! IPX (any of its four Ethernet framings) and what runs on it: NCP, SAP, RIP.
 
-use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink};
+use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink, copy};
 use crate::{
     class::Class,
     event::{
         EventKind, Family, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST, NCP_HAS_SUBFUNCTION, NcpBody,
+        SAP_ENTRY_LEN, SAP_MAX_ENTRIES,
     },
     ports,
 };
@@ -22,10 +23,6 @@ const NCP_FN_BINDERY: u8 = 0x17;
 const NCP_SUB_READ_PROPERTY_VALUE: u8 = 0x3D;
 /// Reply: 8-byte header, 128-byte value segment, more-segments flag, property flags.
 const NCP_RPV_REPLY_LEN: usize = 138;
-
-const SAP_ENTRY_LEN: usize = 64;
-/// NetWare sends up to 7 entries in a response; one spare.
-const SAP_MAX_ENTRIES: usize = 8;
 
 /// Not inlined: in BPF its stack frame (SAP names, NCP object names) then stays out of the
 /// XDP function's, whose frame every other call adds to (512 bytes in all).
@@ -203,21 +200,21 @@ fn sap<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, lim: usize) 
         1 | 3 => cx.class(Class::IpxSapQuery),
         2 | 4 => {
             cx.class(Class::IpxSapResponse);
-            for i in 0..SAP_MAX_ENTRIES {
-                let e = off + 2 + i * SAP_ENTRY_LEN;
-                let Ok(entry) = cx.rd.bytes_in::<SAP_ENTRY_LEN>(e, lim) else {
-                    break;
-                };
-                let b = cx.sap_body();
-                b.op = op;
-                b.index = i as u8;
-                b.server_type = u16::from_be_bytes([entry[0], entry[1]]);
-                b.name.copy_from_slice(&entry[2..50]);
-                b.network.copy_from_slice(&entry[50..54]);
-                b.node.copy_from_slice(&entry[54..60]);
-                b.socket = u16::from_be_bytes([entry[60], entry[61]]);
-                b.hops = u16::from_be_bytes([entry[62], entry[63]]);
-                cx.emit(EventKind::SapEntry);
+            // The complete entries go over as they came, in one record, one copy.
+            let n = (lim.saturating_sub(off + 2) / SAP_ENTRY_LEN).min(SAP_MAX_ENTRIES);
+            if n > 0 {
+                let r = &mut *cx.sap;
+                copy(&mut r.hdr, &cx.ev.hdr);
+                r.hdr.kind = EventKind::SapResponse as u8;
+                r.op = op;
+                r.count = n as u8;
+                if cx
+                    .rd
+                    .copy_in(off + 2, n * SAP_ENTRY_LEN, lim, &mut r.entries)
+                    .is_ok()
+                {
+                    cx.sink.emit(r);
+                }
             }
         }
         _ => {}

@@ -26,8 +26,8 @@ use bytemuck::{Pod, Zeroable};
 use crate::{
     class::Class,
     event::{
-        Event, EventKind, Family, IcmpBody, NbnsBody, NbssBody, NcpBody, PptpBody, SapEntryBody,
-        TcpBody, UdpBody,
+        Event, EventKind, Family, IcmpBody, NbnsBody, NbssBody, NcpBody, PptpBody, Record,
+        SapResponse, TcpBody, UdpBody,
     },
     maps::FlowKey,
 };
@@ -56,9 +56,10 @@ pub trait Packet {
 pub trait Sink {
     /// Called at most once per class per frame.
     fn count(&mut self, class: Class);
-    /// Called for each event a stateful detector needs; the sink stamps `ts_ns` and
-    /// `frame_len` (the whole frame's length, which the parser may not see all of).
-    fn emit(&mut self, event: &mut Event);
+    /// Called for each record a stateful detector needs (an [`Event`], or a whole
+    /// [`SapResponse`]); the sink stamps `ts_ns` and `frame_len` (the whole frame's length,
+    /// which the parser may not see all of).
+    fn emit<R: Record>(&mut self, record: &mut R);
 }
 
 /// What the caller needs after a frame: its classes (a bit per [`Class`]), whether it was
@@ -114,6 +115,8 @@ impl Triage {
 #[derive(Clone, Copy, Pod, Zeroable)]
 pub struct Scratch {
     pub event: Event,
+    /// A SAP response's record, built here rather than in `event` (it is larger).
+    pub sap: SapResponse,
     pub out: Outcome,
     /// Phase 1's result (see [`triage`]).
     pub triage: Triage,
@@ -232,6 +235,7 @@ pub(crate) struct Ctx<'a, P: Packet + ?Sized, S: Sink> {
     rd: Reader<'a, P>,
     sink: &'a mut S,
     ev: &'a mut Event,
+    sap: &'a mut SapResponse,
     out: &'a mut Outcome,
     #[cfg_attr(
         not(target_arch = "bpf"),
@@ -253,6 +257,24 @@ fn clear<T: Pod>(v: &mut T) {
         // SAFETY: in bounds and aligned (asserted above); volatile keeps LLVM from turning
         // the stores back into a memset call.
         unsafe { core::ptr::write_volatile(p.add(i), 0) };
+        i += 1;
+    }
+}
+
+/// `*dst = *src`, one 8-byte load and store per word: a plain assignment of a struct this
+/// size becomes a call to memcpy, a byte loop in BPF.
+#[inline(always)]
+fn copy<T: Pod>(dst: &mut T, src: &T) {
+    const { assert!(align_of::<T>() >= 8 && size_of::<T>().is_multiple_of(8)) };
+    let (d, s) = (
+        (dst as *mut T).cast::<u64>(),
+        (src as *const T).cast::<u64>(),
+    );
+    let mut i = 0;
+    while i < size_of::<T>() / 8 {
+        // SAFETY: both in bounds and aligned (asserted above); volatile keeps LLVM from
+        // turning the copy back into a memcpy call.
+        unsafe { core::ptr::write_volatile(d.add(i), core::ptr::read_volatile(s.add(i))) };
         i += 1;
     }
 }
@@ -284,7 +306,6 @@ impl<'a, P: Packet + ?Sized, S: Sink> Ctx<'a, P, S> {
     );
     body!(nbss_body, nbss, NbssBody);
     body!(ncp_body, ncp, NcpBody);
-    body!(sap_body, sap, SapEntryBody);
     body!(pptp_body, pptp, PptpBody);
     body!(tcp_body, tcp, TcpBody);
     body!(udp_body, udp, UdpBody);
@@ -375,6 +396,7 @@ pub fn classify_watched<P: Packet + ?Sized, S: Sink>(pkt: &P, sink: &mut S, scra
         rd: Reader { pkt },
         sink,
         ev: &mut scratch.event,
+        sap: &mut scratch.sap,
         out: &mut scratch.out,
         through: &mut scratch.through,
         family: t.layer,

@@ -9,7 +9,7 @@ use aya::{
     programs::{TestRun, TestRunOptions, Xdp},
 };
 use fault_common::{
-    Event, FlowKey, FlowValue, Stats,
+    Event, FlowKey, FlowValue, Stats, event,
     maps::{CLOCK_IN_METADATA, MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
 };
 
@@ -110,9 +110,7 @@ impl Engine for KernelEngine {
 
     fn drain_events(&mut self, out: &mut Vec<Event>) -> Result<(), EngineError> {
         while let Some(item) = self.events.next() {
-            if item.len() >= size_of::<Event>() {
-                out.push(bytemuck::pod_read_unaligned(&item[..size_of::<Event>()]));
-            }
+            event::decode(&item, |e| out.push(e));
         }
         Ok(())
     }

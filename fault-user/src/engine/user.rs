@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use bytemuck::Zeroable;
 use fault_common::{
     Class, Event, FlowKey, FlowValue, Stats,
+    event::{self, Record},
     parse::{self, Packet, Scratch, Sink},
 };
 
@@ -52,11 +53,13 @@ impl Sink for Collect<'_> {
         self.stats.classes[class as usize] += 1;
     }
 
-    fn emit(&mut self, event: &mut Event) {
-        event.hdr.ts_ns = self.ts_ns;
-        event.hdr.frame_len = self.len;
-        self.stats.events += 1;
-        self.events.push(*event);
+    fn emit<R: Record>(&mut self, record: &mut R) {
+        let h = record.header();
+        h.ts_ns = self.ts_ns;
+        h.frame_len = self.len;
+        self.stats.events += record.events();
+        // Through the same decoding as the ring buffer's records.
+        event::decode(bytemuck::bytes_of(record), |e| self.events.push(e));
     }
 }
 

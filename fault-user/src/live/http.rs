@@ -42,7 +42,13 @@ async fn index() -> &'static str {
 }
 
 async fn metrics(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let read = s.kernel.lock().expect("kernel maps lock").read();
+    // Reading the maps is a system call per flow: off the runtime's thread, so other
+    // requests are not held up behind it.
+    let maps = s.clone();
+    let read =
+        tokio::task::spawn_blocking(move || maps.kernel.lock().expect("kernel maps lock").read())
+            .await
+            .unwrap_or_else(|e| Err(aya::maps::MapError::from(std::io::Error::other(e))));
     match read {
         Ok((stats, flows)) => s.metrics.set_kernel(&stats, flows),
         Err(e) => {

@@ -23,8 +23,8 @@ use aya::{
     programs::Xdp,
 };
 use fault_common::{
-    Event, FlowKey, FlowValue, Stats,
-    maps::{MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
+    FlowKey, FlowValue, Stats, event,
+    maps::{FLOW_CAPACITY, MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
 };
 use tokio::{
     signal::unix::{SignalKind, signal},
@@ -102,14 +102,21 @@ struct KernelMaps {
 }
 
 impl KernelMaps {
-    /// Counters summed over CPUs, and the number of flows.
+    /// Counters summed over CPUs, and the number of flows. A key walk over an LRU map that
+    /// the program keeps changing restarts when the key it stands on is evicted, so it can
+    /// meet a key twice: distinct keys are counted, and never more than the map holds.
     fn read(&self) -> Result<(Stats, u64), MapError> {
         let mut stats = Stats::default();
         for cpu in self.stats.get(&0, 0)?.iter() {
             stats.add(cpu);
         }
-        let flows = self.flows.keys().filter(Result::is_ok).count() as u64;
-        Ok((stats, flows))
+        let mut seen = std::collections::HashSet::new();
+        for key in self.flows.keys().flatten() {
+            if seen.insert(key) && seen.len() >= FLOW_CAPACITY as usize {
+                break;
+            }
+        }
+        Ok((stats, seen.len() as u64))
     }
 }
 
@@ -384,12 +391,10 @@ fn drain(
             break;
         };
         n += 1;
-        if item.len() < size_of::<Event>() {
-            continue;
-        }
-        let mut ev: Event = bytemuck::pod_read_unaligned(&item[..size_of::<Event>()]);
-        ev.hdr.ts_ns = to_unix(ev.hdr.ts_ns, offset);
-        pipeline.event(&ev, out);
+        event::decode(&item, |mut ev| {
+            ev.hdr.ts_ns = to_unix(ev.hdr.ts_ns, offset);
+            pipeline.event(&ev, out);
+        });
     }
     n
 }
