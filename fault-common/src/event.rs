@@ -384,6 +384,10 @@ pub trait Record: Pod {
     fn header(&mut self) -> &mut EventHeader;
     /// How many events the record holds (what `STATS.events` counts).
     fn events(&self) -> u64;
+    /// How many of its bytes go on the ring (the rest is unused room).
+    fn len(&self) -> usize {
+        size_of::<Self>()
+    }
 }
 
 impl Record for Event {
@@ -406,7 +410,14 @@ impl Record for SapResponse {
     fn events(&self) -> u64 {
         u64::from(self.count)
     }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        SAP_RESPONSE_FIXED + usize::from(self.count).min(SAP_MAX_ENTRIES) * SAP_ENTRY_LEN
+    }
 }
+
+/// A [`SapResponse`] up to its first entry.
+const SAP_RESPONSE_FIXED: usize = offset_of!(SapResponse, entries);
 
 /// The events in one ring record, in order: the record itself, or a SAP response's
 /// entries. A record too short for its kind yields nothing. Shared by every reader of the
@@ -421,10 +432,11 @@ pub fn decode(record: &[u8], mut event: impl FnMut(Event)) {
         }
         return;
     }
-    let Some(b) = record.get(..size_of::<SapResponse>()) else {
-        return;
-    };
-    let r: SapResponse = bytemuck::pod_read_unaligned(b);
+    // Only the entries it holds went on the ring.
+    let mut r = SapResponse::zeroed();
+    let n = record.len().min(size_of::<SapResponse>());
+    bytemuck::bytes_of_mut(&mut r)[..n].copy_from_slice(&record[..n]);
+    let present = n.saturating_sub(SAP_RESPONSE_FIXED) / SAP_ENTRY_LEN;
     let mut ev = Event {
         hdr: r.hdr,
         body: EventBody { raw: [0; BODY_LEN] },
@@ -433,7 +445,7 @@ pub fn decode(record: &[u8], mut event: impl FnMut(Event)) {
     for (i, e) in r
         .entries
         .chunks_exact(SAP_ENTRY_LEN)
-        .take(usize::from(r.count).min(SAP_MAX_ENTRIES))
+        .take(usize::from(r.count).min(present))
         .enumerate()
     {
         let mut body = SapEntryBody::zeroed();

@@ -20,6 +20,7 @@ use aya::{
 };
 use fault_common::{
     Class, Event,
+    event::SapResponse,
     maps::{EVENT_RING_WAKE_BYTES, MAP_EVENTS, PROGRAM_CLASSIFY, PROGRAM_EMPTY},
 };
 use serde_json::{Value, json};
@@ -39,10 +40,10 @@ pub const ONE_EVENT_NS: f64 = 100.0;
 /// A frame that hands several (a full SAP response: 7 servers).
 pub const MANY_EVENTS_NS: f64 = 200.0;
 
-/// Ring-buffer records (an 8-byte header each) a batch may leave in the ring, less a
-/// margin: below the fill level at which the program wakes the daemon, so the steady state
-/// is measured, not the drop path nor a wake-up per record.
-const RING_RECORDS: u32 = EVENT_RING_WAKE_BYTES / (size_of::<Event>() as u32 + 8) * 9 / 10;
+/// Ring-buffer bytes a batch may leave in the ring, less a margin: below the fill level at
+/// which the program wakes the daemon, so the steady state is measured, not the drop path
+/// nor a wake-up per record.
+const RING_BATCH_BYTES: u32 = EVENT_RING_WAKE_BYTES / 10 * 9;
 /// Runs per test-run call at most (more would only make a round longer).
 const BATCH_MAX: u32 = 20_000;
 
@@ -149,7 +150,11 @@ pub fn run(
     let mut ns = vec![vec![Vec::with_capacity(rounds as usize); frames.len()]; subjects.len()];
     for _ in 0..rounds {
         for (f, frame) in frames.iter().enumerate() {
-            let batch = (RING_RECORDS / events[f].max(1)).clamp(1, BATCH_MAX);
+            let batch = if events[f] == 0 {
+                BATCH_MAX
+            } else {
+                (RING_BATCH_BYTES / ring_bytes(events[f])).clamp(1, BATCH_MAX)
+            };
             for (s, subj) in subjects.iter_mut().enumerate() {
                 ns[s][f].push(measure(subj, frame, per_round, batch)?);
             }
@@ -296,6 +301,14 @@ fn events_of(frame: &[u8]) -> Result<(u64, u32), EngineError> {
         .filter(|c| s.classes[**c as usize] != 0)
         .fold(0, |m, c| m | c.bit());
     Ok((classes, s.events as u32))
+}
+
+/// The most ring-buffer bytes one frame of `events` events can take: a SAP response's
+/// entries share a record, which is larger than an event's.
+fn ring_bytes(events: u32) -> u32 {
+    const HDR: u32 = 8;
+    let per_event = size_of::<Event>() as u32 + HDR;
+    (events * per_event).max(size_of::<SapResponse>() as u32 + HDR)
 }
 
 /// Mean ns per run over `runs` runs, in test-run calls of at most `batch`, draining the

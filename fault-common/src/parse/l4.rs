@@ -37,10 +37,23 @@ pub(super) fn watched<P: Packet + ?Sized>(
             ports::is_watched(sport) || ports::is_watched(dport)
         }
         IPPROTO_TCP => {
-            let (h, _) = tcp_header(w.rd, off, end)?;
+            let (h, doff) = tcp_header(w.rd, off, end)?;
             let sport = u16::from_be_bytes([h[0], h[1]]);
             let dport = u16::from_be_bytes([h[2], h[3]]);
-            ports::is_watched(sport) || ports::is_watched(dport)
+            let watched = ports::is_watched(sport) || ports::is_watched(dport);
+            let nbss_only = watched
+                && (sport == ports::NBSS || !ports::is_watched(sport))
+                && (dport == ports::NBSS || !ports::is_watched(dport));
+            if nbss_only {
+                // Port 139 alone: only a handshake or a control message matters, not the
+                // session messages (SMB) that make up the rest of its traffic.
+                h[13] & (TCP_SYN | TCP_FIN | TCP_RST) != 0
+                    || w.rd
+                        .u8_in(off + doff, end)
+                        .is_ok_and(netbios::nbss_control_type)
+            } else {
+                watched
+            }
         }
         IPPROTO_ICMP if w.t.layer == Family::Ipv4 as u8 => {
             w.rd.bytes_in::<2>(off, end)?[0] == ICMP_DEST_UNREACH

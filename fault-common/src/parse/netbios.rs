@@ -156,6 +156,13 @@ const NBSS_NEGATIVE: u8 = 0x83;
 const NBSS_RETARGET: u8 = 0x84;
 const NBSS_KEEPALIVE: u8 = 0x85;
 
+/// Whether an NBSS message of type `t` can be a control message: phase 1 turns away the
+/// rest (session messages carry SMB, the bulk of traffic on port 139).
+#[inline(always)]
+pub(super) fn nbss_control_type(t: u8) -> bool {
+    (NBSS_REQUEST..=NBSS_KEEPALIVE).contains(&t)
+}
+
 /// NBSS control message at the start of a TCP 139 segment. Only a segment that holds
 /// exactly one well-formed control message counts: the middle of a long session message
 /// must not pass for a header.

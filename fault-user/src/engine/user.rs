@@ -59,7 +59,8 @@ impl Sink for Collect<'_> {
         h.frame_len = self.len;
         self.stats.events += record.events();
         // Through the same decoding as the ring buffer's records.
-        event::decode(bytemuck::bytes_of(record), |e| self.events.push(e));
+        let bytes = bytemuck::bytes_of(record);
+        event::decode(&bytes[..record.len()], |e| self.events.push(e));
     }
 }
 
