@@ -39,7 +39,7 @@ enum Command {
     /// Count the frames of a capture in each class (CLASSES.md), as the XDP program does live.
     Classify(Offline),
     /// Run the detectors over a capture on its own packet times and print the fault
-    /// records (FAULTS.md), one per line; --events prints the events they are fed instead.
+    /// records, one per line; --events prints the events they are fed instead.
     Replay(ReplayArgs),
     /// Watch live interfaces: attach the XDP program, run the detectors, serve /metrics
     /// and /api/faults (root or CAP_BPF + CAP_NET_ADMIN). SIGINT/SIGTERM detach.
@@ -79,7 +79,7 @@ struct RunArgs {
     canary: bool,
 }
 
-/// The detectors' timeouts and windows (FAULTS.md); a duration is a number with a unit:
+/// The detectors' timeouts and windows; a duration is a number with a unit:
 /// 5s, 1500ms, 2m, 1h (a bare number is seconds).
 #[derive(clap::Args)]
 #[command(next_help_heading = "Detectors")]

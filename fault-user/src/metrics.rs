@@ -143,7 +143,7 @@ impl Metrics {
         registry
             .register(
                 "faults_total",
-                "Fault records (FAULTS.md) produced since this daemon started.",
+                "Fault records produced since this daemon started.",
                 m.faults.clone(),
             )
             .expect("unique");
