@@ -42,7 +42,10 @@ pub const MANY_EVENTS_NS: f64 = 200.0;
 
 /// Ring-buffer bytes a batch may leave in the ring, less a margin: below the fill level at
 /// which the program wakes the daemon, so the steady state is measured, not the drop path
-/// nor a wake-up per record.
+/// nor a wake-up per record. (Larger batches would also measure cache misses: a batch
+/// that fills the 4 MiB ring writes more memory than the cache holds.) Each test-run call
+/// swaps the program in and out of the kernel's XDP dispatcher, an RCU grace period each
+/// time, which is what makes a run take minutes.
 const RING_BATCH_BYTES: u32 = EVENT_RING_WAKE_BYTES / 10 * 9;
 /// Runs per test-run call at most (more would only make a round longer).
 const BATCH_MAX: u32 = 20_000;

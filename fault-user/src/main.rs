@@ -159,7 +159,7 @@ const DEFAULT_PIN_PATH: &str = "/sys/fs/bpf/faultd";
 struct Bench {
     file: PathBuf,
     /// Runs per frame and program, in all.
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, default_value_t = 50_000)]
     repeat: u32,
     /// Rounds the runs are split into; the programs take turns frame by frame in each.
     #[arg(long, default_value_t = 10)]
