@@ -385,7 +385,7 @@ pub trait Record: Pod {
     /// How many events the record holds (what `STATS.events` counts).
     fn events(&self) -> u64;
     /// How many of its bytes go on the ring (the rest is unused room).
-    fn len(&self) -> usize {
+    fn ring_len(&self) -> usize {
         size_of::<Self>()
     }
 }
@@ -411,7 +411,7 @@ impl Record for SapResponse {
         u64::from(self.count)
     }
     #[inline(always)]
-    fn len(&self) -> usize {
+    fn ring_len(&self) -> usize {
         SAP_RESPONSE_FIXED + usize::from(self.count).min(SAP_MAX_ENTRIES) * SAP_ENTRY_LEN
     }
 }

@@ -172,7 +172,7 @@ impl Sink for Counters<'_> {
             record.events(),
         );
         // Only the part in use: a SAP response with one server takes 128 bytes, not 576.
-        let len = record.len();
+        let len = record.ring_len();
         let bytes = bytemuck::bytes_of(&*record);
         let Some(bytes) = bytes.get(..len) else {
             return;

@@ -172,6 +172,11 @@ impl<'ns> Daemon<'ns> {
         })
     }
 
+    /// faultd's own process id (`nsenter` execs it), e.g. for its CPU time in `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// What the daemon has logged so far.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.stderr).unwrap_or_default()

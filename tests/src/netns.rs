@@ -20,7 +20,7 @@ use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -228,8 +228,8 @@ impl Drop for Veth {
     }
 }
 
-/// An `AF_PACKET` socket bound to one interface of the calling thread's namespace.
-fn packet_socket(ifname: &str, protocol: u16) -> io::Result<OwnedFd> {
+/// The index of an interface of the calling thread's namespace.
+fn ifindex(ifname: &str) -> io::Result<u32> {
     let name = CString::new(ifname).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     // SAFETY: `name` is a valid NUL-terminated string.
     let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
@@ -242,6 +242,12 @@ fn packet_socket(ifname: &str, protocol: u16) -> io::Result<OwnedFd> {
         };
         return Err(io::Error::new(kind, format!("interface {ifname}: {e}")));
     }
+    Ok(ifindex)
+}
+
+/// An `AF_PACKET` socket bound to one interface of the calling thread's namespace.
+fn packet_socket(ifname: &str, protocol: u16) -> io::Result<OwnedFd> {
+    let ifindex = ifindex(ifname)?;
     // SAFETY: plain syscall; the descriptor is owned right away.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
@@ -333,6 +339,211 @@ fn send(ns: &Netns, ifname: &str, frames: &[(Duration, &[u8])]) -> io::Result<us
         }
         Ok(frames.len())
     })?
+}
+
+/// Frames per `sendmmsg` in [`blast`].
+const BLAST_BATCH: usize = 256;
+
+/// Sends `frames` round and round on `ifname` inside `ns` for `duration`, as fast as the
+/// kernel takes them or, with `rate`, paced to that many frames per second; returns how many
+/// the kernel took and how long it took. For benchmarks, where [`send_frames`] (a system
+/// call per frame) would mostly measure itself.
+///
+/// Frames go out up to 256 per `sendmmsg`, past the qdisc layer (`PACKET_QDISC_BYPASS`).
+/// Pacing follows the clock, not the sleeps: frames that fell due during a long sleep go out
+/// at once. A frame the kernel has no buffer for (`ENOBUFS`) is not counted and the blast
+/// goes on; any other refusal ends it with an error.
+pub fn blast(
+    ns: &Netns,
+    ifname: &str,
+    frames: &[Vec<u8>],
+    rate: Option<f64>,
+    duration: Duration,
+) -> io::Result<(u64, Duration)> {
+    if frames.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no frames to blast",
+        ));
+    }
+    ns.run(|| {
+        let sock = packet_socket(ifname, 0)?;
+        let one: libc::c_int = 1;
+        // SAFETY: `one` is a c_int of the size passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_QDISC_BYPASS,
+                (&one as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut iov: Vec<libc::iovec> = frames
+            .iter()
+            .map(|f| libc::iovec {
+                iov_base: f.as_ptr().cast_mut().cast(),
+                iov_len: f.len(),
+            })
+            .collect();
+        let mut msgs: Vec<libc::mmsghdr> = iov
+            .iter_mut()
+            .map(|v| {
+                // SAFETY: all-zero is a valid mmsghdr (no address: the socket is bound).
+                let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                m.msg_hdr.msg_iov = v;
+                m.msg_hdr.msg_iovlen = 1;
+                m
+            })
+            .collect();
+        let (mut sent, mut next) = (0u64, 0usize);
+        let start = Instant::now();
+        loop {
+            let elapsed = start.elapsed();
+            if elapsed >= duration {
+                return Ok((sent, elapsed));
+            }
+            let mut n = BLAST_BATCH.min(msgs.len() - next);
+            if let Some(rate) = rate {
+                let due = (rate * elapsed.as_secs_f64()) as u64;
+                if due <= sent {
+                    let next_due = Duration::from_secs_f64((sent + 1) as f64 / rate);
+                    std::thread::sleep(next_due.saturating_sub(elapsed));
+                    continue;
+                }
+                n = n.min((due - sent) as usize);
+            }
+            // SAFETY: `msgs[next..]` holds at least `n` headers whose buffers (`iov`,
+            // `frames`) outlive the call.
+            let rc =
+                unsafe { libc::sendmmsg(sock.as_raw_fd(), msgs[next..].as_mut_ptr(), n as u32, 0) };
+            if rc < 0 {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::ENOBUFS) {
+                    continue;
+                }
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "frame {next} ({} bytes) on {ifname}: {e}",
+                        frames[next].len()
+                    ),
+                ));
+            }
+            sent += rc as u64;
+            next = (next + rc as usize) % msgs.len();
+        }
+    })?
+}
+
+/// Attaches the XDP program `prog` to `ifname` inside `ns` in native (driver) mode, or
+/// detaches the native one with `None`: the RTM_SETLINK that `ip link set dev IF xdpdrv`
+/// sends, without the directories `ip` leaves on bpffs.
+pub fn set_xdp(ns: &Netns, ifname: &str, prog: Option<BorrowedFd>) -> io::Result<()> {
+    const IFLA_XDP_FD: u16 = 1;
+    const IFLA_XDP_FLAGS: u16 = 3;
+    const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+    let prog = prog.map_or(-1, |p| p.as_raw_fd());
+    ns.run(|| {
+        let index = ifindex(ifname)? as i32;
+        let mut msg = Vec::with_capacity(52);
+        // nlmsghdr: length, type, flags, sequence number, port id.
+        msg.extend(52u32.to_ne_bytes());
+        msg.extend(libc::RTM_SETLINK.to_ne_bytes());
+        msg.extend(((libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16).to_ne_bytes());
+        msg.extend([0; 8]);
+        // ifinfomsg: family, padding, type, index, flags, change mask.
+        msg.extend([0; 4]);
+        msg.extend(index.to_ne_bytes());
+        msg.extend([0; 8]);
+        // IFLA_XDP, nested: the program's descriptor and the mode.
+        msg.extend(20u16.to_ne_bytes());
+        msg.extend((libc::IFLA_XDP | libc::NLA_F_NESTED as u16).to_ne_bytes());
+        msg.extend(8u16.to_ne_bytes());
+        msg.extend(IFLA_XDP_FD.to_ne_bytes());
+        msg.extend(prog.to_ne_bytes());
+        msg.extend(8u16.to_ne_bytes());
+        msg.extend(IFLA_XDP_FLAGS.to_ne_bytes());
+        msg.extend(XDP_FLAGS_DRV_MODE.to_ne_bytes());
+        let context = |e: io::Error| io::Error::new(e.kind(), format!("XDP on {ifname}: {e}"));
+        // SAFETY: plain syscall; the descriptor is owned right away.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            )
+        };
+        if fd < 0 {
+            return Err(context(io::Error::last_os_error()));
+        }
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: `msg` is a valid buffer of the length passed.
+        if unsafe { libc::send(sock.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) } < 0 {
+            return Err(context(io::Error::last_os_error()));
+        }
+        // The acknowledgement: an NLMSG_ERROR whose error number is 0 on success.
+        let mut ack = [0u8; 1024];
+        // SAFETY: `ack` is a writable buffer of the length passed.
+        let n = unsafe { libc::recv(sock.as_raw_fd(), ack.as_mut_ptr().cast(), ack.len(), 0) };
+        if n < 0 {
+            return Err(context(io::Error::last_os_error()));
+        }
+        let kind = u16::from_ne_bytes([ack[4], ack[5]]);
+        let errno = i32::from_ne_bytes([ack[16], ack[17], ack[18], ack[19]]);
+        if n < 20 || i32::from(kind) != libc::NLMSG_ERROR {
+            return Err(context(io::Error::other("unexpected netlink reply")));
+        }
+        match errno {
+            0 => Ok(()),
+            e => Err(context(io::Error::from_raw_os_error(-e))),
+        }
+    })?
+}
+
+/// An interface's packet counters, as `ip -s link` shows them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkCounters {
+    pub rx_packets: u64,
+    pub rx_dropped: u64,
+    pub tx_packets: u64,
+    pub tx_dropped: u64,
+}
+
+/// `ifname`'s counters inside `ns`. They are read from `/proc/thread-self/net/dev` on a
+/// thread there: `/sys/class/net` shows the namespace sysfs was mounted in, not the caller's.
+pub fn link_counters(ns: &Netns, ifname: &str) -> io::Result<LinkCounters> {
+    let table = ns.run(|| std::fs::read_to_string("/proc/thread-self/net/dev"))??;
+    parse_net_dev(&table, ifname).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no counters for {ifname} in {}", ns.name()),
+        )
+    })
+}
+
+/// One interface's row of `/proc/net/dev`: eight receive columns (bytes, packets, errs,
+/// drop, ...), then eight transmit columns in the same order.
+fn parse_net_dev(table: &str, ifname: &str) -> Option<LinkCounters> {
+    let row = table.lines().find_map(|l| {
+        let (name, row) = l.split_once(':')?;
+        (name.trim() == ifname).then_some(row)
+    })?;
+    let v: Vec<u64> = row
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    (v.len() >= 16).then(|| LinkCounters {
+        rx_packets: v[1],
+        rx_dropped: v[3],
+        tx_packets: v[9],
+        tx_dropped: v[11],
+    })
 }
 
 /// What [`http_get`] read.
@@ -603,6 +814,23 @@ mod tests {
         assert_eq!(got, None);
         assert!(start.elapsed() >= Duration::from_millis(200));
         assert!((2..=6).contains(&calls), "{calls} probes in 200 ms");
+    }
+
+    #[test]
+    fn net_dev_rows() {
+        let table = "Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
+fa1x2: 1100 10    0    3    0     0          0         0     2200      20    0    4    0     0       0          0
+";
+        let want = LinkCounters {
+            rx_packets: 10,
+            rx_dropped: 3,
+            tx_packets: 20,
+            tx_dropped: 4,
+        };
+        assert_eq!(parse_net_dev(table, "fa1x2"), Some(want));
+        assert_eq!(parse_net_dev(table, "fa1x"), None);
     }
 
     #[test]

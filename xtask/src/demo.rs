@@ -5,51 +5,15 @@
 //! metrics, the fault records, and the interface left clean. Everything it creates is
 //! removed, also on Ctrl-C.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-    sync::atomic::{AtomicBool, Ordering},
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
 
+use crate::{Pins, check};
 use anyhow::{Context as _, bail};
 use fault_tests::{
     daemon::{Daemon, has_xdp},
     netns::{Netns, Veth, is_root, send_frames, send_timed},
     scenario::{self, FAST_FLAGS, SPEEDUP},
 };
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Ctrl-C reaches faultd too (same process group), which detaches itself; the demo notices
-/// at its next step and unwinds, so the namespaces, veth and pins are removed by their
-/// drops.
-fn check() -> anyhow::Result<()> {
-    if INTERRUPTED.load(Ordering::SeqCst) {
-        bail!("interrupted: removed what the demo created");
-    }
-    Ok(())
-}
-
-/// `faultd detach` of the demo's own pin path on the way out, however it ends.
-struct Pins<'a> {
-    faultd: &'a Path,
-    path: PathBuf,
-}
-
-impl Drop for Pins<'_> {
-    fn drop(&mut self) {
-        let _ = Command::new(self.faultd)
-            .arg("detach")
-            .arg("--pin-path")
-            .arg(&self.path)
-            .output();
-    }
-}
 
 pub fn run() -> anyhow::Result<()> {
     let (faultd, pcap, n_frames) = crate::build_and_write_capture()?;
@@ -64,11 +28,7 @@ pub fn run() -> anyhow::Result<()> {
         );
         return crate::offline_demo(&faultd, &pcap, n_frames);
     }
-    // SAFETY: the handler only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
+    crate::catch_interrupts();
     let frames: Vec<Vec<u8>> = fault_tests::catalogue()
         .into_iter()
         .map(|s| s.frame)
@@ -85,10 +45,7 @@ pub fn run() -> anyhow::Result<()> {
         veth.a,
         veth.b
     );
-    let pins = Pins {
-        faultd: &faultd,
-        path: PathBuf::from(format!("/sys/fs/bpf/faultd-demo-{}", std::process::id())),
-    };
+    let pins = Pins::new(&faultd, "demo");
     let fault_log = crate::root().join("target/demo/faults.jsonl");
     let _ = std::fs::remove_file(&fault_log);
     let addr = "127.0.0.1:10137".parse().expect("an address");

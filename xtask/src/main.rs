@@ -5,9 +5,11 @@
 use std::{
     path::{Path, PathBuf},
     process::Command,
+    sync::atomic::{AtomicBool, Ordering},
 };
 
 mod demo;
+mod live_bench;
 
 use anyhow::{Context as _, bail, ensure};
 use clap::{Parser, Subcommand};
@@ -33,14 +35,20 @@ enum Task {
     /// from the peer namespace, and show its metrics; everything is removed afterwards.
     Demo,
     /// ns per frame for every class (the frame builder's samples) next to an empty XDP
-    /// program measured in the same run: a table, and JSON in target/bench.json.
+    /// program measured in the same run: a table, and JSON in target/bench.json; then the
+    /// detectors' flood benchmark (`cargo bench -p fault-user --bench detectors`).
     Bench {
         /// Runs per frame and program.
-        #[arg(long, default_value_t = 200_000)]
+        #[arg(long, default_value_t = 50_000)]
         repeat: u32,
         /// Another build's XDP object to measure in the same rounds (see `faultd bench`).
         #[arg(long, value_name = "OBJECT")]
         against: Option<PathBuf>,
+        /// Instead: faultd live on a veth in fresh namespaces (root): frames/s with and
+        /// without it, and the highest event rate it takes without a drop while scraped;
+        /// JSON in target/bench-live.json.
+        #[arg(long, conflicts_with_all = ["repeat", "against"])]
+        live: bool,
     },
 }
 
@@ -57,7 +65,10 @@ fn main() -> anyhow::Result<()> {
             run(&mut cmd)
         }
         Task::Demo => demo::run(),
-        Task::Bench { repeat, against } => bench(repeat, against),
+        Task::Bench { live: true, .. } => live_bench::run(),
+        Task::Bench {
+            repeat, against, ..
+        } => bench(repeat, against),
     }
 }
 
@@ -66,6 +77,57 @@ pub(crate) fn root() -> PathBuf {
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Ctrl-C and SIGTERM no longer end the task at once: it notices at its next [`check`].
+pub(crate) fn catch_interrupts() {
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+}
+
+/// Ctrl-C reaches faultd too (same process group), which detaches itself; the task notices
+/// at its next step and unwinds, so the namespaces, veth and pins are removed by their
+/// drops.
+pub(crate) fn check() -> anyhow::Result<()> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        bail!("interrupted: removed what the task created");
+    }
+    Ok(())
+}
+
+/// `faultd detach` of a task's own pin path on the way out, however it ends.
+pub(crate) struct Pins<'a> {
+    faultd: &'a Path,
+    pub path: PathBuf,
+}
+
+impl<'a> Pins<'a> {
+    pub fn new(faultd: &'a Path, task: &str) -> Self {
+        let path = format!("/sys/fs/bpf/faultd-{task}-{}", std::process::id());
+        Pins {
+            faultd,
+            path: path.into(),
+        }
+    }
+}
+
+impl Drop for Pins<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new(self.faultd)
+            .arg("detach")
+            .arg("--pin-path")
+            .arg(&self.path)
+            .output();
+    }
 }
 
 fn cargo() -> Command {
@@ -217,7 +279,15 @@ fn bench(repeat: u32, against: Option<PathBuf>) -> anyhow::Result<()> {
     }
     run(&mut cmd)?;
     println!("JSON: {}", out.display());
-    Ok(())
+    println!("\n== cargo bench -p fault-user --bench detectors\n");
+    run(cargo().args([
+        "bench",
+        "--quiet",
+        "-p",
+        "fault-user",
+        "--bench",
+        "detectors",
+    ]))
 }
 
 /// Without root there are no namespaces or XDP: the same frames, offline, through the

@@ -60,7 +60,7 @@ impl Sink for Collect<'_> {
         self.stats.events += record.events();
         // Through the same decoding as the ring buffer's records.
         let bytes = bytemuck::bytes_of(record);
-        event::decode(&bytes[..record.len()], |e| self.events.push(e));
+        event::decode(&bytes[..record.ring_len()], |e| self.events.push(e));
     }
 }
 
