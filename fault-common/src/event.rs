@@ -461,3 +461,63 @@ pub fn decode(record: &[u8], mut event: impl FnMut(Event)) {
         event(ev);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sap_record(count: u8) -> SapResponse {
+        let mut r = SapResponse::zeroed();
+        r.hdr.kind = EventKind::SapResponse as u8;
+        r.hdr.ts_ns = 42;
+        r.op = 2;
+        r.count = count;
+        for (i, e) in r.entries.chunks_exact_mut(SAP_ENTRY_LEN).enumerate() {
+            e[..2].copy_from_slice(&4u16.to_be_bytes());
+            e[2] = b'A' + i as u8;
+            e[50..54].copy_from_slice(&[0, 0, 0, i as u8]);
+            e[54..60].copy_from_slice(&[2, 0, 0, 0, 0, i as u8]);
+            e[60..62].copy_from_slice(&0x0451u16.to_be_bytes());
+            e[62..64].copy_from_slice(&(i as u16 + 1).to_be_bytes());
+        }
+        r
+    }
+
+    fn decoded(record: &[u8]) -> std::vec::Vec<Event> {
+        let mut v = std::vec::Vec::new();
+        decode(record, |e| v.push(e));
+        v
+    }
+
+    #[test]
+    fn a_sap_record_becomes_one_event_per_entry_it_holds() {
+        let r = sap_record(3);
+        let bytes = &bytemuck::bytes_of(&r)[..r.ring_len()];
+        assert_eq!(bytes.len(), 64 + 3 * SAP_ENTRY_LEN);
+        let evs = decoded(bytes);
+        assert_eq!(evs.len(), 3);
+        for (i, ev) in evs.iter().enumerate() {
+            let b = ev.sap().expect("a SAP entry event");
+            assert_eq!(ev.hdr.ts_ns, 42);
+            assert_eq!((b.op, b.index, b.server_type), (2, i as u8, 4));
+            assert_eq!(b.name[0], b'A' + i as u8);
+            assert_eq!(b.network, [0, 0, 0, i as u8]);
+            assert_eq!(b.node, [2, 0, 0, 0, 0, i as u8]);
+            assert_eq!((b.socket, b.hops), (0x0451, i as u16 + 1));
+        }
+    }
+
+    #[test]
+    fn a_cut_record_yields_only_its_complete_entries_and_a_runt_nothing() {
+        let r = sap_record(3);
+        let bytes = bytemuck::bytes_of(&r);
+        // Its count says three, but the bytes hold two and a half.
+        assert_eq!(decoded(&bytes[..64 + 2 * SAP_ENTRY_LEN + 10]).len(), 2);
+        assert!(decoded(&bytes[..40]).is_empty());
+        assert!(decoded(&[]).is_empty());
+        // An event record shorter than an event is dropped, not read past its end.
+        let ev = Event::zeroed();
+        assert!(decoded(&bytemuck::bytes_of(&ev)[..100]).is_empty());
+        assert_eq!(decoded(bytemuck::bytes_of(&ev)).len(), 1);
+    }
+}

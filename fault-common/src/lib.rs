@@ -1,7 +1,7 @@
 //! Shared between faultd's XDP program (`fault-ebpf`) and its daemon (`fault-user`):
 //! the map and event layouts, the class table, and the frame parser itself, which both
 //! sides run (`parse::classify`), so the kernel and userspace engines cannot disagree.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 
 #[cfg(feature = "user")]
 extern crate std;
