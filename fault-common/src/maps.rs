@@ -8,8 +8,13 @@ use crate::class::NUM_CLASSES;
 /// that includes it, so a daemon never reads a map it cannot parse.
 pub const LAYOUT_VERSION: u32 = 2;
 
-/// Flow-map capacity: LRU, so the least recently seen flow makes room.
+/// Flows the table holds per CPU: `FLOW_BUCKETS` buckets of `FLOW_WAYS` slots, indexed by
+/// the flow key's fingerprint; a new flow takes an empty slot of its bucket or the least
+/// recently seen one (counted in `Stats::flow_updates_failed`). Far cheaper per frame than
+/// an LRU hash map, and userspace reads it by index.
 pub const FLOW_CAPACITY: u32 = 65_536;
+pub const FLOW_WAYS: usize = 4;
+pub const FLOW_BUCKETS: u32 = FLOW_CAPACITY / FLOW_WAYS as u32;
 /// Ring buffer size in bytes (a power of two, a multiple of the page size).
 pub const EVENT_RING_BYTES: u32 = 1 << 22;
 /// The XDP program wakes the daemon only once this much is waiting in the ring; below it,
@@ -37,6 +42,8 @@ pub struct Stats {
     pub events: u64,
     /// Events lost because the ring buffer was full.
     pub events_dropped: u64,
+    /// Flows pushed out of a full bucket by a new one (or not counted at all, on a CPU the
+    /// table has no region for).
     pub flow_updates_failed: u64,
     pub classes: [u64; NUM_CLASSES],
 }
@@ -62,7 +69,8 @@ impl Stats {
 }
 
 /// Directional flow: IP 5-tuple, or IPX (network, node, socket) pair with `proto` = 0.
-#[repr(C)]
+/// Aligned to 8 so the table reads it as five words.
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Pod, Zeroable)]
 pub struct FlowKey {
     pub family: u8,
@@ -103,10 +111,66 @@ impl FlowValue {
 
 const _: () = assert!(NUM_CLASSES <= 64, "FlowValue::classes is a u64 bitmap");
 
+/// A slot of the flow table: the key and its counters (`packets` 0: empty).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct FlowSlot {
+    pub key: FlowKey,
+    pub value: FlowValue,
+}
+
+/// A bucket of the flow table, the map's value.
+pub type FlowBucket = [FlowSlot; FLOW_WAYS];
+
+impl FlowKey {
+    /// The key's five words, compared and hashed without a byte loop.
+    #[inline(always)]
+    pub fn words(&self) -> [u64; 5] {
+        const { assert!(size_of::<FlowKey>() == 40 && align_of::<FlowKey>() == 8) };
+        let p = (self as *const FlowKey).cast::<u64>();
+        // SAFETY: 40 bytes of plain data, 8-aligned (asserted above).
+        unsafe {
+            [
+                p.read(),
+                p.add(1).read(),
+                p.add(2).read(),
+                p.add(3).read(),
+                p.add(4).read(),
+            ]
+        }
+    }
+
+    /// The flow's bucket within a CPU's region: a multiply-xor fingerprint of the words.
+    #[inline(always)]
+    pub fn bucket(&self) -> u32 {
+        const M: u64 = 0x9E37_79B9_7F4A_7C15;
+        let w = self.words();
+        let mut h = 0x243F_6A88_85A3_08D3u64;
+        let mut i = 0;
+        while i < 5 {
+            h = (h ^ w[i]).wrapping_mul(M);
+            h ^= h >> 29;
+            i += 1;
+        }
+        h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        ((h ^ (h >> 32)) as u32) & (FLOW_BUCKETS - 1)
+    }
+
+    /// `self == other` without a memcmp call (a byte loop in BPF).
+    #[inline(always)]
+    pub fn same(&self, other: &FlowKey) -> bool {
+        let (a, b) = (self.words(), other.words());
+        ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0
+    }
+}
+
+const _: () = assert!(FLOW_BUCKETS.is_power_of_two());
+
 #[cfg(feature = "user")]
 mod user {
     // SAFETY: plain-old-data with no padding (bytemuck::Pod is derived on each).
     unsafe impl aya::Pod for super::Stats {}
     unsafe impl aya::Pod for super::FlowKey {}
     unsafe impl aya::Pod for super::FlowValue {}
+    unsafe impl aya::Pod for super::FlowSlot {}
 }

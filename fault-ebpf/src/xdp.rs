@@ -1,24 +1,31 @@
 use aya_ebpf::{
     bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, xdp_action},
-    helpers::{bpf_ktime_get_coarse_ns, bpf_xdp_get_buff_len, bpf_xdp_load_bytes},
+    helpers::{
+        bpf_get_smp_processor_id, bpf_ktime_get_coarse_ns, bpf_xdp_get_buff_len, bpf_xdp_load_bytes,
+    },
     macros::{map, xdp},
-    maps::{Array, LruPerCpuHashMap, PerCpuArray, RingBuf},
+    maps::{Array, PerCpuArray, RingBuf},
     programs::XdpContext,
 };
 use aya_log_ebpf::warn;
 use fault_common::{
     Class, FlowKey, FlowValue, Stats,
     event::Record,
-    maps::{CLOCK_IN_METADATA, EVENT_RING_BYTES, EVENT_RING_WAKE_BYTES, FLOW_CAPACITY},
+    maps::{
+        CLOCK_IN_METADATA, EVENT_RING_BYTES, EVENT_RING_WAKE_BYTES, FLOW_BUCKETS, FLOW_WAYS,
+        FlowBucket,
+    },
     parse::{self, Packet, Scratch, Sink, Triage},
 };
 
 #[map]
 static STATS: PerCpuArray<Stats> = PerCpuArray::with_max_entries(1, 0);
 
+/// The flow table: one array, a region of `FLOW_BUCKETS` buckets per CPU (no per-CPU
+/// pointer to follow; userspace reads it by index). Sized for one CPU here; the loader
+/// sets the size for the machine's CPUs.
 #[map]
-static FLOWS: LruPerCpuHashMap<FlowKey, FlowValue> =
-    LruPerCpuHashMap::with_max_entries(FLOW_CAPACITY, 0);
+static FLOWS: Array<FlowBucket> = Array::with_max_entries(FLOW_BUCKETS, 0);
 
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(EVENT_RING_BYTES, 0);
@@ -295,29 +302,55 @@ fn now(ctx: &XdpContext) -> u64 {
 
 #[inline(always)]
 fn account_flow(stats: &mut Stats, key: &FlowKey, classes: u64, len: u64, now: u64) {
-    if let Some(v) = FLOWS.get_ptr_mut(key) {
-        // SAFETY: per-CPU value: only this CPU writes it.
-        let v = unsafe { &mut *v };
-        if v.packets == 0 {
-            // Another CPU created the entry; this CPU's copy starts zeroed.
-            v.first_ns = now;
-        }
-        v.packets += 1;
-        v.bytes += len;
-        v.last_ns = now;
-        v.classes |= classes;
+    // SAFETY: a helper with no arguments.
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    let Some(b) = FLOWS.get_ptr_mut(cpu * FLOW_BUCKETS + key.bucket()) else {
+        stats.flow_updates_failed += 1;
         return;
+    };
+    // SAFETY: this CPU's region: only this CPU's program touches it.
+    let b = unsafe { &mut *b };
+    let mut victim = 0;
+    let mut oldest = u64::MAX;
+    let mut i = 0;
+    while i < FLOW_WAYS {
+        let s = &mut b[i];
+        // The key is read again for each way (through `opaque`, so LLVM cannot hold its
+        // five words in registers across the loop): spilled, they overflow the stack.
+        // SAFETY: `key` points at scratch memory, valid for the call.
+        let k = unsafe { &*(opaque(key as *const FlowKey as usize) as *const FlowKey) };
+        if s.value.packets != 0 && s.key.same(k) {
+            let v = &mut s.value;
+            v.packets += 1;
+            v.bytes += len;
+            v.last_ns = now;
+            v.classes |= classes;
+            return;
+        }
+        // An empty slot is the oldest of all.
+        let age = if s.value.packets == 0 {
+            0
+        } else {
+            s.value.last_ns + 1
+        };
+        if age < oldest {
+            oldest = age;
+            victim = i;
+        }
+        i += 1;
     }
-    let v = FlowValue {
+    let s = &mut b[victim & (FLOW_WAYS - 1)];
+    if s.value.packets != 0 {
+        stats.flow_updates_failed += 1;
+    }
+    s.key = *key;
+    s.value = FlowValue {
         packets: 1,
         bytes: len,
         first_ns: now,
         last_ns: now,
         classes,
     };
-    if FLOWS.insert(key, &v, 0).is_err() {
-        stats.flow_updates_failed += 1;
-    }
 }
 
 /// The whole frame's length, fragments included: a helper call, so only for watched frames.

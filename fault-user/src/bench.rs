@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use crate::{
     capture::Capture,
-    ebpf::{self, LoadError},
+    ebpf,
     engine::{Engine, EngineError, user::UserEngine},
 };
 
@@ -269,7 +269,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Loads `name` from `object` on maps of its own, timing the verifier.
 fn subject(label: &str, object: &[u8], name: &'static str) -> anyhow::Result<Subject> {
-    let mut ebpf = EbpfLoader::new().load(object).map_err(LoadError::Object)?;
+    let mut ebpf = ebpf::load_object(&mut EbpfLoader::new(), object)?;
     let t = Instant::now();
     ebpf::load_program(&mut ebpf, name)?;
     let load = t.elapsed();

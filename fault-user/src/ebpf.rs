@@ -1,7 +1,7 @@
 //! The XDP object embedded in this binary, and loading it into the kernel.
 
 use aya::{Ebpf, EbpfLoader, programs::Xdp};
-use fault_common::maps::PROGRAM_CLASSIFY;
+use fault_common::maps::{FLOW_BUCKETS, MAP_FLOWS, PROGRAM_CLASSIFY};
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fault-ebpf"));
 
@@ -58,15 +58,25 @@ pub fn load_with(loader: &mut EbpfLoader<'_>) -> Result<Ebpf, LoadError> {
     if OBJECT.is_empty() {
         return Err(LoadError::NoObject);
     }
-    let mut ebpf = loader.load(OBJECT).map_err(|e| {
-        if is_eperm(&e) {
-            LoadError::Permission
-        } else {
-            LoadError::Object(e)
-        }
-    })?;
+    let mut ebpf = load_object(loader, OBJECT)?;
     load_program(&mut ebpf, PROGRAM_CLASSIFY)?;
     Ok(ebpf)
+}
+
+/// Creates an object's maps (no program loaded yet), the flow table with a region for
+/// every CPU this machine can have.
+pub fn load_object(loader: &mut EbpfLoader<'_>, object: &[u8]) -> Result<Ebpf, LoadError> {
+    let cpus = aya::util::nr_cpus().map_or(1, |n| n.max(1)) as u32;
+    loader
+        .map_max_entries(MAP_FLOWS, cpus * FLOW_BUCKETS)
+        .load(object)
+        .map_err(|e| {
+            if is_eperm(&e) {
+                LoadError::Permission
+            } else {
+                LoadError::Object(e)
+            }
+        })
 }
 
 /// Loads one more XDP program of the object (the classifier is loaded by [`load`]).

@@ -126,17 +126,22 @@ impl Metrics {
         registry
             .register(
                 "flow_updates_failed_total",
-                "Flow-map updates the kernel refused.",
+                "Flows pushed out of the flow table by a new flow in their bucket.",
                 m.flow_updates_failed.clone(),
             )
             .expect("unique");
         registry
-            .register("flows", "Flows in the flow map (LRU).", m.flows.clone())
+            .register(
+                "flows",
+                "Distinct flows in the flow table (counted once however many CPUs saw them).",
+                m.flows.clone(),
+            )
             .expect("unique");
         registry
             .register(
                 "flows_capacity",
-                "Capacity of the flow map: past it, the least recently seen flow makes room.",
+                "Flows the table holds per CPU (4-way buckets: a new flow takes the least \
+                 recently seen slot of its bucket, counted in flow_updates_failed).",
                 Gauge::new(i64::from(FLOW_CAPACITY)),
             )
             .expect("unique");

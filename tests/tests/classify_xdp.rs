@@ -157,3 +157,57 @@ fn a_flow_seen_on_two_cpus_keeps_its_first_time() {
         (3, 1_000, 3_000)
     );
 }
+
+/// The flow table's buckets hold four flows: a fifth in the same bucket takes the least
+/// recently seen one's slot, and the loss is counted (faultd_flow_updates_failed_total).
+#[test]
+fn a_full_bucket_gives_way_to_its_least_recently_seen_flow_and_counts_it() {
+    use std::net::Ipv4Addr;
+
+    use fault_common::{FlowKey, maps::FLOW_WAYS};
+    use fault_tests::{Carrier as _, Eth, Network as _};
+    let test = "a_full_bucket_gives_way_to_its_least_recently_seen_flow_and_counts_it";
+    let Some(mut e) = open_kernel(test) else {
+        return;
+    };
+    // One CPU: each CPU has a region of the table of its own.
+    if !pin_to_cpu(0) {
+        eprintln!("SKIPPED {test}: cannot pin to CPU 0");
+        return;
+    }
+    // NBDGM datagrams from hosts of 10/8 to one server, chosen so five share a bucket.
+    let dst = Ipv4Addr::new(10, 0, 0, 2);
+    let key = |src: Ipv4Addr| {
+        let mut k = FlowKey {
+            family: 4,
+            proto: 17,
+            sport: 138,
+            dport: 138,
+            ..Default::default()
+        };
+        k.src[..4].copy_from_slice(&src.octets());
+        k.dst[..4].copy_from_slice(&dst.octets());
+        k
+    };
+    let host = |i: u32| Ipv4Addr::from(0x0a00_0000 | i);
+    let bucket = key(host(1)).bucket();
+    let hosts: Vec<Ipv4Addr> = (1..0x100_0000)
+        .map(host)
+        .filter(|h| key(*h).bucket() == bucket)
+        .take(FLOW_WAYS + 1)
+        .collect();
+    assert_eq!(hosts.len(), FLOW_WAYS + 1);
+    for (i, src) in hosts.iter().enumerate() {
+        let frame = Eth::new([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(*src, dst)
+            .udp(138, 138)
+            .payload(b"a datagram");
+        e.frame(1_000 * (i as u64 + 1), &frame).unwrap();
+    }
+    let run = e.snapshot().unwrap();
+    let got: BTreeSet<FlowKey> = run.flows.keys().copied().collect();
+    let want: BTreeSet<FlowKey> = hosts[1..].iter().map(|h| key(*h)).collect();
+    assert_eq!(got, want, "the oldest flow ({}) gave way", hosts[0]);
+    assert_eq!(run.stats.flow_updates_failed, 1);
+    assert_eq!(run.stats.classes[Class::Nbdgm as usize], hosts.len() as u64);
+}

@@ -5,12 +5,15 @@
 
 use aya::{
     Ebpf,
-    maps::{Array, MapData, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{Array, MapData, PerCpuArray, RingBuf},
     programs::{TestRun, TestRunOptions, Xdp},
 };
 use fault_common::{
-    Event, FlowKey, FlowValue, Stats, event,
-    maps::{CLOCK_IN_METADATA, MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
+    Event, Stats, event,
+    maps::{
+        CLOCK_IN_METADATA, FlowBucket, MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS,
+        PROGRAM_CLASSIFY,
+    },
 };
 
 use super::{Engine, EngineError, Run, XDP_PASS};
@@ -133,14 +136,15 @@ impl Engine for KernelEngine {
             stats: self.stats()?,
             ..Run::default()
         };
-        let flows: PerCpuHashMap<_, FlowKey, FlowValue> =
-            PerCpuHashMap::try_from(self.ebpf.map(MAP_FLOWS).ok_or(missing(MAP_FLOWS))?)
+        let flows: Array<_, FlowBucket> =
+            Array::try_from(self.ebpf.map(MAP_FLOWS).ok_or(missing(MAP_FLOWS))?)
                 .map_err(map_err(MAP_FLOWS))?;
-        for entry in flows.iter() {
-            let (key, values) = entry.map_err(map_err(MAP_FLOWS))?;
-            let merged = run.flows.entry(key).or_default();
-            for v in values.iter() {
-                merged.merge(v);
+        // One region per CPU: a flow seen on two CPUs has a slot in each.
+        for bucket in flows.iter() {
+            for slot in bucket.map_err(map_err(MAP_FLOWS))? {
+                if slot.value.packets != 0 {
+                    run.flows.entry(slot.key).or_default().merge(&slot.value);
+                }
             }
         }
         Ok(run)

@@ -19,12 +19,12 @@ use std::{
 
 use aya::{
     EbpfLoader,
-    maps::{Array, MapData, MapError, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{Array, MapData, MapError, PerCpuArray, RingBuf},
     programs::Xdp,
 };
 use fault_common::{
-    FlowKey, FlowValue, Stats, event,
-    maps::{FLOW_CAPACITY, MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
+    Stats, event,
+    maps::{FlowBucket, MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
 };
 use tokio::{
     signal::unix::{SignalKind, signal},
@@ -98,22 +98,23 @@ fn map_err(map: &'static str) -> impl FnOnce(MapError) -> LiveError {
 /// The maps a scrape reads.
 struct KernelMaps {
     stats: PerCpuArray<MapData, Stats>,
-    flows: PerCpuHashMap<MapData, FlowKey, FlowValue>,
+    flows: Array<MapData, FlowBucket>,
 }
 
 impl KernelMaps {
-    /// Counters summed over CPUs, and the number of flows. A key walk over an LRU map that
-    /// the program keeps changing restarts when the key it stands on is evicted, so it can
-    /// meet a key twice: distinct keys are counted, and never more than the map holds.
+    /// Counters summed over CPUs, and the number of distinct flows (a flow seen on two
+    /// CPUs has a slot in each region of the table).
     fn read(&self) -> Result<(Stats, u64), MapError> {
         let mut stats = Stats::default();
         for cpu in self.stats.get(&0, 0)?.iter() {
             stats.add(cpu);
         }
         let mut seen = std::collections::HashSet::new();
-        for key in self.flows.keys().flatten() {
-            if seen.insert(key) && seen.len() >= FLOW_CAPACITY as usize {
-                break;
+        for bucket in self.flows.iter() {
+            for slot in bucket? {
+                if slot.value.packets != 0 {
+                    seen.insert(slot.key);
+                }
             }
         }
         Ok((stats, seen.len() as u64))
