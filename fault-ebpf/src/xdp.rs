@@ -1,5 +1,7 @@
 use aya_ebpf::{
-    bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, xdp_action},
+    bindings::{
+        BPF_F_MMAPABLE, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, xdp_action,
+    },
     helpers::{
         bpf_get_smp_processor_id, bpf_ktime_get_coarse_ns, bpf_xdp_get_buff_len, bpf_xdp_load_bytes,
     },
@@ -22,10 +24,10 @@ use fault_common::{
 static STATS: PerCpuArray<Stats> = PerCpuArray::with_max_entries(1, 0);
 
 /// The flow table: one array, a region of `FLOW_BUCKETS` buckets per CPU (no per-CPU
-/// pointer to follow; userspace reads it by index). Sized for one CPU here; the loader
-/// sets the size for the machine's CPUs.
+/// pointer to follow), mappable so userspace reads it in place. Sized for one CPU here;
+/// the loader sets the size for the machine's CPUs.
 #[map]
-static FLOWS: Array<FlowBucket> = Array::with_max_entries(FLOW_BUCKETS, 0);
+static FLOWS: Array<FlowBucket> = Array::with_max_entries(FLOW_BUCKETS, BPF_F_MMAPABLE);
 
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(EVENT_RING_BYTES, 0);

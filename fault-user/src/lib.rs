@@ -7,6 +7,7 @@ pub mod detect;
 pub mod ebpf;
 pub mod engine;
 pub mod faultlog;
+pub mod flows;
 pub mod live;
 pub mod metrics;
 pub mod names;

@@ -10,13 +10,11 @@ use aya::{
 };
 use fault_common::{
     Event, Stats, event,
-    maps::{
-        CLOCK_IN_METADATA, FlowBucket, MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS,
-        PROGRAM_CLASSIFY,
-    },
+    maps::{CLOCK_IN_METADATA, MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
 };
 
 use super::{Engine, EngineError, Run, XDP_PASS};
+use crate::flows::FlowTable;
 
 /// BPF_PROG_TEST_RUN refuses XDP input shorter than an Ethernet header.
 const ETH_HLEN: usize = 14;
@@ -42,6 +40,7 @@ pub struct KernelEngine {
     events: RingBuf<MapData>,
     /// The frame handed to the kernel: its capture time as XDP metadata, then the frame.
     buf: Vec<u8>,
+    flows: FlowTable,
     /// Runts the kernel cannot be handed (live, NICs drop them before XDP): counted here
     /// exactly as the parser counts them, frame and malformed.
     runts: u64,
@@ -61,10 +60,12 @@ impl KernelEngine {
         clock
             .set(0, CLOCK_IN_METADATA, 0)
             .map_err(map_err(MAP_CLOCK))?;
+        let flows = FlowTable::new(take(&mut ebpf, MAP_FLOWS)?).map_err(EngineError::Flows)?;
         Ok(KernelEngine {
             ebpf,
             events,
             buf: Vec::new(),
+            flows,
             runts: 0,
         })
     }
@@ -136,17 +137,7 @@ impl Engine for KernelEngine {
             stats: self.stats()?,
             ..Run::default()
         };
-        let flows: Array<_, FlowBucket> =
-            Array::try_from(self.ebpf.map(MAP_FLOWS).ok_or(missing(MAP_FLOWS))?)
-                .map_err(map_err(MAP_FLOWS))?;
-        // One region per CPU: a flow seen on two CPUs has a slot in each.
-        for bucket in flows.iter() {
-            for slot in bucket.map_err(map_err(MAP_FLOWS))? {
-                if slot.value.packets != 0 {
-                    run.flows.entry(slot.key).or_default().merge(&slot.value);
-                }
-            }
-        }
+        run.flows = self.flows.merged();
         Ok(run)
     }
 }

@@ -42,6 +42,8 @@ pub enum EngineError {
     },
     #[error("the XDP program returned {0} instead of XDP_PASS: it must never drop traffic")]
     NotPass(u32),
+    #[error("mapping the flow table: {0}")]
+    Flows(#[source] std::io::Error),
 }
 
 pub trait Engine {

@@ -24,13 +24,14 @@ use aya::{
 };
 use fault_common::{
     Stats, event,
-    maps::{FlowBucket, MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
+    maps::{MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
 };
 use tokio::{
     signal::unix::{SignalKind, signal},
     sync::watch,
 };
 
+use crate::flows::FlowTable;
 use crate::{
     detect::{Fault, Pipeline},
     ebpf::{self, LoadError},
@@ -98,7 +99,7 @@ fn map_err(map: &'static str) -> impl FnOnce(MapError) -> LiveError {
 /// The maps a scrape reads.
 struct KernelMaps {
     stats: PerCpuArray<MapData, Stats>,
-    flows: Array<MapData, FlowBucket>,
+    flows: FlowTable,
 }
 
 impl KernelMaps {
@@ -109,15 +110,7 @@ impl KernelMaps {
         for cpu in self.stats.get(&0, 0)?.iter() {
             stats.add(cpu);
         }
-        let mut seen = std::collections::HashSet::new();
-        for bucket in self.flows.iter() {
-            for slot in bucket? {
-                if slot.value.packets != 0 {
-                    seen.insert(slot.key);
-                }
-            }
-        }
-        Ok((stats, seen.len() as u64))
+        Ok((stats, self.flows.count()))
     }
 }
 
@@ -158,7 +151,10 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     let events: RingBuf<MapData> = take(&mut ebpf, MAP_EVENTS)?;
     let kernel = KernelMaps {
         stats: take(&mut ebpf, MAP_STATS)?,
-        flows: take(&mut ebpf, MAP_FLOWS)?,
+        flows: FlowTable::new(
+            ebpf.take_map(MAP_FLOWS)
+                .ok_or(LiveError::Load(LoadError::Missing(MAP_FLOWS)))?,
+        )?,
     };
     let logger = match aya_log::EbpfLogger::init(&mut ebpf) {
         Ok(l) => Some(l),
