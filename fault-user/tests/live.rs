@@ -9,7 +9,7 @@ use fault_common::class::Class;
 use fault_tests::{
     Carrier, Eth, Network, catalogue,
     daemon::{Daemon, Scrape, has_xdp, unique},
-    netbios::{NbName, NbRecord, nbns},
+    netbios::{NbName, nbns, registration_flood},
     netns::{Netns, Veth, is_root, send_frames},
 };
 use fault_user::engine::{Engine, user::UserEngine};
@@ -624,17 +624,7 @@ fn scrapes_and_sigterm_are_answered_during_an_event_blast() {
     )
     .unwrap();
     // WINS registrations from 4096 clients (four times the detector's bound), an event each.
-    let server = Ipv4Addr::new(10, 0, 0, 1);
-    let frames: Vec<Vec<u8>> = (0..4096u32)
-        .map(|i| {
-            let client = Ipv4Addr::from(0x0a01_0000 | i);
-            let rec = NbRecord::new(NbName::new(&format!("HOST{i}"), 0x00), client);
-            Eth::new([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
-                .ipv4(client, server)
-                .udp(137, 137)
-                .payload(&nbns::registration(i as u16, &rec, false))
-        })
-        .collect();
+    let frames = registration_flood(4096);
     let blasting = std::sync::atomic::AtomicBool::new(true);
     let slowest = std::thread::scope(|scope| {
         let sender = scope.spawn(|| {

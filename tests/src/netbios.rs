@@ -442,6 +442,24 @@ pub mod nbss {
     }
 }
 
+/// Unicast WINS registrations from `clients` hosts of 10.1/16 to 10.0.0.1, one frame each
+/// (a name of its own per client): a load that gives the XDP program an event per frame
+/// and the `wins_backup_swap` detector a client per frame.
+pub fn registration_flood(clients: u16) -> Vec<Vec<u8>> {
+    use crate::{Carrier as _, Eth, Network as _};
+    let server = Ipv4Addr::new(10, 0, 0, 1);
+    (0..clients)
+        .map(|i| {
+            let client = Ipv4Addr::from(0x0a01_0000 | u32::from(i));
+            let rec = NbRecord::new(NbName::new(&format!("HOST{i}"), 0x00), client);
+            Eth::new([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
+                .ipv4(client, server)
+                .udp(137, 137)
+                .payload(&nbns::registration(i, &rec, false))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

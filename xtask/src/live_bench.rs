@@ -24,7 +24,7 @@ use anyhow::{Context as _, ensure};
 use fault_tests::{
     Carrier, Eth, Network,
     daemon::Daemon,
-    netbios::{NbName, NbRecord, nbns},
+    netbios::registration_flood,
     netns::{Netns, Veth, blast, is_root, link_counters, set_xdp},
 };
 use serde_json::{Value, json};
@@ -208,7 +208,8 @@ pub fn run() -> anyhow::Result<()> {
         b.name(),
         kernel.trim()
     );
-    let watched = registrations();
+    // WINS registrations from 4096 clients (four times the detector's bound): an event each.
+    let watched = registration_flood(4096);
     let throughput = json!({
         "unwatched": throughput(&wire, "unwatched (UDP 53, TCP 443)", &unwatched())?,
         "watched": throughput(&wire, "watched (NBNS registrations, an event each)", &watched)?,
@@ -367,21 +368,6 @@ fn event_rate(wire: &Wire, frames: &[Vec<u8>]) -> anyhow::Result<Value> {
         "best_zero_drop_events_per_s": best,
         "stopped": stop,
     }))
-}
-
-/// WINS registrations from 4096 clients (four times the detector's bound): an event each.
-fn registrations() -> Vec<Vec<u8>> {
-    let server = Ipv4Addr::new(10, 0, 0, 1);
-    (0..4096u32)
-        .map(|i| {
-            let client = Ipv4Addr::from(0x0a01_0000 | i);
-            let rec = NbRecord::new(NbName::new(&format!("HOST{i}"), 0x00), client);
-            Eth::new([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
-                .ipv4(client, server)
-                .udp(137, 137)
-                .payload(&nbns::registration(i as u16, &rec, false))
-        })
-        .collect()
 }
 
 /// DNS-sized UDP datagrams to port 53 and TCP segments to port 443, alternating, from as
