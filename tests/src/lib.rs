@@ -17,7 +17,8 @@
 //! Layout: [`eth`] (Ethernet, VLAN tags, PPPoE/PPP, ARP), [`ip`] (IPv4/IPv6, UDP, TCP, ICMP),
 //! [`ipx`] (IPX framings, SAP, RIP), [`netbios`] (names, NBNS, NBDGM, NBSS), [`ncp`],
 //! [`pptp`] (control messages, enhanced GRE), [`l2tp`], [`catalogue`], [`scenario`] (timed
-//! fault scenarios), [`pcap`], [`tshark`],
+//! fault scenarios), [`tunnel`] (IP-in-IP, GRE, ERSPAN and VXLAN around any frame), [`pcap`],
+//! [`tshark`],
 //! [`netns`] (namespaces, a veth wire, raw sending and HTTP for live end-to-end tests).
 
 pub mod catalogue;
@@ -33,6 +34,7 @@ pub mod pcap;
 pub mod pptp;
 pub mod scenario;
 pub mod tshark;
+pub mod tunnel;
 
 pub use catalogue::{Sample, catalogue};
 pub use eth::{Carrier, Eth, Mac};

@@ -1,10 +1,11 @@
 //! Link layer: Ethernet II, up to two 802.1Q/802.1ad tags, 802.3 with raw IPX, 802.2 LLC
 //! and SNAP, and PPPoE sessions (L2TP is seen inside PPPoE on broadband links).
 //!
-//! Phase 1 only (see [`super::triage`]): the link layer is walked once, and what phase 2
-//! needs of it (tags, the group-address bit, the IPX framing) goes in the [`Triage`].
+//! Phase 1 only (see [`super::triage`]): the link layer is walked once (twice for a frame
+//! carried in a tunnel), and what phase 2 needs of it (tags, the group-address bit, the
+//! IPX framing) goes in the [`Triage`].
 
-use super::{Malformed, Packet, Triage, Walk, ip};
+use super::{Malformed, Packet, Triage, Verdict, Walk, ip};
 use crate::event::{Family, IpxEncap, LINK_GROUP_DST};
 
 const ETH_HLEN: usize = 14;
@@ -22,12 +23,42 @@ const MAX_VLAN_TAGS: usize = 2;
 const PPP_IPV4: u16 = 0x0021;
 const PPP_IPV6: u16 = 0x0057;
 
-/// True when the frame may be watched; `w.t` then says where phase 2 starts.
-#[inline(always)]
+/// True when the frame may be watched; `w.t` then says where phase 2 starts. A tunnel
+/// that carries Ethernet (see [`super::tunnel`]) brings the walk back here once, for the
+/// inner frame, which may not tunnel again. Not inlined: in BPF the walk's stack frame
+/// then stays out of the XDP function's, which is on phase 2's deepest call chain.
+#[inline(never)]
 pub(super) fn walk<P: Packet + ?Sized>(w: &mut Walk<P>) -> Result<bool, Malformed> {
-    let mut ethertype = w.rd.be16(12)?;
-    w.t.link = w.rd.u8(0)? & LINK_GROUP_DST;
-    let mut off = ETH_HLEN;
+    let mut eth = 0;
+    for outer in [true, false] {
+        let (off, v6) = match link(w, eth)? {
+            Link::Ip(off, v6) => (off, v6),
+            Link::Done(watched) => return Ok(watched),
+        };
+        match ip::network(w, off, v6, outer)? {
+            Verdict::Ethernet => eth = w.t.off as usize,
+            v => return Ok(v == Verdict::Watched),
+        }
+    }
+    Ok(false)
+}
+
+enum Link {
+    /// An IP header at this offset (IPv6 when true).
+    Ip(usize, bool),
+    /// Nothing more to walk: whether the frame is watched.
+    Done(bool),
+}
+
+/// The Ethernet frame at `eth`. Its tags and group bit are the ones events carry: for a
+/// mirrored or bridged frame, the inner frame's, which are the original traffic's.
+#[inline(always)]
+fn link<P: Packet + ?Sized>(w: &mut Walk<P>, eth: usize) -> Result<Link, Malformed> {
+    let mut ethertype = w.rd.be16(eth + 12)?;
+    w.t.link = w.rd.u8(eth)? & LINK_GROUP_DST;
+    w.t.vlans = 0;
+    w.t.vlan_id = 0;
+    let mut off = eth + ETH_HLEN;
     for _ in 0..MAX_VLAN_TAGS {
         if !matches!(ethertype, ETH_P_8021Q | ETH_P_8021AD | ETH_P_QINQ_OLD) {
             break;
@@ -39,20 +70,18 @@ pub(super) fn walk<P: Packet + ?Sized>(w: &mut Walk<P>) -> Result<bool, Malforme
     }
 
     if ethertype <= MAX_8023_LEN {
-        return Ok(ieee8023(w, off, ethertype as usize));
+        return Ok(Link::Done(ieee8023(w, off, ethertype as usize)));
     }
-    // One call site for the network layer, so it can be inlined once.
-    let (off, v6) = match ethertype {
-        ETH_P_IPV4 => (off, false),
-        ETH_P_IPV6 => (off, true),
-        ETH_P_IPX => return Ok(ipx(w.t, off, IpxEncap::EthernetII)),
+    Ok(match ethertype {
+        ETH_P_IPV4 => Link::Ip(off, false),
+        ETH_P_IPV6 => Link::Ip(off, true),
+        ETH_P_IPX => Link::Done(ipx(w.t, off, IpxEncap::EthernetII)),
         ETH_P_PPPOE_SESSION => match pppoe(w, off)? {
-            Some(ip) => ip,
-            None => return Ok(false),
+            Some((off, v6)) => Link::Ip(off, v6),
+            None => Link::Done(false),
         },
-        _ => return Ok(false),
-    };
-    ip::network(w, off, v6)
+        _ => Link::Done(false),
+    })
 }
 
 /// Every IPX frame is watched (it is in the `ipx` class), whatever follows.

@@ -1,10 +1,10 @@
 //! IPv4 (header length honoured, fragments not followed) and IPv6 (the common extension
-//! headers skipped), and IP-in-IP tunnels one level deep.
+//! headers skipped), and IP tunnels one level deep.
 //!
 //! Phase 1 walks the headers ([`network`]); phase 2 only copies the innermost header's
 //! addresses ([`addresses`]), from the offset phase 1 left in the [`Triage`].
 
-use super::{Ctx, Malformed, Packet, Parsed, Sink, Walk, l4};
+use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink, Verdict, Walk, l4};
 use crate::event::Family;
 
 const MAX_IPV6_EXT_HEADERS: usize = 4;
@@ -16,18 +16,20 @@ const IPPROTO_IPV6: u8 = 41;
 /// the IP payload; `None` when there is nothing to follow (a fragment).
 type Next = Option<(u8, usize, usize)>;
 
-/// The network layer: an IP header, or an IP-in-IP tunnel (4in4, 6in4, 4in6, 6in6) one
-/// level deep, then whether the transport is one faultd watches. A loop rather than
-/// recursion (BPF has none), so a tunnel costs the verifier a second header parse, not a
-/// second copy of everything after it. Records carry the inner addresses. Not inlined: in
-/// BPF its stack frame then stays out of the XDP function's, which is on phase 2's
+/// The network layer: an IP header, then whether the transport is one faultd watches. When
+/// `tunnels`, one tunnel is followed: IP-in-IP (4in4, 6in4, 4in6, 6in6) and GRE carrying IP
+/// here, in a loop rather than by recursion (BPF has none), so a tunnel costs the verifier
+/// a second header parse, not a second copy of everything after it; a tunnel carrying
+/// Ethernet goes back to the link layer. Records carry the inner addresses. Not inlined:
+/// in BPF its stack frame then stays out of the XDP function's, which is on phase 2's
 /// deepest call chain (512 bytes in all).
 #[inline(never)]
 pub(super) fn network<P: Packet + ?Sized>(
     w: &mut Walk<P>,
     mut off: usize,
     mut v6: bool,
-) -> Result<bool, Malformed> {
+    mut tunnels: bool,
+) -> Result<Verdict, Malformed> {
     for _ in 0..2 {
         w.t.net = off as u32;
         w.t.layer = if v6 {
@@ -37,22 +39,26 @@ pub(super) fn network<P: Packet + ?Sized>(
         };
         let next = if v6 { ipv6(w, off)? } else { ipv4(w, off)? };
         let Some((proto, l4, end)) = next else {
-            return Ok(false);
+            return Ok(Verdict::Unwatched);
         };
-        match proto {
-            IPPROTO_IPIP => v6 = false,
-            IPPROTO_IPV6 => v6 = true,
+        (off, v6) = match proto {
+            IPPROTO_IPIP if tunnels => (l4, false),
+            IPPROTO_IPV6 if tunnels => (l4, true),
             _ => {
                 w.t.proto = proto;
                 w.t.off = l4 as u32;
                 w.t.end = end as u32;
-                return l4::watched(w, proto, l4, end);
+                match l4::watched(w, proto, l4, end, tunnels)? {
+                    Verdict::Ipv4 => (w.t.off as usize, false),
+                    Verdict::Ipv6 => (w.t.off as usize, true),
+                    v => return Ok(v),
+                }
             }
-        }
-        off = l4;
+        };
+        tunnels = false;
     }
-    // A tunnel inside a tunnel: not followed.
-    Ok(false)
+    // Not reached: the inner header may not tunnel again.
+    Ok(Verdict::Unwatched)
 }
 
 fn ipv4<P: Packet + ?Sized>(w: &mut Walk<P>, off: usize) -> Result<Next, Malformed> {
@@ -83,42 +89,53 @@ fn ipv6<P: Packet + ?Sized>(w: &mut Walk<P>, off: usize) -> Result<Next, Malform
     // The addresses are read in phase 2, but a header cut short is malformed here.
     w.rd.bytes::<32>(off + 8)?;
     let payload_len = u16::from_be_bytes([h[4], h[5]]) as usize;
-    let mut l4 = off + 40;
     // A zero payload length means a jumbogram: the frame's end is the limit.
     let end = if payload_len == 0 {
         w.rd.len()
     } else {
-        w.end_of(l4 + payload_len, w.rd.len())
+        w.end_of(off + 40 + payload_len, w.rd.len())
     };
-    let mut next = h[6];
+    Ok(extensions(w.rd, h[6], off + 40, w.rd.len())?.map(|(next, l4)| (next, l4, end)))
+}
+
+/// The extension headers after an IPv6 header (whose next-header field is `next`) that
+/// start at `off`, read up to `lim`: the upper-layer protocol and where it starts, or
+/// `None` for a fragment. The outer header and a header quoted by ICMPv6 share this walk.
+#[inline(always)]
+pub(super) fn extensions<P: Packet + ?Sized>(
+    rd: Reader<P>,
+    mut next: u8,
+    mut off: usize,
+    lim: usize,
+) -> Result<Option<(u8, usize)>, Malformed> {
     for _ in 0..MAX_IPV6_EXT_HEADERS {
         match next {
             // Hop-by-hop, routing, destination options: length in 8-octet units, less one.
             0 | 43 | 60 => {
-                let e = w.rd.bytes::<2>(l4)?;
+                let e = rd.bytes_in::<2>(off, lim)?;
                 next = e[0];
-                l4 += (e[1] as usize + 1) * 8;
+                off += (e[1] as usize + 1) * 8;
             }
             // Fragment header: a real fragment is not followed, as for IPv4; an atomic
             // one (offset 0, no more fragments) is a whole datagram.
             44 => {
-                let e = w.rd.bytes::<4>(l4)?;
+                let e = rd.bytes_in::<4>(off, lim)?;
                 if u16::from_be_bytes([e[2], e[3]]) & 0xfff9 != 0 {
                     return Ok(None);
                 }
                 next = e[0];
-                l4 += 8;
+                off += 8;
             }
             // Authentication header: length in 4-octet units, less two.
             51 => {
-                let e = w.rd.bytes::<2>(l4)?;
+                let e = rd.bytes_in::<2>(off, lim)?;
                 next = e[0];
-                l4 += (e[1] as usize + 2) * 4;
+                off += (e[1] as usize + 2) * 4;
             }
             _ => break,
         }
     }
-    Ok(Some((next, l4, end)))
+    Ok(Some((next, off)))
 }
 
 /// Phase 2: the innermost IP header's addresses, at `net`, into the event header.

@@ -1,7 +1,9 @@
 //! Transport: UDP, TCP (data offset honoured), ICMP/ICMPv6 unreachables with the header
 //! they quote, GRE; and the dispatch to the watched application protocols by port.
 
-use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink, Walk, netbios, pptp};
+use super::{
+    Ctx, Malformed, Packet, Parsed, Reader, Sink, Verdict, Walk, ip, netbios, pptp, tunnel,
+};
 use crate::{
     class::Class,
     event::{EventKind, Family, IcmpBody, QUOTED_NBNS, TCP_FIN, TCP_RST, TCP_SYN},
@@ -22,18 +24,27 @@ const ICMPV6_DEST_UNREACH: u8 = 1;
 /// Phase 1: whether a transport header can give a class, an event or a flow, checked as
 /// far as phase 2 would check it before deciding, so a frame found unwatched here is
 /// malformed exactly when phase 2 would have said so. Ports are a superset of what the
-/// protocols below match; phase 2 decides the classes.
+/// protocols below match; phase 2 decides the classes. When `tunnels`, GRE and VXLAN are
+/// followed (see [`tunnel`]).
 #[inline(always)]
 pub(super) fn watched<P: Packet + ?Sized>(
     w: &mut Walk<P>,
     proto: u8,
     off: usize,
     end: usize,
-) -> Result<bool, Malformed> {
-    Ok(match proto {
+    tunnels: bool,
+) -> Result<Verdict, Malformed> {
+    Ok(Verdict::from(match proto {
         IPPROTO_UDP => {
             let (sport, dport, ulen) = udp_header(w.rd, off, end)?;
             w.end_of(off + ulen, end);
+            if tunnels
+                && either(sport, dport, tunnel::VXLAN_PORT)
+                && let Some(eth) = tunnel::vxlan(w, off, ulen, end)
+            {
+                w.t.off = eth as u32;
+                return Ok(Verdict::Ethernet);
+            }
             ports::is_watched(sport) || ports::is_watched(dport)
         }
         IPPROTO_TCP => {
@@ -61,9 +72,14 @@ pub(super) fn watched<P: Packet + ?Sized>(
         IPPROTO_ICMPV6 if w.t.layer == Family::Ipv6 as u8 => {
             w.rd.bytes_in::<2>(off, end)?[0] == ICMPV6_DEST_UNREACH
         }
-        IPPROTO_GRE => w.rd.be16_in(off + 2, end)? == GRE_PROTO_PPP,
+        IPPROTO_GRE => {
+            if tunnels && let Some(inner) = tunnel::gre(w, off, end)? {
+                return Ok(inner.follow(w.t));
+            }
+            w.rd.be16_in(off + 2, end)? == GRE_PROTO_PPP
+        }
         _ => false,
-    })
+    }))
 }
 
 /// A UDP header's ports and length, or `Malformed` when it is cut short or its length
@@ -263,7 +279,11 @@ fn icmp6<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize
     if ip[0] >> 4 != 6 {
         return Ok(());
     }
-    quoted_transport(cx, ip[6], q + 40, end, |b| {
+    // The quote may hold extension headers before the transport header, as the datagram did.
+    let Ok(Some((proto, l4))) = ip::extensions(cx.rd, ip[6], q + 40, end) else {
+        return Ok(());
+    };
+    quoted_transport(cx, proto, l4, end, |b| {
         b.icmp_type = h[0];
         b.code = h[1];
         b.quoted_family = Family::Ipv6 as u8;

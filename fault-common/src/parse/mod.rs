@@ -20,6 +20,7 @@ mod ipx;
 mod l4;
 mod netbios;
 mod pptp;
+mod tunnel;
 
 use bytemuck::{Pod, Zeroable};
 
@@ -192,6 +193,30 @@ impl<P: Packet + ?Sized> Reader<'_, P> {
             return Err(Malformed);
         }
         self.pkt.copy(off, n, out).ok_or(Malformed)
+    }
+}
+
+/// Where phase 1 goes after a header. A tunnel's inner header starts at `Triage::off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Verdict {
+    /// Nothing faultd watches follows.
+    Unwatched,
+    /// The frame is watched; the [`Triage`] says where phase 2 starts.
+    Watched,
+    Ipv4,
+    Ipv6,
+    Ethernet,
+}
+
+impl From<bool> for Verdict {
+    #[inline(always)]
+    fn from(watched: bool) -> Self {
+        if watched {
+            Verdict::Watched
+        } else {
+            Verdict::Unwatched
+        }
     }
 }
 
