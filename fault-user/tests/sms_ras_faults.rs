@@ -285,6 +285,12 @@ fn expected(scenario: &str) -> Vec<Value> {
                 ],
             }),
         ],
+        // The same records as `sms_ipv6`, on its own subnet: the extension headers, in the
+        // datagram and in the ICMPv6 error's quote of it, change nothing.
+        "sms_ipv6_extension_headers" => {
+            let v6 = serde_json::to_string(&expected("sms_ipv6")).unwrap();
+            serde_json::from_str(&v6.replace("2001:db8:0:40::", "2001:db8:0:3b::")).unwrap()
+        }
         "sms_several_hosts" => vec![
             json!({
                 "fault": "sms_port_conflict",

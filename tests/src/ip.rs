@@ -8,6 +8,7 @@ pub const PROTO_HOP_BY_HOP: u8 = 0;
 pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
+pub const PROTO_IPV6_ROUTING: u8 = 43;
 pub const PROTO_IPV6_FRAGMENT: u8 = 44;
 pub const PROTO_GRE: u8 = 47;
 pub const PROTO_ICMPV6: u8 = 58;
@@ -263,6 +264,15 @@ impl<C: Carrier> Ipv6<C> {
     /// Destination options header holding only padding.
     pub fn destination_options(self) -> Self {
         self.options_header(PROTO_IPV6_DEST_OPTIONS)
+    }
+
+    /// Type 2 routing header (RFC 6275, Mobile IPv6): one address, the one segment left.
+    pub fn routing(mut self, home: Ipv6Addr) -> Self {
+        // Length 2: 24 bytes in all. Routing type 2, segments left 1, reserved, address.
+        let mut body = vec![2, 2, 1, 0, 0, 0, 0];
+        body.bytes(&home.octets());
+        self.extensions.push((PROTO_IPV6_ROUTING, body));
+        self
     }
 
     fn options_header(mut self, proto: u8) -> Self {

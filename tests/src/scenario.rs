@@ -14,8 +14,8 @@ use crate::{
     Carrier, Encap, Eth, IpxAddr, Mac, Network,
     eth::BROADCAST,
     ip::{
-        Bare, ICMP_PORT_UNREACHABLE, ICMPV6_PORT_UNREACHABLE, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST,
-        TCP_SYN, quote_ipv4,
+        Bare, ICMP_PORT_UNREACHABLE, ICMPV6_PORT_UNREACHABLE, Ipv6, TCP_ACK, TCP_FIN, TCP_PSH,
+        TCP_RST, TCP_SYN, quote_ipv4,
     },
     ipx::{SAP_FILE_SERVER, SOCKET_NCP, SOCKET_SAP, SapEntry, sap_response},
     ncp,
@@ -101,6 +101,9 @@ struct Lan {
     vlan: Option<u16>,
     /// IPv6 (`2001:db8:0:<net>::<host>`) instead of IPv4.
     v6: bool,
+    /// Every IPv6 datagram carries hop-by-hop, destination options and routing headers,
+    /// and so does every datagram an ICMPv6 error quotes.
+    v6_extensions: bool,
     steps: Vec<Step>,
     /// The next TCP sequence number of each direction of each connection, so tshark
     /// follows the streams (and dissects what they carry) rather than calling segments
@@ -114,6 +117,7 @@ impl Lan {
             net,
             vlan: None,
             v6: false,
+            v6_extensions: false,
             steps: Vec::new(),
             seqs: Default::default(),
         }
@@ -123,6 +127,23 @@ impl Lan {
         Lan {
             v6: true,
             ..Lan::new(net)
+        }
+    }
+
+    fn v6_with_extensions(net: u8) -> Self {
+        Lan {
+            v6_extensions: true,
+            ..Lan::v6(net)
+        }
+    }
+
+    /// An IPv6 header from `src` to `dst` on `carrier`, with the LAN's extension headers.
+    fn ipv6<C: Carrier>(&self, carrier: C, src: u8, dst: u8) -> Ipv6<C> {
+        let ip = carrier.ipv6(self.ip6(src), self.ip6(dst));
+        if self.v6_extensions {
+            ip.hop_by_hop().destination_options().routing(self.ip6(dst))
+        } else {
+            ip
         }
     }
 
@@ -188,7 +209,7 @@ impl Lan {
     ) {
         let eth = self.eth(src, dst);
         let frame = if self.v6 {
-            let ip = eth.ipv6(self.ip6(src), self.ip6(dst));
+            let ip = self.ipv6(eth, src, dst);
             ip.udp(sport, dport).payload(msg)
         } else {
             let ip = eth.ipv4(self.ip(src), self.ip(dst));
@@ -214,7 +235,7 @@ impl Lan {
         let used = msg.len() as u32 + u32::from(flags & (TCP_SYN | TCP_FIN) != 0);
         self.seqs.insert((a, b), seq.wrapping_add(used));
         let frame = if self.v6 {
-            let ip = eth.ipv6(self.ip6(src), self.ip6(dst));
+            let ip = self.ipv6(eth, src, dst);
             ip.tcp(sport, dport)
                 .seq(seq)
                 .ack(ack)
@@ -252,10 +273,7 @@ impl Lan {
     ) {
         let eth = self.eth(to, from);
         let (frame, check) = if self.v6 {
-            let quoted = Bare
-                .ipv6(self.ip6(from), self.ip6(to))
-                .udp(sport, dport)
-                .payload(msg);
+            let quoted = self.ipv6(Bare, from, to).udp(sport, dport).payload(msg);
             let ip = eth.ipv6(self.ip6(to), self.ip6(from));
             (
                 ip.icmp6_unreachable(ICMPV6_PORT_UNREACHABLE, &quoted),
@@ -1168,6 +1186,7 @@ pub fn sms() -> Vec<Scenario> {
         sms_tcp_refused(),
         sms_udp_refused(),
         sms_ipv6(),
+        sms_ipv6_extension_headers(),
         sms_several_hosts(),
         sms_benign_agent_accepts(),
         sms_benign_client_connects_to_remote_sms_port(),
@@ -1226,6 +1245,14 @@ fn sms_ipv6() -> Scenario {
     lan.handshake(0, (CLIENT, 1761), (WEB, 443));
     refused_udp(&mut lan, 100, (CONSOLE, 1061), (CLIENT, 1762));
     lan.done("sms_ipv6", SMS_FAULT)
+}
+
+/// The same over IPv6 with extension headers, which the ICMPv6 error quotes as well.
+fn sms_ipv6_extension_headers() -> Scenario {
+    let mut lan = Lan::v6_with_extensions(59);
+    lan.handshake(0, (CLIENT, 1761), (WEB, 443));
+    refused_udp(&mut lan, 100, (CONSOLE, 1061), (CLIENT, 1762));
+    lan.done("sms_ipv6_extension_headers", SMS_FAULT)
 }
 
 /// Two clients: one collides on 1761/tcp, the console is refused on the other's 1762.
