@@ -6,7 +6,7 @@ use crate::class::NUM_CLASSES;
 
 /// Bumped whenever a map's key or value layout changes; pinned maps live under a path
 /// that includes it, so a daemon never reads a map it cannot parse.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// Flows the table holds per CPU: `FLOW_BUCKETS` buckets of `FLOW_WAYS` slots, indexed by
 /// the flow key's fingerprint; a new flow takes an empty slot of its bucket or the least
@@ -27,6 +27,17 @@ pub const MAP_EVENTS: &str = "EVENTS";
 pub const MAP_CLOCK: &str = "CLOCK";
 /// CLOCK's entry in replay: packet time rides in each frame's XDP metadata.
 pub const CLOCK_IN_METADATA: u64 = 1;
+
+/// What replay puts in front of each frame as XDP metadata (when CLOCK says
+/// `CLOCK_IN_METADATA`), so a frame costs one system call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct ReplayMeta {
+    /// The frame's capture time.
+    pub ts_ns: u64,
+    /// Its length on the wire, more than the bytes given when the capture cut it short.
+    pub wire_len: u64,
+}
 pub const PROGRAM_CLASSIFY: &str = "faultd_classify";
 /// An empty XDP program: the benchmark's baseline.
 pub const PROGRAM_EMPTY: &str = "faultd_empty";
@@ -39,6 +50,11 @@ pub struct Stats {
     /// Frames cut short inside a header faultd had started to parse, or with an
     /// impossible length field: counted, never dropped.
     pub malformed: u64,
+    /// Frames shorter than their length on the wire that ended inside a header faultd had
+    /// started to parse: cut by a capture's snap length (replay), or beyond the part of a
+    /// multi-buffer frame XDP reads (live). The capture's doing, not the wire's: counted
+    /// here, not in `malformed`.
+    pub truncated: u64,
     pub events: u64,
     /// Events lost because the ring buffer was full.
     pub events_dropped: u64,
@@ -59,6 +75,7 @@ impl Stats {
     pub fn add(&mut self, o: &Stats) {
         self.frames += o.frames;
         self.malformed += o.malformed;
+        self.truncated += o.truncated;
         self.events += o.events;
         self.events_dropped += o.events_dropped;
         self.flow_updates_failed += o.flow_updates_failed;

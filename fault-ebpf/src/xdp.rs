@@ -15,7 +15,7 @@ use fault_common::{
     event::Record,
     maps::{
         CLOCK_IN_METADATA, EVENT_RING_BYTES, EVENT_RING_WAKE_BYTES, FLOW_BUCKETS, FLOW_WAYS,
-        FlowBucket,
+        FlowBucket, ReplayMeta,
     },
     parse::{self, Packet, Scratch, Sink, Triage},
 };
@@ -37,8 +37,8 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(EVENT_RING_BYTES, 0);
 static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
 
 /// 0 live: packet time is the kernel's clock. `CLOCK_IN_METADATA` in replay: each frame
-/// carries its capture time in its XDP metadata (8 bytes, native order), so a frame costs
-/// replay one system call.
+/// carries its capture time and wire length in its XDP metadata ([`ReplayMeta`]), so a
+/// frame costs replay one system call.
 #[map]
 static CLOCK: Array<u64> = Array::with_max_entries(1, 0);
 
@@ -73,9 +73,10 @@ impl Packet for Frame<'_> {
         self.0.data_end() - self.0.data()
     }
 
+    /// Asked only when a length field runs past the bytes at hand, or a read fell short.
     #[inline(always)]
     fn total_len(&self) -> usize {
-        buff_len(self.0) as usize
+        wire_len(self.0) as usize
     }
 
     #[inline(always)]
@@ -243,9 +244,8 @@ fn classify(ctx: &XdpContext) {
     triage(ctx, &mut scratch.triage);
     if !scratch.triage.watched() {
         // Most frames end here: no clock, no flow, no event.
-        if scratch.triage.malformed != 0 {
-            stats.malformed += 1;
-        }
+        stats.malformed += u64::from(scratch.triage.malformed);
+        stats.truncated += u64::from(scratch.triage.truncated);
         return;
     }
     watched(ctx, stats, scratch);
@@ -271,9 +271,8 @@ fn watched(ctx: &XdpContext, stats: &mut Stats, scratch: &mut Scratch) {
             "event ring buffer full: dropping events (counted in STATS)"
         );
     }
-    if out.malformed != 0 {
-        sink.stats.malformed += 1;
-    }
+    sink.stats.malformed += u64::from(out.malformed);
+    sink.stats.truncated += u64::from(out.truncated);
     if out.has_flow != 0 {
         account_flow(sink.stats, &out.flow, out.classes, sink.len, sink.now);
     }
@@ -289,17 +288,33 @@ fn triage(ctx: &XdpContext, t: &mut Triage) {
 /// shortest timeout (1.5 s).
 #[inline(always)]
 fn now(ctx: &XdpContext) -> u64 {
-    match CLOCK.get(0) {
-        Some(&CLOCK_IN_METADATA) => {
-            let meta = opaque(ctx.metadata());
-            if meta + 8 > ctx.data() {
-                return 0;
-            }
-            load_u64(meta)
-        }
+    match replay_meta(ctx) {
+        Some(meta) => load_u64(meta),
         // SAFETY: a helper with no arguments.
-        _ => unsafe { bpf_ktime_get_coarse_ns() },
+        None => unsafe { bpf_ktime_get_coarse_ns() },
     }
+}
+
+/// The frame's length on the wire: its whole length live, what replay says in the
+/// metadata. Not inlined: its branches would otherwise split the verifier's states at
+/// every length check that calls it.
+#[inline(always)]
+fn wire_len(ctx: &XdpContext) -> u64 {
+    let whole = buff_len(ctx);
+    match replay_meta(ctx) {
+        Some(meta) => whole.max(load_u64(meta + 8)),
+        None => whole,
+    }
+}
+
+/// In replay, the address of the frame's [`ReplayMeta`] (its bounds checked).
+#[inline(always)]
+fn replay_meta(ctx: &XdpContext) -> Option<usize> {
+    if CLOCK.get(0) != Some(&CLOCK_IN_METADATA) {
+        return None;
+    }
+    let meta = opaque(ctx.metadata());
+    (meta + size_of::<ReplayMeta>() <= ctx.data()).then_some(meta)
 }
 
 #[inline(always)]

@@ -295,7 +295,7 @@ fn run_capture(
             }
         };
         engine
-            .frame(frame.ts_ns, &frame.data)
+            .captured(frame.ts_ns, &frame.data, frame.wire_len as usize)
             .with_context(|| format!("{}: frame at byte {}", path.display(), frame.offset))?;
         engine.drain_events(&mut events)?;
         on_events(&events)?;

@@ -48,6 +48,7 @@ pub struct Metrics {
     frames_seen: Counter,
     frames: Family<ClassLabel, Counter>,
     malformed: Counter,
+    truncated: Counter,
     events: Counter,
     events_dropped: Counter,
     flow_updates_failed: Counter,
@@ -75,6 +76,7 @@ impl Metrics {
             frames_seen: Counter::default(),
             frames: Family::default(),
             malformed: Counter::default(),
+            truncated: Counter::default(),
             events: Counter::default(),
             events_dropped: Counter::default(),
             flow_updates_failed: Counter::default(),
@@ -104,9 +106,18 @@ impl Metrics {
         registry
             .register(
                 "malformed_frames_total",
-                "Frames cut short or with impossible lengths inside a header faultd parses: \
-                 counted and passed on.",
+                "Frames that end inside a header faultd parses, or whose lengths contradict \
+                 them: the wire's doing; counted and passed on.",
                 m.malformed.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "truncated_frames_total",
+                "Frames that end inside a header faultd parses because only part of them \
+                 reached it (the part of a multi-buffer frame XDP reads), not because the \
+                 wire cut them: counted apart from malformed, and passed on.",
+                m.truncated.clone(),
             )
             .expect("unique");
         registry
@@ -214,6 +225,7 @@ impl Metrics {
     pub fn set_kernel(&self, stats: &Stats, flows: u64) {
         self.frames_seen.set(stats.frames);
         self.malformed.set(stats.malformed);
+        self.truncated.set(stats.truncated);
         self.events.set(stats.events);
         self.events_dropped.set(stats.events_dropped);
         self.flow_updates_failed.set(stats.flow_updates_failed);

@@ -13,8 +13,8 @@ use serde_json::{Map, Value, json};
 
 use crate::names::{c_string, endpoint, hex, host, ipx_address, netbios_name, rfc3339};
 
-/// `{"file": …, "frames": N, "classes": {…}, "malformed": M}` (CLASSES.md), zero
-/// counts left out, classes in table order.
+/// `{"file": …, "frames": N, "classes": {…}, "malformed": M, "truncated": T}`, zero
+/// class counts left out, classes in table order.
 pub fn classify_json(file: &str, stats: &Stats) -> Value {
     let mut classes = Map::new();
     for c in Class::ALL {
@@ -23,13 +23,19 @@ pub fn classify_json(file: &str, stats: &Stats) -> Value {
             classes.insert(c.name().into(), n.into());
         }
     }
-    json!({"file": file, "frames": stats.frames, "classes": classes, "malformed": stats.malformed})
+    json!({
+        "file": file,
+        "frames": stats.frames,
+        "classes": classes,
+        "malformed": stats.malformed,
+        "truncated": stats.truncated,
+    })
 }
 
 pub fn classify_text(file: &str, stats: &Stats) -> String {
     let mut s = format!(
-        "{file}\n  frames     {:>10}\n  malformed  {:>10}\n",
-        stats.frames, stats.malformed
+        "{file}\n  frames     {:>10}\n  malformed  {:>10}\n  truncated  {:>10}\n",
+        stats.frames, stats.malformed, stats.truncated
     );
     for c in Class::ALL {
         let n = stats.classes[c as usize];

@@ -61,7 +61,7 @@ fn run(kind: EngineKind, path: &Path) -> Option<(Run, Vec<Event>)> {
     let mut events = Vec::new();
     for frame in Capture::open(path).unwrap() {
         let f = frame.unwrap();
-        e.frame(f.ts_ns, &f.data).unwrap();
+        e.captured(f.ts_ns, &f.data, f.wire_len as usize).unwrap();
         e.drain_events(&mut events).unwrap();
     }
     Some((e.snapshot().unwrap(), events))

@@ -1,5 +1,6 @@
 //! Bad frames are counted and skipped, never a crash: every catalogue frame cut at every
-//! offset, and random bytes, through the XDP program and the user engine.
+//! offset (as the wire would cut it, and as a capture's snap length would), and random
+//! bytes, through the XDP program and the user engine.
 
 use fault_common::{Class, Stats};
 use fault_user::engine::{self, Engine, EngineKind};
@@ -13,11 +14,12 @@ struct Pair {
 }
 
 /// What one frame did to the counters: its classes (a bit each) and whether it was
-/// malformed.
+/// malformed, or truncated by the capture.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 struct Verdict {
     classes: u64,
     malformed: bool,
+    truncated: bool,
 }
 
 fn delta(after: &Stats, before: &Stats) -> Verdict {
@@ -33,6 +35,7 @@ fn delta(after: &Stats, before: &Stats) -> Verdict {
     Verdict {
         classes,
         malformed: after.malformed != before.malformed,
+        truncated: after.truncated != before.truncated,
     }
 }
 
@@ -55,14 +58,20 @@ impl Pair {
         })
     }
 
-    /// Runs one frame through both engines; panics (naming `what`) unless they agree.
+    /// Runs one whole frame through both engines; panics (naming `what`) unless they agree.
     #[track_caller]
     fn run(&mut self, frame: &[u8], what: &dyn Fn() -> String) -> Verdict {
+        self.run_captured(frame, frame.len(), what)
+    }
+
+    /// The same for the first bytes of a frame `wire_len` bytes long on the wire.
+    #[track_caller]
+    fn run_captured(&mut self, frame: &[u8], wire: usize, what: &dyn Fn() -> String) -> Verdict {
         self.ts += 1;
         self.kernel
-            .frame(self.ts, frame)
+            .captured(self.ts, frame, wire)
             .unwrap_or_else(|e| panic!("{}: kernel engine: {e}", what()));
-        self.user.frame(self.ts, frame).unwrap();
+        self.user.captured(self.ts, frame, wire).unwrap();
         let k = self.kernel.stats().unwrap();
         let u = self.user.stats().unwrap();
         let (kv, uv) = (delta(&k, &self.kernel_stats), delta(&u, &self.user_stats));
@@ -126,6 +135,7 @@ fn every_frame_cut_at_every_offset_is_malformed_or_keeps_its_classes() {
                 names(full.classes),
                 names(v.classes)
             );
+            assert!(!v.truncated, "{} cut to {len} bytes on the wire", s.name);
             if len < 14 {
                 assert!(
                     v.malformed && v.classes == 0,
@@ -137,6 +147,48 @@ fn every_frame_cut_at_every_offset_is_malformed_or_keeps_its_classes() {
         }
     }
     assert!(cuts > 5_000, "only {cuts} truncated frames were tried");
+}
+
+/// The same cuts made by a capture (a snap length: the frame was whole on the wire) are
+/// never malformed: a frame keeps its classes, or is counted truncated.
+#[test]
+fn every_frame_cut_by_a_capture_is_truncated_or_keeps_its_classes_never_malformed() {
+    let Some(mut pair) = Pair::open("every_frame_cut_by_a_capture") else {
+        return;
+    };
+    let mut truncated = 0;
+    for s in fault_tests::catalogue() {
+        let wire = s.frame.len();
+        let full = pair.run(&s.frame, &|| s.name.to_string());
+        for len in 0..wire {
+            let cut = &s.frame[..len];
+            let what = || format!("{} captured with {len} of its {wire} bytes", s.name);
+            let v = pair.run_captured(cut, wire, &what);
+            assert!(!v.malformed, "{}: counted malformed", what());
+            assert_eq!(
+                v.classes & !(full.classes | fallback(full.classes)),
+                0,
+                "{}: gained classes {:?}",
+                what(),
+                names(v.classes & !full.classes)
+            );
+            assert!(
+                v.classes == full.classes || v.truncated,
+                "{}: changed {:?} -> {:?} without being counted truncated",
+                what(),
+                names(full.classes),
+                names(v.classes)
+            );
+            if len < 14 {
+                assert!(v.truncated && v.classes == 0, "{}", what());
+            }
+            truncated += u64::from(v.truncated);
+        }
+    }
+    assert!(
+        truncated > 5_000,
+        "only {truncated} frames counted truncated"
+    );
 }
 
 /// xorshift64*: deterministic, so a failure names a reproducible case.

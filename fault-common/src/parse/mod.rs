@@ -64,14 +64,18 @@ pub trait Sink {
 }
 
 /// What the caller needs after a frame: its classes (a bit per [`Class`]), whether it was
-/// cut short, and the flow to account it to (watched frames only).
+/// malformed or cut short by the capture, and the flow to account it to (watched frames only).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct Outcome {
     pub classes: u64,
     pub malformed: u8,
+    /// Cut short by the capture, not the wire (see `Stats::truncated`).
+    pub truncated: u8,
     pub has_flow: u8,
-    pub _pad: [u8; 6],
+    pub _pad: u8,
+    /// See [`Triage::claimed`].
+    pub claimed: u32,
     pub flow: FlowKey,
 }
 
@@ -87,6 +91,10 @@ pub struct Triage {
     pub end: u32,
     /// The innermost IP header, whose addresses the events carry (IP only).
     pub net: u32,
+    /// The furthest end a length field claimed past the bytes at hand, or 0: the frame
+    /// is malformed if that is past its length on the wire, else cut short by the
+    /// capture (see [`settle`]).
+    pub claimed: u32,
     pub vlan_id: u16,
     pub layer: u8,
     /// The IP protocol (IP only).
@@ -97,7 +105,8 @@ pub struct Triage {
     /// `LINK_GROUP_DST` or 0.
     pub link: u8,
     pub malformed: u8,
-    pub _pad: [u8; 4],
+    pub truncated: u8,
+    pub _pad: [u8; 7],
 }
 
 impl Triage {
@@ -125,9 +134,35 @@ pub struct Scratch {
     pub through: [u64; 2],
 }
 
-/// A header ended before its fixed fields did, or a length field contradicts the frame.
+/// A header ended before its fixed fields did, or a field contradicts the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Malformed;
+
+/// Says what a frame that fell short was: `failed` when the parser stopped inside a
+/// header, `claimed` as in [`Triage::claimed`]. A frame shorter than its length on the
+/// wire (cut by a capture's snap length; live, longer than the part of a multi-buffer
+/// frame XDP reads) fell short because of the capture: `truncated`. Otherwise, or when a
+/// length field claims more than even the wire carried, the wire got it wrong:
+/// `malformed`. Decided once per frame, here, and not where each length is read: the
+/// wire length can cost a helper call, and each call site would cost the verifier a walk.
+#[inline(always)]
+fn settle<P: Packet + ?Sized>(
+    rd: Reader<P>,
+    failed: bool,
+    claimed: u32,
+    malformed: &mut u8,
+    truncated: &mut u8,
+) {
+    if !failed && claimed == 0 {
+        return;
+    }
+    let wire = rd.total_len();
+    if claimed as usize > wire || rd.len() >= wire {
+        *malformed = 1;
+    } else {
+        *truncated = 1;
+    }
+}
 
 pub(crate) type Parsed = Result<(), Malformed>;
 
@@ -229,26 +264,21 @@ pub(crate) struct Walk<'a, P: Packet + ?Sized> {
 impl<P: Packet + ?Sized> Walk<'_, P> {
     #[inline(always)]
     fn end_of(&mut self, claimed: usize, avail: usize) -> usize {
-        end_of(self.rd, claimed, avail, &mut self.t.malformed)
+        end_of(claimed, avail, &mut self.t.claimed)
     }
 }
 
 /// The end of a PDU whose length field says it ends at `claimed`, as far as the parser
-/// can read (`avail`). A length that runs past the whole frame means the frame was cut
-/// short (a capture's snap length, a broken sender): the frame is malformed, and is still
-/// parsed as far as it goes.
+/// can read (`avail`). A length that runs past the bytes at hand is noted in `furthest`
+/// (see [`settle`]), and the PDU is still parsed as far as it goes.
 #[inline(always)]
-fn end_of<P: Packet + ?Sized>(
-    rd: Reader<P>,
-    claimed: usize,
-    avail: usize,
-    malformed: &mut u8,
-) -> usize {
+fn end_of(claimed: usize, avail: usize, furthest: &mut u32) -> usize {
     if claimed <= avail {
         return claimed;
     }
-    if claimed > rd.total_len() {
-        *malformed = 1;
+    let c = claimed.min(u32::MAX as usize) as u32;
+    if c > *furthest {
+        *furthest = c;
     }
     avail
 }
@@ -360,7 +390,7 @@ impl<'a, P: Packet + ?Sized, S: Sink> Ctx<'a, P, S> {
     /// See [`end_of`].
     #[inline(always)]
     fn end_of(&mut self, claimed: usize, avail: usize) -> usize {
-        end_of(self.rd, claimed, avail, &mut self.out.malformed)
+        end_of(claimed, avail, &mut self.out.claimed)
     }
 
     /// Hands the event whose body was just filled to the sink.
@@ -398,20 +428,26 @@ pub fn triage<P: Packet + ?Sized>(pkt: &P, t: &mut Triage) {
         rd: Reader { pkt },
         t,
     };
-    match eth::walk(&mut w) {
-        Ok(true) => {}
-        Ok(false) => w.t.layer = 0,
-        Err(Malformed) => {
-            w.t.layer = 0;
-            w.t.malformed = 1;
-        }
-    }
+    let failed = match eth::walk(&mut w) {
+        // Phase 2 settles a watched frame.
+        Ok(true) => return,
+        Ok(false) => false,
+        Err(Malformed) => true,
+    };
+    w.t.layer = 0;
+    settle(
+        w.rd,
+        failed,
+        w.t.claimed,
+        &mut w.t.malformed,
+        &mut w.t.truncated,
+    );
 }
 
 /// Phase 2, for a frame whose [`triage`] in `scratch.triage` found it watched. Never
 /// fails: a frame the parser cannot follow is simply not in any watched class, and one cut
-/// short inside a header it had started is `malformed` (keeping the classes it had already
-/// earned). The result is left in `scratch.out`.
+/// short inside a header it had started is `malformed`, or `truncated` when the capture
+/// cut it (keeping the classes it had already earned either way). The result is left in `scratch.out`.
 #[inline(always)]
 pub fn classify_watched<P: Packet + ?Sized, S: Sink>(pkt: &P, sink: &mut S, scratch: &mut Scratch) {
     clear(&mut scratch.event.hdr);
@@ -426,7 +462,7 @@ pub fn classify_watched<P: Packet + ?Sized, S: Sink>(pkt: &P, sink: &mut S, scra
         through: &mut scratch.through,
         family: t.layer,
     };
-    cx.out.malformed = t.malformed;
+    cx.out.claimed = t.claimed;
     cx.ev.hdr.link = t.link;
     cx.ev.hdr.vlans = t.vlans;
     cx.ev.hdr.vlan_id = t.vlan_id;
@@ -436,9 +472,13 @@ pub fn classify_watched<P: Packet + ?Sized, S: Sink>(pkt: &P, sink: &mut S, scra
         ip::addresses(&mut cx, t.net as usize)
             .and_then(|()| l4::dispatch(&mut cx, t.proto, t.off as usize, t.end as usize))
     };
-    if parsed.is_err() {
-        cx.out.malformed = 1;
-    }
+    settle(
+        cx.rd,
+        parsed.is_err(),
+        cx.out.claimed,
+        &mut cx.out.malformed,
+        &mut cx.out.truncated,
+    );
     // Only watched frames occupy a flow slot: unwatched traffic must not evict them.
     if cx.out.classes == 0 {
         cx.out.has_flow = 0;
@@ -455,6 +495,7 @@ pub fn classify<P: Packet + ?Sized, S: Sink>(pkt: &P, sink: &mut S, scratch: &mu
     } else {
         clear(&mut scratch.out);
         scratch.out.malformed = scratch.triage.malformed;
+        scratch.out.truncated = scratch.triage.truncated;
     }
 }
 

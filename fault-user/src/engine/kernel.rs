@@ -10,7 +10,10 @@ use aya::{
 };
 use fault_common::{
     Event, Stats, event,
-    maps::{CLOCK_IN_METADATA, MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
+    maps::{
+        CLOCK_IN_METADATA, MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY,
+        ReplayMeta,
+    },
 };
 
 use super::{Engine, EngineError, Run, XDP_PASS};
@@ -18,8 +21,8 @@ use crate::flows::FlowTable;
 
 /// BPF_PROG_TEST_RUN refuses XDP input shorter than an Ethernet header.
 const ETH_HLEN: usize = 14;
-/// The capture time in front of each frame, as XDP metadata.
-const META_LEN: u32 = 8;
+/// The capture time and wire length in front of each frame, as XDP metadata.
+const META_LEN: u32 = size_of::<ReplayMeta>() as u32;
 
 /// `struct xdp_md` as BPF_PROG_TEST_RUN takes it: `data` is the metadata's length (the
 /// kernel takes it from the headroom, so the frame's room is unchanged), `data_end` the
@@ -42,8 +45,14 @@ pub struct KernelEngine {
     buf: Vec<u8>,
     flows: FlowTable,
     /// Runts the kernel cannot be handed (live, NICs drop them before XDP): counted here
-    /// exactly as the parser counts them, frame and malformed.
-    runts: u64,
+    /// exactly as the parser counts them, as frames malformed or truncated.
+    runts: Runts,
+}
+
+#[derive(Default)]
+struct Runts {
+    malformed: u64,
+    truncated: u64,
 }
 
 fn map_err(map: &'static str) -> impl FnOnce(aya::maps::MapError) -> EngineError {
@@ -66,7 +75,7 @@ impl KernelEngine {
             events,
             buf: Vec::new(),
             flows,
-            runts: 0,
+            runts: Runts::default(),
         })
     }
 }
@@ -77,14 +86,22 @@ fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, EngineErr
 }
 
 impl Engine for KernelEngine {
-    fn frame(&mut self, ts_ns: u64, data: &[u8]) -> Result<(), EngineError> {
+    fn captured(&mut self, ts_ns: u64, data: &[u8], wire_len: usize) -> Result<(), EngineError> {
         if data.len() < ETH_HLEN {
-            self.runts += 1;
+            if wire_len > data.len() {
+                self.runts.truncated += 1;
+            } else {
+                self.runts.malformed += 1;
+            }
             return Ok(());
         }
-        // No capture is from 1970 to the nanosecond; the user engine does the same.
+        let meta = ReplayMeta {
+            // No capture is from 1970 to the nanosecond; the user engine does the same.
+            ts_ns: ts_ns.max(1),
+            wire_len: wire_len.max(data.len()) as u64,
+        };
         self.buf.clear();
-        self.buf.extend_from_slice(&ts_ns.max(1).to_ne_bytes());
+        self.buf.extend_from_slice(bytemuck::bytes_of(&meta));
         self.buf.extend_from_slice(data);
         let md = XdpMd {
             data: META_LEN,
@@ -127,8 +144,9 @@ impl Engine for KernelEngine {
         for cpu in map.get(&0, 0).map_err(map_err(MAP_STATS))?.iter() {
             stats.add(cpu);
         }
-        stats.frames += self.runts;
-        stats.malformed += self.runts;
+        stats.frames += self.runts.malformed + self.runts.truncated;
+        stats.malformed += self.runts.malformed;
+        stats.truncated += self.runts.truncated;
         Ok(stats)
     }
 

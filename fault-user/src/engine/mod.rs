@@ -47,8 +47,13 @@ pub enum EngineError {
 }
 
 pub trait Engine {
-    /// Classifies one frame captured at `ts_ns`.
-    fn frame(&mut self, ts_ns: u64, data: &[u8]) -> Result<(), EngineError>;
+    /// Classifies one frame captured at `ts_ns`, whose length on the wire was `wire_len`
+    /// (more than `data` holds when the capture cut it short).
+    fn captured(&mut self, ts_ns: u64, data: &[u8], wire_len: usize) -> Result<(), EngineError>;
+    /// Classifies one whole frame captured at `ts_ns`.
+    fn frame(&mut self, ts_ns: u64, data: &[u8]) -> Result<(), EngineError> {
+        self.captured(ts_ns, data, data.len())
+    }
     /// Moves the events produced so far, in order, to `out`.
     fn drain_events(&mut self, out: &mut Vec<Event>) -> Result<(), EngineError>;
     /// The counters after every frame so far (cheap: no flow-map walk).

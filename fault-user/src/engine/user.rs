@@ -13,7 +13,8 @@ use fault_common::{
 use super::{Engine, EngineError, LINEAR_MAX, Run};
 
 /// A frame as BPF_PROG_TEST_RUN presents it to XDP: the parser reads at most
-/// `LINEAR_MAX` bytes, the rest being fragments; the whole length is still known.
+/// `LINEAR_MAX` bytes, the rest being fragments; the whole length (on the wire, for a
+/// frame the capture cut short) is still known.
 struct Linear<'a> {
     visible: &'a [u8],
     total: usize,
@@ -65,11 +66,11 @@ impl Sink for Collect<'_> {
 }
 
 impl Engine for UserEngine {
-    fn frame(&mut self, ts_ns: u64, data: &[u8]) -> Result<(), EngineError> {
+    fn captured(&mut self, ts_ns: u64, data: &[u8], wire_len: usize) -> Result<(), EngineError> {
         self.stats.frames += 1;
         let frame = Linear {
             visible: &data[..data.len().min(LINEAR_MAX)],
-            total: data.len(),
+            total: data.len().max(wire_len),
         };
         let mut sink = Collect {
             stats: &mut self.stats,
@@ -80,9 +81,8 @@ impl Engine for UserEngine {
         let mut scratch = Scratch::zeroed();
         parse::classify(&frame, &mut sink, &mut scratch);
         let out = scratch.out;
-        if out.malformed != 0 {
-            self.stats.malformed += 1;
-        }
+        self.stats.malformed += u64::from(out.malformed);
+        self.stats.truncated += u64::from(out.truncated);
         if out.has_flow != 0 {
             let ts = ts_ns.max(1);
             let f = self.flows.entry(out.flow).or_insert(FlowValue {
