@@ -123,9 +123,14 @@ pub fn run(
     rounds: u32,
     against: Option<&Path>,
 ) -> anyhow::Result<Report> {
-    let frames: Vec<Vec<u8>> = Capture::open(path)?
+    let mut capture = Capture::open(path)?;
+    let frames: Vec<Vec<u8>> = capture
+        .by_ref()
         .map(|f| f.map(|f| f.data))
         .collect::<Result<_, _>>()?;
+    for note in capture.skipped_notes() {
+        log::warn!("{note}");
+    }
     anyhow::ensure!(
         !frames.is_empty(),
         "{}: no frames to measure",

@@ -1,7 +1,9 @@
 //! Reading capture files (pcap, pcapng, snoop) into Ethernet frames with nanosecond timestamps.
 //!
 //! The format is chosen by magic bytes only, so a misnamed file still reads. Every link type is
-//! turned into an Ethernet frame here, so the classifier has one input shape to deal with.
+//! turned into an Ethernet frame here (`Link`, `make_frame`), so the classifier has one input
+//! shape to deal with. A pcapng interface of a link type faultd does not read is skipped, its
+//! packets counted (`Capture::skipped`); a whole file of such a type is refused.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -75,7 +77,11 @@ impl fmt::Display for CaptureError {
             ),
             ErrorKind::BadField { what, value } => write!(f, "bad {what} at byte {at}: {value}"),
             ErrorKind::UnsupportedLinkType(n) => {
-                write!(f, "unsupported link type {n} declared at byte {at}")
+                write!(
+                    f,
+                    "unsupported link type {n}{} declared at byte {at}",
+                    Named(*n)
+                )
             }
             ErrorKind::UnsupportedVersion { major, minor } => {
                 write!(f, "unsupported format version {major}.{minor} at byte {at}")
@@ -151,91 +157,256 @@ fn bad(at: usize, what: &'static str, value: impl Into<u64>) -> (usize, ErrorKin
     (at, ErrorKind::BadField { what, value })
 }
 
+/// How the records of a link type become Ethernet frames: the one place that knows link headers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Link {
     Ethernet,
     Sll,
     Sll2,
+    /// No link header: an IP packet whose version says which, or whose link type fixes it.
+    RawIp(Option<u16>),
+    /// Cisco HDLC: address, control, then an EtherType (with a few values of Cisco's own).
+    CiscoHdlc,
+    /// BSD loopback (DLT_NULL) and OpenBSD's loop: a 4-byte address family.
+    Loopback,
 }
 
-fn link_type(lt: u32, at: usize) -> Res<Link> {
-    match lt {
-        1 => Ok(Link::Ethernet),
-        113 => Ok(Link::Sll),
-        276 => Ok(Link::Sll2),
-        n => Err((at, ErrorKind::UnsupportedLinkType(n))),
+/// The links faultd reads; `None` for any other link type.
+fn link(lt: u32) -> Option<Link> {
+    Some(match lt {
+        0 | 108 => Link::Loopback,
+        1 => Link::Ethernet,
+        // 12 and 14 are what several OSes' libpcaps wrote for DLT_RAW before LINKTYPE_RAW (101).
+        12 | 14 | 101 => Link::RawIp(None),
+        104 => Link::CiscoHdlc,
+        113 => Link::Sll,
+        228 => Link::RawIp(Some(ETH_P_IPV4)),
+        229 => Link::RawIp(Some(ETH_P_IPV6)),
+        276 => Link::Sll2,
+        _ => return None,
+    })
+}
+
+/// Names of link types a capture of other traffic is likely to hold, for the messages about
+/// them; not a full registry.
+fn link_type_name(lt: u32) -> Option<&'static str> {
+    Some(match lt {
+        6 => "Token Ring",
+        9 | 50 => "PPP",
+        10 => "FDDI",
+        105 => "802.11",
+        107 => "Frame Relay",
+        117 => "pflog",
+        119 => "802.11 Prism",
+        127 => "802.11 radiotap",
+        163 => "802.11 AVS",
+        186 | 189 | 220 | 249 | 266 => "USB",
+        187 | 201 => "Bluetooth HCI",
+        192 => "802.11 PPI",
+        195 | 215 | 230 => "802.15.4",
+        227 => "SocketCAN",
+        239 => "NFLOG",
+        251 | 256 => "Bluetooth LE",
+        252 => "Wireshark upper PDU",
+        253 => "Netlink",
+        254 => "Bluetooth monitor",
+        _ => return None,
+    })
+}
+
+/// Displays " (name)" after a link type when it has one.
+struct Named(u32);
+
+impl fmt::Display for Named {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match link_type_name(self.0) {
+            Some(name) => write!(f, " ({name})"),
+            None => Ok(()),
+        }
     }
 }
 
-fn check_lengths(at: usize, incl: u32, orig: u32) -> Res<()> {
+/// Checks a record's lengths and returns its length on the wire. Some writers store an
+/// original length below the captured one (tshark reads such records); the bytes captured
+/// were on the wire, so the wire length is taken as at least the captured length.
+fn check_lengths(at: usize, incl: u32, orig: u32) -> Res<u32> {
     if incl > MAX_LEN {
         return Err(bad(at, "included length (over 256 KiB)", incl));
     }
-    if incl > orig {
-        return Err(bad(at, "included length (above original length)", incl));
-    }
-    Ok(())
+    Ok(orig.max(incl))
 }
 
-/// Turns a record's bytes into an Ethernet frame; `orig` is the record's length on the wire.
+const ETH_P_IPV4: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
+const ETH_P_IPX: u16 = 0x8137;
+/// IEEE 802 Local Experimental EtherType 1, which nothing faultd watches uses: a protocol with
+/// no EtherType of its own (or not an IP version) gets it, so its frame is counted and not
+/// classified.
+const ETH_P_UNWATCHED: u16 = 0x88b5;
+/// Type/length values up to this are 802.3 lengths, not EtherTypes.
+const MAX_8023_LEN: u16 = 1500;
+/// Cisco HDLC's transparent Ethernet bridging: the payload is a whole Ethernet frame.
+const CHDLC_BRIDGED: u16 = 0x6558;
+
+const NO_MAC: [u8; 6] = [0; 6];
+const BROADCAST: [u8; 6] = [0xff; 6];
+const MULTICAST: [u8; 6] = [1, 0, 0, 0, 0, 0];
+
+/// The Ethernet header a link header stands for.
+struct EthHeader {
+    dst: [u8; 6],
+    src: [u8; 6],
+    type_or_len: u16,
+}
+
+/// The EtherType of an IP packet, from its version.
+fn ip_version_type(ip: &[u8]) -> u16 {
+    match ip.first().map(|b| b >> 4) {
+        Some(4) => ETH_P_IPV4,
+        Some(6) => ETH_P_IPV6,
+        _ => ETH_P_UNWATCHED,
+    }
+}
+
+/// The destination MAC for a packet of a link without addresses. A datagram to the limited
+/// broadcast or a multicast address went to a group MAC address on any LAN, so it gets one,
+/// as an Ethernet capture would have it; a subnet's broadcast address cannot be told from a
+/// host's, so a datagram to it reads as unicast.
+fn ip_dst_mac(ip: &[u8], ethertype: u16) -> [u8; 6] {
+    match ethertype {
+        ETH_P_IPV4 => match ip.get(16..20) {
+            Some([255, 255, 255, 255]) => BROADCAST,
+            Some([a, ..]) if a >> 4 == 0xe => MULTICAST,
+            _ => NO_MAC,
+        },
+        ETH_P_IPV6 if ip.get(24) == Some(&0xff) => MULTICAST,
+        _ => NO_MAC,
+    }
+}
+
+/// The EtherType for a BSD address family. DLT_NULL stores the family in the byte order of
+/// the host that captured, LOOP in network order; a family is a small number, so a value
+/// with any of its high 16 bits set is read the other way round (as Wireshark does).
+fn family_type(value: u32) -> u16 {
+    let family = if value >> 16 != 0 {
+        value.swap_bytes()
+    } else {
+        value
+    };
+    match family {
+        2 => ETH_P_IPV4,
+        // AF_INET6 differs by OS: 24 NetBSD, OpenBSD, BSD/OS; 28 FreeBSD; 30 Darwin; 10 Linux.
+        10 | 24 | 28 | 30 => ETH_P_IPV6,
+        23 => ETH_P_IPX, // AF_IPX on the BSDs and Darwin
+        _ => ETH_P_UNWATCHED,
+    }
+}
+
+/// Turns a record's bytes into an Ethernet frame; `orig` is the record's length on the wire
+/// (at least its captured length, see `check_lengths`).
 fn make_frame(link: Link, data: &[u8], orig: u32, ts_ns: u64, at: usize) -> Res<Frame> {
     let offset = at as u64;
     let be = Endian::Big;
-    let cooked = |len| take(data, 0, len, "Linux cooked header").map_err(|(_, k)| (at, k));
-    // SLL fields are in network byte order whatever the file's byte order.
-    let (hdr, pkttype, addr_len, addr, proto) = match link {
-        Link::Ethernet => {
-            return Ok(Frame {
-                ts_ns,
-                data: data.to_vec(),
-                wire_len: orig,
-                offset,
-            });
+    let header = |len, what| take(data, 0, len, what).map_err(|(_, k)| (at, k));
+    // Only Linux cooked captures keep a source address.
+    let eth = |dst, src, type_or_len| {
+        Some(EthHeader {
+            dst,
+            src,
+            type_or_len,
+        })
+    };
+    // The link header's length, and the Ethernet header it stands for; none when what
+    // follows it is an Ethernet frame already. Every field of these headers is in network
+    // byte order whatever the file's byte order.
+    let (hdr, eth_header) = match link {
+        Link::Ethernet => (0, None),
+        Link::Sll | Link::Sll2 => {
+            let v2 = link == Link::Sll2;
+            let h = header(if v2 { 20 } else { 16 }, "Linux cooked header")?;
+            let (hdr, pkttype, addr_len, addr, proto) = if v2 {
+                let (pkttype, addr_len) = (u16::from(h[10]), u16::from(h[11]));
+                (20, pkttype, addr_len, &h[12..20], be.u16(h, 0))
+            } else {
+                (16, be.u16(h, 0), be.u16(h, 4), &h[6..14], be.u16(h, 14))
+            };
+            let dst = match pkttype {
+                1 => BROADCAST,
+                2 => MULTICAST,
+                _ => NO_MAC,
+            };
+            let src = if addr_len == 6 {
+                addr[..6].try_into().unwrap()
+            } else {
+                NO_MAC
+            };
+            // Values up to 1500 are not EtherTypes, so the frame gets an 802.3 length instead.
+            // For ETH_P_802_3 (1) and ETH_P_802_2 (4) that is the payload length, capped so it
+            // can never read as an EtherType. Linux stores any other small value for outgoing
+            // 802.3 frames, where it is the frame's own length field (payload minus Ethernet
+            // padding), so it is kept as it is.
+            let wire_payload = orig - hdr as u32; // orig >= incl >= hdr
+            let type_or_len = match proto {
+                1 | 4 => wire_payload.min(u32::from(MAX_8023_LEN)) as u16,
+                _ => proto,
+            };
+            (hdr, eth(dst, src, type_or_len))
         }
-        Link::Sll => {
-            let h = cooked(16)?;
-            (16, be.u16(h, 0), be.u16(h, 4), &h[6..14], be.u16(h, 14))
+        Link::RawIp(fixed) => {
+            let ethertype = fixed.unwrap_or_else(|| ip_version_type(data));
+            (0, eth(ip_dst_mac(data, ethertype), NO_MAC, ethertype))
         }
-        Link::Sll2 => {
-            let h = cooked(20)?;
-            (
-                20,
-                u16::from(h[10]),
-                u16::from(h[11]),
-                &h[12..20],
-                be.u16(h, 0),
-            )
+        Link::CiscoHdlc => {
+            let h = header(4, "Cisco HDLC header")?;
+            match be.u16(h, 2) {
+                CHDLC_BRIDGED => (4, None),
+                proto => {
+                    // 0x8F (rather than 0x0F) marks a broadcast or multicast; only the group
+                    // bit of the MAC address matters to the classifier.
+                    let dst = if h[0] & 0x80 != 0 { BROADCAST } else { NO_MAC };
+                    // Cisco's own values above 1500 (SLARP 0x8035, CDP 0x2000, ...) are not
+                    // EtherTypes faultd watches; those up to 1500 would read as 802.3 lengths.
+                    let type_or_len = if proto > MAX_8023_LEN {
+                        proto
+                    } else {
+                        ETH_P_UNWATCHED
+                    };
+                    (4, eth(dst, NO_MAC, type_or_len))
+                }
+            }
+        }
+        Link::Loopback => {
+            let ethertype = family_type(be.u32(header(4, "loopback header")?, 0));
+            (4, eth(ip_dst_mac(&data[4..], ethertype), NO_MAC, ethertype))
         }
     };
     let payload = &data[hdr..];
-    let mut out = Vec::with_capacity(14 + payload.len());
-    out.extend_from_slice(match pkttype {
-        1 => &[0xff; 6],
-        2 => &[1, 0, 0, 0, 0, 0],
-        _ => &[0; 6],
-    });
-    out.extend_from_slice(if addr_len == 6 { &addr[..6] } else { &[0; 6] });
-    let wire_payload = orig - hdr as u32; // orig >= incl >= hdr, checked by the caller
-    // Values up to 1500 are not EtherTypes, so the frame gets an 802.3 length instead. For
-    // ETH_P_802_3 (1) and ETH_P_802_2 (4) that is the payload length, capped so it can never read
-    // as an EtherType. Linux stores any other small value for outgoing 802.3 frames, where it is
-    // the frame's own length field (payload minus Ethernet padding), so it is kept as it is.
-    let type_or_len = match proto {
-        1 | 4 => wire_payload.min(1500) as u16,
-        _ => proto,
+    let wire_payload = orig - hdr as u32; // orig >= incl >= hdr, checked above
+    let Some(eth) = eth_header else {
+        return Ok(Frame {
+            ts_ns,
+            data: payload.to_vec(),
+            wire_len: wire_payload,
+            offset,
+        });
     };
-    out.extend_from_slice(&type_or_len.to_be_bytes());
+    let mut out = Vec::with_capacity(14 + payload.len());
+    out.extend_from_slice(&eth.dst);
+    out.extend_from_slice(&eth.src);
+    out.extend_from_slice(&eth.type_or_len.to_be_bytes());
     out.extend_from_slice(payload);
     Ok(Frame {
         ts_ns,
         data: out,
-        wire_len: wire_payload + 14,
+        // An original length field is not checked against anything, so it may be any value.
+        wire_len: wire_payload.saturating_add(14),
         offset,
     })
 }
 
 struct Iface {
-    link: Link,
+    /// `Err(link type)` for a link faultd does not read: its packets are skipped.
+    link: Result<Link, u32>,
     snaplen: u32,
     /// if_tsresol as stored: high bit set means 2^-n, otherwise 10^-n.
     tsresol: u8,
@@ -259,6 +430,8 @@ pub struct Capture {
     pos: usize,
     done: bool,
     kind: Kind,
+    /// (link type, packets) of the pcapng interfaces skipped so far.
+    skipped: Vec<(u32, u64)>,
 }
 
 fn error(path: &Path, (offset, kind): (usize, ErrorKind)) -> CaptureError {
@@ -283,6 +456,7 @@ impl Capture {
             pos,
             done: false,
             kind,
+            skipped: Vec::new(),
         })
     }
 
@@ -293,6 +467,44 @@ impl Capture {
             Kind::Snoop => "snoop",
         }
     }
+
+    /// The packets read so far that belong to pcapng interfaces of a link type faultd does
+    /// not read: (link type, packets), in the order the link types were first met.
+    pub fn skipped(&self) -> &[(u32, u64)] {
+        &self.skipped
+    }
+
+    /// One line for each link type of [`Capture::skipped`], saying so to the user, e.g.
+    /// `x.pcapng: skipped 1,234 frames of interfaces with link type 220 (USB), which faultd
+    /// does not read`.
+    pub fn skipped_notes(&self) -> Vec<String> {
+        let path = self.path.display();
+        self.skipped
+            .iter()
+            .map(|&(lt, n)| {
+                let frames = if n == 1 { "frame" } else { "frames" };
+                format!(
+                    "{path}: skipped {} {frames} of interfaces with link type {lt}{}, \
+                     which faultd does not read",
+                    thousands(n),
+                    Named(lt)
+                )
+            })
+            .collect()
+    }
+}
+
+/// 1234567 as "1,234,567".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl Iterator for Capture {
@@ -305,7 +517,9 @@ impl Iterator for Capture {
         let (b, pos) = (&self.bytes, &mut self.pos);
         let result = match &mut self.kind {
             Kind::Pcap(endian, nanos, link) => pcap_record(b, pos, *endian, *nanos, *link),
-            Kind::PcapNg { endian, ifaces } => pcapng_next(b, pos, endian, ifaces),
+            Kind::PcapNg { endian, ifaces } => {
+                pcapng_next(b, pos, endian, ifaces, &mut self.skipped)
+            }
             Kind::Snoop => snoop_record(b, pos),
         };
         // Past an error the framing is lost, so nothing after it can be trusted.
@@ -324,6 +538,11 @@ fn read_header(b: &[u8]) -> Res<(Kind, usize)> {
         [0x4d, 0x3c, 0xb2, 0xa1] => (Endian::Little, true),
         PCAPNG_SHB => {
             let (endian, len) = pcapng_shb(b, 0)?;
+            // A file of interfaces that are all unreadable is refused as a pcap file of such a
+            // link type is; with one readable interface the others are skipped, and counted.
+            if let Some((at, lt)) = pcapng_none_readable(b, len, endian) {
+                return Err((at, ErrorKind::UnsupportedLinkType(lt)));
+            }
             let ifaces = Vec::new();
             return Ok((Kind::PcapNg { endian, ifaces }, len));
         }
@@ -335,6 +554,7 @@ fn read_header(b: &[u8]) -> Res<(Kind, usize)> {
                 let major = u16::try_from(version).unwrap_or(u16::MAX);
                 return Err((0, ErrorKind::UnsupportedVersion { major, minor: 0 }));
             }
+            // Snoop numbers its link types its own way; 4 is Ethernet.
             if datalink != 4 {
                 return Err((0, ErrorKind::UnsupportedLinkType(datalink)));
             }
@@ -348,7 +568,8 @@ fn read_header(b: &[u8]) -> Res<(Kind, usize)> {
         return Err((0, ErrorKind::UnsupportedVersion { major, minor }));
     }
     // The top bits of the link-type field carry FCS information, not the link type.
-    let link = link_type(endian.u32(h, 20) & 0x03ff_ffff, 0)?;
+    let lt = endian.u32(h, 20) & 0x03ff_ffff;
+    let link = link(lt).ok_or((0, ErrorKind::UnsupportedLinkType(lt)))?;
     Ok((Kind::Pcap(endian, nanos, link), 24))
 }
 
@@ -365,7 +586,7 @@ fn pcap_record(
     }
     let h = take(b, at, 16, "pcap record header")?;
     let (secs, frac, incl, orig) = (e.u32(h, 0), e.u32(h, 4), e.u32(h, 8), e.u32(h, 12));
-    check_lengths(at, incl, orig)?;
+    let orig = check_lengths(at, incl, orig)?;
     let rec = take(b, at, 16 + incl as usize, "pcap record")?;
     *pos = at + rec.len();
     let frac_ns = u64::from(frac) * if nanos { 1 } else { 1000 };
@@ -381,7 +602,7 @@ fn snoop_record(b: &[u8], pos: &mut usize) -> Res<Option<Frame>> {
     let be = Endian::Big;
     let h = take(b, at, 24, "snoop record header")?;
     let (orig, incl, rec_len) = (be.u32(h, 0), be.u32(h, 4), be.u32(h, 8));
-    check_lengths(at, incl, orig)?;
+    let orig = check_lengths(at, incl, orig)?;
     if rec_len < 24 + incl {
         return Err(bad(at, "snoop record length (too short)", rec_len));
     }
@@ -427,9 +648,9 @@ fn pcapng_idb(e: Endian, body: &[u8], at: usize) -> Res<Iface> {
     if body.len() < 8 {
         return Err(bad(at, "pcapng block total length", body.len() as u64 + 12));
     }
-    let link = link_type(u32::from(e.u16(body, 0)), at)?;
+    let lt = u32::from(e.u16(body, 0));
     let mut iface = Iface {
-        link,
+        link: link(lt).ok_or(lt),
         snaplen: e.u32(body, 4),
         tsresol: 6,
         tsoffset_s: 0,
@@ -477,6 +698,7 @@ fn pcapng_next(
     pos: &mut usize,
     endian: &mut Endian,
     ifaces: &mut Vec<Iface>,
+    skipped: &mut Vec<(u32, u64)>,
 ) -> Res<Option<Frame>> {
     loop {
         let at = *pos;
@@ -530,13 +752,48 @@ fn pcapng_next(
             let ts = (u64::from(e.u32(body, 4)) << 32) | u64::from(e.u32(body, 8));
             (iface(id)?, Some(ts), e.u32(body, 12), e.u32(body, 16), 20)
         };
-        check_lengths(at, incl, orig)?;
+        let link = match iface.link {
+            Ok(link) => link,
+            Err(lt) => {
+                // Checked no further: its lengths need not fit the links faultd reads.
+                match skipped.iter_mut().find(|(t, _)| *t == lt) {
+                    Some((_, n)) => *n += 1,
+                    None => skipped.push((lt, 1)),
+                }
+                continue;
+            }
+        };
+        let orig = check_lengths(at, incl, orig)?;
         let data = body
             .get(data_at..data_at + incl as usize)
             .ok_or_else(|| bad(at, "pcapng captured length (beyond its block)", incl))?;
         let ts_ns = ts.map_or(0, |units| pcapng_ts_ns(units, iface));
-        return make_frame(iface.link, data, orig, ts_ns, at).map(Some);
+        return make_frame(link, data, orig, ts_ns, at).map(Some);
     }
+}
+
+/// Where a pcapng file's first interface is declared and its link type, when no interface
+/// in the file has a link type faultd reads. Only the block framing is walked; a problem
+/// with it ends the walk and is reported where iteration meets it.
+fn pcapng_none_readable(b: &[u8], mut at: usize, mut e: Endian) -> Option<(usize, u32)> {
+    let mut first = None;
+    while at < b.len() {
+        if take(b, at, 8, "pcapng block header").ok()?[..4] == PCAPNG_SHB {
+            let (endian, len) = pcapng_shb(b, at).ok()?;
+            (e, at) = (endian, at + len);
+            continue;
+        }
+        let body = pcapng_block(b, at, e, 12).ok()?;
+        if e.u32(b, at) == 1 && body.len() >= 2 {
+            let lt = u32::from(e.u16(body, 0));
+            if link(lt).is_some() {
+                return None;
+            }
+            first.get_or_insert((at, lt));
+        }
+        at += body.len() + 12;
+    }
+    first
 }
 
 #[cfg(test)]
@@ -730,7 +987,6 @@ mod tests {
         let with = |rec: &[u8]| fail([&pcap_header(LE, false, 1), rec].concat());
         let huge = put(LE, &[W(0), W(0), W(300_000), W(300_000)]);
         assert_eq!(with(&huge), "24 BadField 300000");
-        assert_eq!(with(&pcap_rec(LE, 0, 0, 10, &[0; 11])), "24 BadField 11");
         assert_eq!(
             with(&pcap_rec(LE, 0, 0, 10, &[0; 10])[..20]),
             "24 Truncated 26/20"
@@ -757,7 +1013,7 @@ mod tests {
     fn iterator_ends_after_error() {
         let mut f = pcap_header(LE, false, 1);
         f.extend(pcap_rec(LE, 0, 0, 4, &[1; 4]));
-        f.extend(pcap_rec(LE, 0, 0, 3, &[2; 4]));
+        f.extend(put(LE, &[W(0), W(0), W(MAX_LEN + 1), W(4), B(&[2; 4])]));
         f.extend(pcap_rec(LE, 0, 0, 4, &[3; 4]));
         let mut cap = open(f).unwrap();
         assert_eq!(cap.next().unwrap().unwrap().data, [1; 4]);
@@ -845,7 +1101,6 @@ mod tests {
         assert_eq!(with(put(LE, &[W(6), W(30), B(&[0; 22])])), "48 BadField 30");
         assert_eq!(with(put(LE, &[W(6), W(16), W(0), W(16)])), "48 BadField 16");
         assert_eq!(with(epb(LE, false, 1, 0, 4, &[0; 4])), "48 BadField 1");
-        assert_eq!(with(idb(LE, 105, 0, &[])), "48 UnsupportedLinkType 105");
         assert_eq!(with(idb(LE, 1, 0, &[(9, &[39])])), "48 BadField 39");
         let mut caplen = epb(LE, false, 0, 0, 99, &[0; 4]);
         caplen[20] = 9; // captured length 9, but the block holds 4 data bytes
@@ -922,6 +1177,268 @@ mod tests {
         assert_eq!(fail(short), "24 Truncated 16/10");
     }
 
+    /// The first bytes of an IPv4 header to `dst`: all a link conversion looks at.
+    fn ipv4_to(dst: [u8; 4]) -> Vec<u8> {
+        let mut h = vec![0x45, 0, 0, 20];
+        h.resize(16, 0);
+        h.extend(dst);
+        h
+    }
+
+    /// The first bytes of an IPv6 header whose destination starts with `dst0`.
+    fn ipv6_to(dst0: u8) -> Vec<u8> {
+        let mut h = vec![0x60, 0, 0, 0];
+        h.resize(24, 0);
+        h.push(dst0);
+        h.resize(40, 1);
+        h
+    }
+
+    fn eth(dst: [u8; 6], type_or_len: u16, payload: &[u8]) -> Vec<u8> {
+        [&dst[..], &[0; 6], &type_or_len.to_be_bytes(), payload].concat()
+    }
+
+    const BCAST: [u8; 6] = [0xff; 6];
+    const MCAST: [u8; 6] = [1, 0, 0, 0, 0, 0];
+    const UNICAST: [u8; 6] = [0; 6];
+    /// What a frame faultd does not watch is given (IEEE 802 Local Experimental 1).
+    const UNWATCHED: u16 = 0x88b5;
+
+    /// Reads a pcap of link type `lt` holding `(record, bytes cut by snaplen)` in both file
+    /// byte orders, and checks it gives the frames `want` (their wire lengths follow).
+    #[track_caller]
+    fn check_link(lt: u32, hdr: u32, cases: &[(Vec<u8>, u32, Vec<u8>)]) {
+        for e in [LE, BE] {
+            let mut f = pcap_header(e, false, lt);
+            let mut want = Vec::new();
+            for (rec, cut, eth) in cases {
+                let wire = rec.len() as u32 + cut;
+                want.push(frame(0, eth.clone(), wire - hdr + 14, f.len()));
+                f.extend(pcap_rec(e, 0, 0, wire, rec));
+            }
+            assert_eq!(frames(f), want, "link type {lt}, {e:?}");
+        }
+    }
+
+    #[test]
+    fn raw_ip_becomes_ethernet_by_version_or_link_type() {
+        let (v4, v6) = (ipv4_to([10, 0, 0, 1]), ipv6_to(0x20));
+        let subnet_bcast = ipv4_to([10, 0, 0, 255]);
+        let (bcast, mcast, mcast6) = (ipv4_to([255; 4]), ipv4_to([239, 1, 2, 3]), ipv6_to(0xff));
+        let (neither, empty) = (vec![0x52; 30], vec![]);
+        let cases = [
+            (v4.clone(), 0, eth(UNICAST, 0x0800, &v4)),
+            (v6.clone(), 100, eth(UNICAST, 0x86dd, &v6)),
+            (bcast.clone(), 0, eth(BCAST, 0x0800, &bcast)),
+            (mcast.clone(), 0, eth(MCAST, 0x0800, &mcast)),
+            (mcast6.clone(), 0, eth(MCAST, 0x86dd, &mcast6)),
+            // No link address says a subnet's broadcast address is not a host's.
+            (subnet_bcast.clone(), 0, eth(UNICAST, 0x0800, &subnet_bcast)),
+            // Not IP: counted as a frame, never classified; the file goes on.
+            (neither.clone(), 0, eth(UNICAST, UNWATCHED, &neither)),
+            (empty.clone(), 0, eth(UNICAST, UNWATCHED, &empty)),
+        ];
+        for lt in [101, 12, 14] {
+            check_link(lt, 0, &cases);
+        }
+        // LINKTYPE_IPV4 and LINKTYPE_IPV6 fix the version whatever the first byte says.
+        let v6_in_v4 = eth(UNICAST, 0x0800, &v6);
+        check_link(228, 0, &[cases[0].clone(), (v6.clone(), 0, v6_in_v4)]);
+        check_link(
+            229,
+            0,
+            &[cases[1].clone(), (v4.clone(), 0, eth(UNICAST, 0x86dd, &v4))],
+        );
+        let mut huge = pcap_header(LE, false, 101);
+        huge.extend(pcap_rec(LE, 0, 0, u32::MAX, &v4));
+        assert_eq!(frames(huge)[0].wire_len, u32::MAX);
+    }
+
+    #[test]
+    fn cisco_hdlc_becomes_ethernet() {
+        let chdlc =
+            |addr: u8, proto: u16, p: &[u8]| [&[addr, 0][..], &proto.to_be_bytes(), p].concat();
+        let (v4, v6, ipx) = (
+            ipv4_to([10, 0, 0, 255]),
+            ipv6_to(0x20),
+            vec![0xff, 0xff, 0, 30],
+        );
+        let slarp = vec![0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0xff, 0xff];
+        let inner = eth(BCAST, 0x8137, &ipx);
+        let cases = [
+            (chdlc(0x0f, 0x0800, &v4), 0, eth(UNICAST, 0x0800, &v4)),
+            // The broadcast address byte makes a group destination, as on the LAN.
+            (chdlc(0x8f, 0x0800, &v4), 0, eth(BCAST, 0x0800, &v4)),
+            (chdlc(0x0f, 0x86dd, &v6), 60, eth(UNICAST, 0x86dd, &v6)),
+            (chdlc(0x8f, 0x8137, &ipx), 0, eth(BCAST, 0x8137, &ipx)),
+            // SLARP keepalives and CDP keep their numbers, which faultd does not watch...
+            (chdlc(0x8f, 0x8035, &slarp), 0, eth(BCAST, 0x8035, &slarp)),
+            (chdlc(0x8f, 0x2000, &[1; 8]), 0, eth(BCAST, 0x2000, &[1; 8])),
+            // ...but a value up to 1500 must not pass for an 802.3 length (UDLD is 0x0111).
+            (chdlc(0x0f, 0x0111, &ipx), 0, eth(UNICAST, UNWATCHED, &ipx)),
+        ];
+        check_link(104, 4, &cases);
+        // Transparent bridging carries a whole Ethernet frame, which is the frame.
+        let mut f = pcap_header(LE, false, 104);
+        f.extend(pcap_rec(LE, 0, 0, 4 + 60, &chdlc(0x0f, 0x6558, &inner)));
+        assert_eq!(frames(f), [frame(0, inner, 60, 24)]);
+        let mut short = pcap_header(BE, false, 104);
+        short.extend(pcap_rec(BE, 0, 0, 80, &[0x0f, 0]));
+        assert_eq!(fail(short), "24 Truncated 4/2");
+    }
+
+    #[test]
+    fn loopback_family_in_either_byte_order() {
+        let (v4, v6) = (ipv4_to([255; 4]), ipv6_to(0x20));
+        let ipx = vec![0xff, 0xff, 0, 30, 0, 4];
+        // (address family, payload, EtherType, destination)
+        let families = [
+            (2, &v4, 0x0800, BCAST),
+            (24, &v6, 0x86dd, UNICAST), // NetBSD, OpenBSD
+            (28, &v6, 0x86dd, UNICAST), // FreeBSD
+            (30, &v6, 0x86dd, UNICAST), // Darwin
+            (10, &v6, 0x86dd, UNICAST), // Linux
+            (23, &ipx, 0x8137, UNICAST),
+            (7, &ipx, UNWATCHED, UNICAST), // OSI: not ours
+        ];
+        // DLT_NULL is in the capturing host's byte order, whichever the file's is; LOOP is
+        // in network order (and read the same way).
+        for (lt, host_le) in [(0, true), (0, false), (108, false)] {
+            let cases: Vec<_> = families
+                .iter()
+                .map(|&(af, p, t, dst)| {
+                    let af: u32 = af;
+                    let hdr = if host_le {
+                        af.to_le_bytes()
+                    } else {
+                        af.to_be_bytes()
+                    };
+                    ([&hdr[..], &p[..]].concat(), 0, eth(dst, t, p))
+                })
+                .collect();
+            check_link(lt, 4, &cases);
+        }
+        // A value that is no family in either order is not ours either.
+        let odd = [&0x0102_0304u32.to_be_bytes()[..], &v4].concat();
+        check_link(0, 4, &[(odd, 0, eth(UNICAST, UNWATCHED, &v4))]);
+        let mut short = pcap_header(LE, false, 0);
+        short.extend(pcap_rec(LE, 0, 0, 3, &[2, 0, 0]));
+        assert_eq!(fail(short), "24 Truncated 4/3");
+    }
+
+    #[test]
+    fn pcapng_skips_and_counts_interfaces_of_other_link_types() {
+        let usb = pattern(7, 64);
+        // Too long for any link faultd reads, but it is not read.
+        let big_usb = vec![0; 300_000];
+        let blocks = [
+            shb(LE, -1),
+            idb(LE, 220, 0, &[]),
+            idb(LE, 1, 0, &[]),
+            idb(LE, 127, 0, &[]),
+            epb(LE, false, 0, 1, 64, &usb),
+            epb(LE, false, 1, 2, 60, &pattern(1, 60)),
+            epb(LE, false, 0, 3, 300_000, &big_usb),
+            epb(LE, false, 2, 4, 30, &[0; 30]),
+            spb(LE, 64, &usb),
+            shb(BE, -1),
+            idb(BE, 189, 0, &[]),
+            idb(BE, 104, 0, &[]),
+            epb(
+                BE,
+                false,
+                1,
+                5,
+                24,
+                &[&[0x8f, 0, 8, 0][..], &ipv4_to([1; 4])].concat(),
+            ),
+            epb(BE, true, 0, 6, 48, &usb[..48]),
+        ];
+        let mut cap = open(blocks.concat()).unwrap();
+        let got: Vec<Frame> = cap.by_ref().map(Result::unwrap).collect();
+        let want = [
+            frame(2000, pattern(1, 60), 60, start(&blocks, 5)),
+            frame(
+                5000,
+                eth(BCAST, 0x0800, &ipv4_to([1; 4])),
+                34,
+                start(&blocks, 12),
+            ),
+        ];
+        assert_eq!(got, want);
+        assert_eq!(cap.skipped(), [(220, 3), (127, 1), (189, 1)]);
+        let notes = cap.skipped_notes();
+        let want = [
+            "test.cap: skipped 3 frames of interfaces with link type 220 (USB), which faultd does not read",
+            "test.cap: skipped 1 frame of interfaces with link type 127 (802.11 radiotap), which faultd does not read",
+            "test.cap: skipped 1 frame of interfaces with link type 189 (USB), which faultd does not read",
+        ];
+        assert_eq!(notes, want);
+        // A file none of whose interfaces faultd reads is refused, like a pcap of that type.
+        let none = [shb(LE, -1), idb(LE, 220, 0, &[]), idb(LE, 147, 0, &[])];
+        let tail = [epb(LE, false, 1, 0, 4, &[0; 4])];
+        assert_eq!(
+            fail([&none[..], &tail].concat().concat()),
+            "28 UnsupportedLinkType 220"
+        );
+        let later = [shb(BE, -1), idb(BE, 1, 0, &[])];
+        let ok = [&none[..], &tail, &later].concat().concat();
+        assert!(
+            frames(ok).is_empty(),
+            "a readable interface in any section will do"
+        );
+        // No interface at all is no reason to refuse: there is nothing to read.
+        assert!(frames(shb(LE, -1)).is_empty());
+    }
+
+    #[test]
+    fn captured_length_above_original_length_reads() {
+        let mut f = pcap_header(LE, false, 1);
+        f.extend(pcap_rec(LE, 0, 0, 10, &pattern(1, 11)));
+        f.extend(pcap_rec(LE, 0, 0, 0, &pattern(2, 4)));
+        let mut sll = pcap_header(BE, true, 113);
+        sll.extend(pcap_rec(
+            BE,
+            0,
+            0,
+            4,
+            &cooked(false, 0, 6, 0x0800, &[0x45; 4]),
+        ));
+        let ng = [
+            shb(BE, -1),
+            idb(BE, 0, 0, &[]),
+            epb(
+                BE,
+                false,
+                0,
+                0,
+                7,
+                &[&[2, 0, 0, 0][..], &[0x45; 20]].concat(),
+            ),
+        ];
+        let snoop = [snoop_header(4), snoop_rec(0, 0, 3, &pattern(3, 9), 0)].concat();
+        assert_eq!(
+            frames(f),
+            [
+                frame(0, pattern(1, 11), 11, 24),
+                frame(0, pattern(2, 4), 4, 51)
+            ]
+        );
+        let ip4 = [&[0; 6][..], &MAC, &[8, 0], &[0x45; 4]].concat();
+        assert_eq!(frames(sll), [frame(0, ip4, 18, 24)]);
+        let ip4 = eth(UNICAST, 0x0800, &[0x45; 20]);
+        assert_eq!(frames(ng.concat()), [frame(0, ip4, 34, start(&ng, 2))]);
+        assert_eq!(frames(snoop), [frame(0, pattern(3, 9), 9, 16)]);
+    }
+
+    #[test]
+    fn thousands_separators() {
+        let got: Vec<String> = [0, 999, 1000, 1234, 999_999, 1_234_567]
+            .map(thousands)
+            .into();
+        assert_eq!(got, ["0", "999", "1,000", "1,234", "999,999", "1,234,567"]);
+    }
+
     /// Cuts `pieces.concat()` at every length: a cut on a piece boundary is a clean end, any
     /// other cut is a Truncated error at the start of the piece it falls in. Never a panic.
     fn check_every_prefix(pieces: &[Vec<u8>]) {
@@ -972,6 +1489,33 @@ mod tests {
             epb(BE, false, 0, 5, 24, &cooked(true, 0, 6, 0x800, &[0x45; 4])),
         ]);
         check_every_prefix(&[
+            pcap_header(BE, false, 104),
+            pcap_rec(
+                BE,
+                1,
+                2,
+                30,
+                &[&[0x8f, 0, 8, 0][..], &ipv4_to([1; 4])].concat(),
+            ),
+            pcap_rec(BE, 1, 2, 4, &[0x0f, 0, 0x65, 0x58]),
+        ]);
+        check_every_prefix(&[
+            shb(LE, -1),
+            // A cut right after an unreadable first interface would refuse the file.
+            idb(LE, 0, 0, &[]),
+            idb(LE, 220, 0, &[]),
+            epb(LE, false, 1, 5, 14, &pattern(1, 14)),
+            epb(
+                LE,
+                false,
+                0,
+                5,
+                24,
+                &[&[24, 0, 0, 0][..], &ipv6_to(0xff)].concat(),
+            ),
+            spb(LE, 6, &pattern(2, 6)),
+        ]);
+        check_every_prefix(&[
             snoop_header(4),
             snoop_rec(1, 2, 14, &pattern(1, 14), 0),
             snoop_rec(3, 4, 9, &pattern(2, 9), 4),
@@ -988,11 +1532,36 @@ mod tests {
             state as usize
         };
         let sll = pcap_rec(LE, 1, 2, 30, &cooked(false, 1, 6, 4, &[0; 14]));
-        let idb = idb(BE, 1, 0, &[(9, &[0x85])]);
+        let iface = idb(BE, 1, 0, &[(9, &[0x85])]);
         let packets = [epb(BE, false, 0, 1, 9, &[1; 9]), spb(BE, 3, &[2; 3])].concat();
+        let loopback = epb(
+            LE,
+            false,
+            1,
+            1,
+            44,
+            &[&[0, 0, 0, 2][..], &ipv4_to([255; 4])].concat(),
+        );
+        let mixed = [
+            shb(LE, -1),
+            idb(LE, 189, 0, &[]),
+            idb(LE, 108, 0, &[]),
+            loopback,
+        ];
+        let chdlc = pcap_rec(
+            BE,
+            1,
+            2,
+            44,
+            &[&[0x8f, 0, 0x86, 0xdd][..], &ipv6_to(0xff)].concat(),
+        );
+        let raw = pcap_rec(LE, 1, 2, 40, &ipv6_to(0xff));
         let valid = [
             [pcap_header(LE, false, 113), sll].concat(),
-            [shb(BE, -1), idb, packets].concat(),
+            [shb(BE, -1), iface, packets].concat(),
+            mixed.concat(),
+            [pcap_header(BE, false, 104), chdlc].concat(),
+            [pcap_header(LE, false, 101), raw].concat(),
             [snoop_header(4), snoop_rec(1, 2, 14, &pattern(1, 14), 0)].concat(),
         ];
         let magics: [&[u8]; 4] = [&PCAPNG_SHB, &[0xd4, 0xc3, 0xb2, 0xa1], SNOOP_MAGIC, &[]];
@@ -1031,11 +1600,13 @@ mod tests {
         let e = Capture::from_bytes(Path::new("x.pcapng"), pcap_header(LE, false, 147));
         let want = "x.pcapng: unsupported link type 147 declared at byte 0";
         assert_eq!(e.err().unwrap().to_string(), want);
-        let mut f = pcap_header(LE, false, 1);
-        f.extend(pcap_rec(LE, 0, 0, 1, &[0; 2]));
-        let text = open(f).unwrap().next().unwrap().unwrap_err().to_string();
-        let want = "test.cap: bad included length (above original length) at byte 24: 2";
-        assert_eq!(text, want);
+        let e = Capture::from_bytes(Path::new("usb.pcap"), pcap_header(BE, false, 220));
+        let want = "usb.pcap: unsupported link type 220 (USB) declared at byte 0";
+        assert_eq!(e.err().unwrap().to_string(), want);
+        let usb = [shb(LE, -1), idb(LE, 220, 0, &[])].concat();
+        let e = Capture::from_bytes(Path::new("usb.pcapng"), usb);
+        let want = "usb.pcapng: unsupported link type 220 (USB) declared at byte 28";
+        assert_eq!(e.err().unwrap().to_string(), want);
         let e = Capture::open(Path::new("/nonexistent/dir/gone.pcap"))
             .err()
             .unwrap();

@@ -192,7 +192,8 @@ struct ReplayArgs {
 
 #[derive(clap::Args)]
 struct Offline {
-    /// A pcap, pcapng or snoop capture (Ethernet or Linux cooked).
+    /// A pcap, pcapng or snoop capture: Ethernet, Linux cooked, raw IP, Cisco HDLC or BSD
+    /// loopback (pcapng interfaces of other link types are skipped, said on stderr).
     file: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Json)]
     format: Format,
@@ -276,17 +277,18 @@ fn is_users_problem(e: &anyhow::Error) -> bool {
 
 /// Runs every frame of `path` through the engine, handing each frame's events to
 /// `on_events`. A capture that turns bad part-way still yields what came before it: the
-/// caller prints that, then the error.
+/// caller prints that, then the error. Frames of pcapng interfaces faultd does not read are
+/// skipped, and stderr says how many: stdout stays what it would be without them.
 fn run_capture(
     path: &Path,
     kind: EngineKind,
     mut on_events: impl FnMut(&[Event]) -> io::Result<()>,
 ) -> anyhow::Result<(Run, Option<CaptureError>)> {
-    let capture = Capture::open(path)?;
+    let mut capture = Capture::open(path)?;
     let mut engine = engine::open(kind)?;
     let mut events = Vec::new();
     let mut failure = None;
-    for frame in capture {
+    for frame in capture.by_ref() {
         let frame = match frame {
             Ok(f) => f,
             Err(e) => {
@@ -300,6 +302,9 @@ fn run_capture(
         engine.drain_events(&mut events)?;
         on_events(&events)?;
         events.clear();
+    }
+    for note in capture.skipped_notes() {
+        eprintln!("faultd: {note}");
     }
     Ok((engine.snapshot()?, failure))
 }

@@ -116,13 +116,13 @@ fn garbage_and_unsupported_captures_are_refused_with_exit_2() {
         "{err}"
     );
 
-    let mut raw_ip = pcap(&[]);
-    raw_ip[20..24].copy_from_slice(&101u32.to_le_bytes()); // LINKTYPE_RAW
-    let r = Temp::new("linktype", &raw_ip);
+    let mut wifi = pcap(&[]);
+    wifi[20..24].copy_from_slice(&105u32.to_le_bytes()); // LINKTYPE_IEEE802_11
+    let r = Temp::new("linktype", &wifi);
     let (code, _, err) = faultd(&["replay", r.path(), "--engine", "user"]);
     assert_eq!(code, 2, "stderr: {err}");
     assert!(
-        err.contains("101") && err.contains("byte 0"),
+        err.contains("link type 105 (802.11)") && err.contains("byte 0"),
         "names the link type and offset: {err}"
     );
 

@@ -18,7 +18,7 @@
 //! [`ipx`] (IPX framings, SAP, RIP), [`netbios`] (names, NBNS, NBDGM, NBSS), [`ncp`],
 //! [`pptp`] (control messages, enhanced GRE), [`l2tp`], [`catalogue`], [`scenario`] (timed
 //! fault scenarios), [`tunnel`] (IP-in-IP, GRE, ERSPAN and VXLAN around any frame), [`pcap`],
-//! [`tshark`],
+//! [`link`] (Ethernet frames re-encapsulated for other link types' captures), [`tshark`],
 //! [`netns`] (namespaces, a veth wire, raw sending and HTTP for live end-to-end tests).
 
 pub mod catalogue;
@@ -27,6 +27,7 @@ pub mod eth;
 pub mod ip;
 pub mod ipx;
 pub mod l2tp;
+pub mod link;
 pub mod ncp;
 pub mod netbios;
 pub mod netns;
@@ -40,7 +41,7 @@ pub use catalogue::{Sample, catalogue};
 pub use eth::{Carrier, Eth, Mac};
 pub use ip::{Bare, Network};
 pub use ipx::{Encap, IpxAddr};
-pub use pcap::{TempPcap, pcap_bytes, write_pcap};
+pub use pcap::{TempPcap, pcap_bytes, pcap_bytes_of, pcapng_bytes, write_pcap};
 
 /// Big-endian appends, so message builders read like their wire diagrams.
 pub(crate) trait Put {
