@@ -6,7 +6,7 @@ use crate::class::NUM_CLASSES;
 
 /// Bumped whenever a map's key or value layout changes; pinned maps live under a path
 /// that includes it, so a daemon never reads a map it cannot parse.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// Flows the table holds per CPU: `FLOW_BUCKETS` buckets of `FLOW_WAYS` slots, indexed by
 /// the flow key's fingerprint; a new flow takes an empty slot of its bucket or the least
