@@ -1,4 +1,7 @@
 //! Frame classes: the unit faultd counts in. Counts nest (an NCP create is also `ipx`).
+//! A class counts frames, not the messages in them: a frame is in a class when anything
+//! in it is (a TCP segment holding two PPTP Call-Clear-Requests counts once in
+//! `pptp.call_clear_request`).
 
 /// Every class faultd counts. The discriminant indexes the per-CPU counter array, so the
 /// order is part of the map layout: append, never reorder (bump `LAYOUT_VERSION` if you must).
@@ -45,9 +48,15 @@ pub enum Class {
     SmsRemoteControl,
     IcmpUnreachableWatched,
     Icmp6Unreachable,
+    /// A PPTP control message runs past the end of its segment (the rest is in the next
+    /// one, which faultd does not reassemble): its classes count, no event.
+    PptpControlCut,
+    /// A PPTP segment goes on after the last control message faultd parses per segment
+    /// ([`PPTP_MAX_MESSAGES`](crate::parse::PPTP_MAX_MESSAGES)).
+    PptpControlUnparsed,
 }
 
-pub const NUM_CLASSES: usize = Class::Icmp6Unreachable as usize + 1;
+pub const NUM_CLASSES: usize = Class::PptpControlUnparsed as usize + 1;
 
 impl Class {
     pub const ALL: [Class; NUM_CLASSES] = [
@@ -90,6 +99,8 @@ impl Class {
         Class::SmsRemoteControl,
         Class::IcmpUnreachableWatched,
         Class::Icmp6Unreachable,
+        Class::PptpControlCut,
+        Class::PptpControlUnparsed,
     ];
 
     /// The name used in `faultd classify` output and in metric labels.
@@ -134,6 +145,8 @@ impl Class {
             Class::SmsRemoteControl => "sms.remote_control",
             Class::IcmpUnreachableWatched => "icmp.unreachable.watched",
             Class::Icmp6Unreachable => "icmp6.unreachable",
+            Class::PptpControlCut => "pptp.control.cut",
+            Class::PptpControlUnparsed => "pptp.control.unparsed",
         }
     }
 

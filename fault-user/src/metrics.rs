@@ -98,8 +98,8 @@ impl Metrics {
         registry
             .register(
                 "frames_total",
-                "Frames per class (CLASSES.md); a frame is in every class it matches, so \
-                 classes overlap.",
+                "Frames per class; a frame is in every class it matches, so classes \
+                 overlap, and counts once in a class however many of its messages are in it.",
                 m.frames.clone(),
             )
             .expect("unique");

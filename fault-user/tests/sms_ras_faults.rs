@@ -108,6 +108,73 @@ fn the_clear_timeout_is_a_flag() {
     assert!(summary.contains("within 30 s"), "{summary}");
 }
 
+/// What `faultd classify` says of the scenarios with coalesced and cut segments, on both
+/// engines. Classes count frames: the segment with two Call-Disconnect-Notifies is one
+/// frame in `pptp.call_disconnect_notify`. The clear behind a Set-Link-Info counts (tshark's
+/// `pptp.control_message_type==12` would not: it decodes only a segment's first message).
+/// The Set-Link-Info cut at its segment's end counts in `pptp.control.cut`; the next
+/// segment, which starts inside it, is in no PPTP class.
+#[test]
+fn coalesced_and_cut_segments_show_in_the_class_counts() {
+    let cases: [(&str, &[(&str, u64)]); 3] = [
+        (
+            "ras_kb_clear_coalesced_after_set_link_info",
+            &[
+                ("pptp.control", 5),
+                ("pptp.out_call_request", 1),
+                ("pptp.out_call_reply", 1),
+                ("pptp.call_clear_request", 1),
+            ],
+        ),
+        (
+            "ras_benign_two_disconnect_notifies_in_one_segment",
+            &[
+                ("pptp.control", 9),
+                ("pptp.out_call_request", 2),
+                ("pptp.out_call_reply", 2),
+                ("pptp.call_clear_request", 2),
+                ("pptp.call_disconnect_notify", 1),
+            ],
+        ),
+        (
+            "ras_kb_clear_then_a_message_cut_across_segments",
+            &[
+                ("pptp.control", 5),
+                ("pptp.out_call_request", 1),
+                ("pptp.out_call_reply", 1),
+                ("pptp.call_clear_request", 1),
+                ("pptp.control.cut", 1),
+            ],
+        ),
+    ];
+    for (name, want) in cases {
+        let s = scenario::ras()
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap();
+        let pcap = TempPcap::new(name, &s.frames(BASE_NS, 1)).unwrap();
+        for engine in common::engines() {
+            let (code, out, err) = faultd(&[
+                "classify",
+                pcap.path().to_str().unwrap(),
+                "--engine",
+                engine,
+            ]);
+            assert_eq!(code, 0, "{err}");
+            let v: Value = serde_json::from_str(&out).unwrap();
+            let got: Vec<(&str, u64)> = v["classes"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(c, _)| c.starts_with("pptp."))
+                .map(|(c, n)| (c.as_str(), n.as_u64().unwrap()))
+                .collect();
+            assert_eq!(got, want, "{name} ({engine} engine)");
+            assert_eq!(v["malformed"], 0, "{name} ({engine} engine)");
+        }
+    }
+}
+
 /// The PPTP captures show a clear answered by a disconnect-notify (nDPI's, whose server
 /// names the client's call id in it), a control connection ended without any clear, and
 /// calls left up: no ras_port_leak. One capture holds an sms_port_conflict: in
@@ -438,6 +505,35 @@ fn expected(scenario: &str) -> Vec<Value> {
                 },
             ],
         })],
+        // The clear is the second control message of its segment, behind a Set-Link-Info.
+        "ras_kb_clear_coalesced_after_set_link_info" => vec![unacknowledged(78, 1114)],
+        // The clear is followed in its segment by a message cut at the segment's end.
+        "ras_kb_clear_then_a_message_cut_across_segments" => vec![unacknowledged(81, 1117)],
         _ => Vec::new(),
     }
+}
+
+/// The KB's record for call 1 of client 10.`net`.0.10:`port`, cleared 5 s into the
+/// scenario and never confirmed.
+fn unacknowledged(net: u8, port: u16) -> Value {
+    let (client, server) = (format!("10.{net}.0.10"), format!("10.{net}.0.1"));
+    json!({
+        "fault": "ras_port_leak",
+        "kb": "Q244717",
+        "ts": "2023-11-14T22:13:35.000000Z",
+        "client": client,
+        "server": server,
+        "summary": format!("RAS server {server} never confirmed the disconnect of {client}'s call 1: no Call-Disconnect-Notify within 10 s of the Call-Clear-Request, so its port may stay unavailable (Q244717)."),
+        "reason": "disconnect_unacknowledged",
+        "leaked": 1,
+        "call_id": 1,
+        "evidence": [
+            {
+                "ts": "2023-11-14T22:13:25.000000Z",
+                "from": format!("{client}:{port}"),
+                "to": format!("{server}:1723"),
+                "what": "Call-Clear-Request, call id 1; no Call-Disconnect-Notify within 10 s",
+            },
+        ],
+    })
 }

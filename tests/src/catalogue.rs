@@ -653,7 +653,8 @@ fn tunnels(c: &mut Catalogue) {
             ]),
         ),
         // tshark 4.0's PPTP dissector reads only the first message of a segment, so the
-        // Call-Clear-Request here is invisible to the pptp.call_clear_request filter.
+        // Call-Clear-Request here is invisible to the pptp.call_clear_request filter;
+        // faultd, which parses each message, counts it (classify_xdp.rs lists that).
         (
             "pptp_echo_reply_and_ccrq_one_segment",
             CONTROL,

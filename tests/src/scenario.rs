@@ -1372,6 +1372,29 @@ impl Lan {
     }
 }
 
+/// A tshark filter for bytes `v` at `off` in a TCP segment's payload.
+fn payload_at(off: usize, v: &[u8]) -> String {
+    let hex: Vec<String> = v.iter().map(|b| format!("{b:02x}")).collect();
+    format!("tcp.payload[{off}:{}] == {}", v.len(), hex.join(":"))
+}
+
+/// A tshark filter for a control message that is not the first of its segment. tshark
+/// (4.0) decodes only the first PPTP message of a segment, so the later ones are checked in
+/// the segment's bytes: at `off` (where the earlier messages' Lengths end), a header of
+/// Length `length`, control message type, magic cookie and message `msg_type`, then the
+/// 16-bit field that opens the body (`id`: the call id of a Call-Clear-Request or a
+/// Call-Disconnect-Notify, the peer's of a Set-Link-Info).
+fn undecoded(off: usize, length: u16, msg_type: u16, id: Option<u16>) -> String {
+    let mut f = vec![
+        payload_at(off, &length.to_be_bytes()),
+        payload_at(off + 2, &pptp::MESSAGE_TYPE_CONTROL.to_be_bytes()),
+        payload_at(off + 4, &pptp::MAGIC_COOKIE.to_be_bytes()),
+        payload_at(off + 8, &msg_type.to_be_bytes()),
+    ];
+    f.extend(id.map(|id| payload_at(off + 12, &id.to_be_bytes())));
+    f.join(" && ")
+}
+
 /// Every RAS scenario: each reason, several calls and servers; then the benign look-alikes.
 pub fn ras() -> Vec<Scenario> {
     vec![
@@ -1383,6 +1406,10 @@ pub fn ras() -> Vec<Scenario> {
         ras_clear_then_control_connection_closed(),
         ras_benign_control_connection_ends(),
         ras_benign_call_ids_cross(),
+        ras_kb_clear_coalesced_after_set_link_info(),
+        ras_benign_disconnect_notify_coalesced_after_wan_error(),
+        ras_benign_two_disconnect_notifies_in_one_segment(),
+        ras_kb_clear_then_a_message_cut_across_segments(),
     ]
 }
 
@@ -1559,4 +1586,98 @@ fn ras_benign_call_ids_cross() -> Scenario {
     lan.clear(5000, c, 1);
     lan.disconnect_notify(5200, c, 2);
     lan.done("ras_benign_call_ids_cross", None)
+}
+
+// PPTP control messages coalesced in one TCP segment: faultd hands each to the detector.
+
+/// The KB fault with the client's Call-Clear-Request behind a Set-Link-Info in the same
+/// segment: the clear is the segment's second message, and the server never confirms it.
+fn ras_kb_clear_coalesced_after_set_link_info() -> Scenario {
+    let mut lan = Lan::new(78);
+    let c = control(CLIENT, 1114, RAS);
+    lan.open(0, c);
+    lan.call(100, c, (1, 100), 1);
+    let segment = pptp::concat(&[&pptp::sli(100), &pptp::ccrq(1)]);
+    let check = format!(
+        "pptp.control_message_type == 15 && pptp.peer_call_id == 100 && tcp.len == 40 && {}",
+        undecoded(24, 16, pptp::CCRQ, Some(1))
+    );
+    lan.pptp(5000, c, true, &segment, &check);
+    lan.done("ras_kb_clear_coalesced_after_set_link_info", RAS_FAULT)
+}
+
+/// The server confirms the clear with a Call-Disconnect-Notify that follows a
+/// WAN-Error-Notify in one segment: settled, though the notify is the second message.
+fn ras_benign_disconnect_notify_coalesced_after_wan_error() -> Scenario {
+    let mut lan = Lan::new(79);
+    let c = control(CLIENT, 1115, RAS);
+    lan.open(0, c);
+    lan.call(100, c, (1, 100), 1);
+    lan.clear(5000, c, 1);
+    let segment = pptp::concat(&[&pptp::wen(1), &pptp::cdn(100, pptp::CDN_REQUEST, 0, 0)]);
+    let check = format!(
+        "pptp.control_message_type == 14 && pptp.peer_call_id == 1 && tcp.len == 188 && {}",
+        undecoded(40, 148, pptp::CDN, Some(100))
+    );
+    lan.pptp(5200, c, false, &segment, &check);
+    lan.done(
+        "ras_benign_disconnect_notify_coalesced_after_wan_error",
+        None,
+    )
+}
+
+/// Two calls cleared one after the other; the server confirms both in one segment, two
+/// Call-Disconnect-Notifies back to back: neither call leaks.
+fn ras_benign_two_disconnect_notifies_in_one_segment() -> Scenario {
+    let mut lan = Lan::new(80);
+    let c = control(CLIENT, 1116, RAS);
+    lan.open(0, c);
+    lan.call(100, c, (1, 100), 1);
+    lan.call(200, c, (2, 101), 1);
+    lan.clear(5000, c, 1);
+    lan.clear(5010, c, 2);
+    let segment = pptp::concat(&[
+        &pptp::cdn(100, pptp::CDN_REQUEST, 0, 0),
+        &pptp::cdn(101, pptp::CDN_REQUEST, 0, 0),
+    ]);
+    let check = format!(
+        "pptp.control_message_type == 13 && pptp.call_id == 100 && tcp.len == 296 && {}",
+        undecoded(148, 148, pptp::CDN, Some(101))
+    );
+    lan.pptp(5200, c, false, &segment, &check);
+    lan.done("ras_benign_two_disconnect_notifies_in_one_segment", None)
+}
+
+/// The KB fault, the clear followed in its segment by the first 14 bytes of a
+/// Set-Link-Info (whole header, Length 24), whose other 10 bytes open the next segment,
+/// an Echo-Request after them. faultd does not reassemble TCP: the cut Set-Link-Info is
+/// counted (`pptp.control.cut`) and gives no event, and the next segment, which starts
+/// inside it, gives nothing, its whole Echo-Request included. The clear before the cut is
+/// handed over as usual: the record stands.
+fn ras_kb_clear_then_a_message_cut_across_segments() -> Scenario {
+    let mut lan = Lan::new(81);
+    let c = control(CLIENT, 1117, RAS);
+    lan.open(0, c);
+    lan.call(100, c, (1, 100), 1);
+    let sli = pptp::sli(100);
+    let (head, tail) = sli.split_at(14);
+    let check = format!(
+        "pptp.control_message_type == 12 && pptp.call_id == 1 && tcp.len == 30 && {}",
+        undecoded(16, 24, pptp::SLI, None)
+    );
+    lan.pptp(
+        5000,
+        c,
+        true,
+        &pptp::concat(&[&pptp::ccrq(1), head]),
+        &check,
+    );
+    let rest = pptp::concat(&[tail, &pptp::echo_request(7)]);
+    let check = format!(
+        "pptp && !(pptp.magic_cookie == 0x1a2b3c4d) && tcp.len == 26 && {}",
+        undecoded(10, 16, pptp::ECHO_REQUEST, None)
+    );
+    let (a, b) = ((c.client, c.sport), (c.server, PPTP_PORT));
+    lan.tcp(5001, a, b, TCP_ACK | TCP_PSH, &rest, &check);
+    lan.done("ras_kb_clear_then_a_message_cut_across_segments", RAS_FAULT)
 }

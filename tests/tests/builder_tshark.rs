@@ -656,6 +656,30 @@ fn tunnel_checks() -> Vec<Check> {
                 is("pptp.disc_result", 4),
             ],
         ),
+        // tshark decodes only the first PPTP message of a segment (one occurrence of each
+        // field): faultd's tests check the later ones in the bytes, as here.
+        check(
+            "SLI and CCRQ in one segment",
+            control(
+                true,
+                pptp::concat(&[&pptp::sli(0x0202), &pptp::ccrq(0x0101)]),
+            ),
+            vec![
+                is("pptp.length", 24),
+                is("pptp.control_message_type", 15),
+                is("pptp.peer_call_id", 0x0202),
+                is("tcp.len", 40),
+                // The SLI (24 bytes), then at offset 24 the CCRQ: Length 16, control message,
+                // magic cookie, type 12, reserved, call id 0x0101, reserved.
+                is(
+                    "tcp.payload",
+                    concat!(
+                        "001800011a2b3c4d000f000002020000ffffffffffffffff",
+                        "001000011a2b3c4d000c000001010000"
+                    ),
+                ),
+            ],
+        ),
         check(
             "SCCRP",
             control(false, pptp::sccrp(pptp::RESULT_OK, 0, "ras", "Microsoft")),

@@ -37,6 +37,13 @@ const KNOWN_DIFFERENCES: &[(&str, &[&str], &[&str], &str)] = &[
         "as icmp6_unreachable_quoting_nbstat",
     ),
     (
+        "pptp_echo_reply_and_ccrq_one_segment",
+        &[],
+        &["pptp.call_clear_request"],
+        "tshark 4.0 decodes only the first PPTP control message of a segment; faultd parses \
+         each (up to its bound), and the Call-Clear-Request is the second",
+    ),
+    (
         "ipv4_fragmented_registration_last",
         &["nbns.registration"],
         &[],
@@ -111,6 +118,191 @@ fn every_catalogue_sample_gets_the_classes_tshark_gives_it() {
     assert!(
         failures.is_empty(),
         "{} samples differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// One PPTP segment's expected outcome: its classes, whether it is malformed, and the
+/// (message type, call id) of each event, in order.
+struct Segment {
+    what: &'static str,
+    payload: Vec<u8>,
+    classes: &'static [&'static str],
+    malformed: bool,
+    events: Vec<(u16, u16)>,
+}
+
+/// Control messages coalesced in one TCP segment, through the XDP program and the user
+/// engine: every whole message gives its event, in order; classes count the frame once
+/// however many of its messages are in them; a message cut at the segment's end counts
+/// its classes and `pptp.control.cut` but gives no event (no reassembly, no guessing);
+/// past `PPTP_MAX_MESSAGES` messages the frame counts in `pptp.control.unparsed` and the
+/// rest gives nothing.
+#[test]
+fn each_pptp_message_of_a_segment_gives_its_event_and_classes_count_the_frame() {
+    use fault_common::{event::EventKind, parse::PPTP_MAX_MESSAGES};
+    use fault_tests::{Carrier as _, Eth, Network as _, pptp};
+    let test = "each_pptp_message_of_a_segment_gives_its_event_and_classes_count_the_frame";
+    let Some(mut kernel) = open_kernel(test) else {
+        return;
+    };
+    let mut user = engine::open(EngineKind::User).unwrap();
+    const CONTROL: &[&str] = &["pptp.control"];
+    const CLEAR: &[&str] = &["pptp.control", "pptp.call_clear_request"];
+    const CLEAR_CUT: &[&str] = &[
+        "pptp.control",
+        "pptp.call_clear_request",
+        "pptp.control.cut",
+    ];
+    let (sli, ccrq, echo) = (pptp::sli(100), pptp::ccrq(1), pptp::echo_request(7));
+    let echoes = |n: usize| vec![echo.as_slice(); n].concat();
+    let mut too_short = ccrq.clone();
+    too_short[1] = 12; // a Call-Clear-Request whose Length leaves no room for its call id
+    let seg = |what, payload, classes, malformed, events| Segment {
+        what,
+        payload,
+        classes,
+        malformed,
+        events,
+    };
+    let cases = [
+        seg(
+            "Set-Link-Info then Call-Clear-Request",
+            pptp::concat(&[&sli, &ccrq]),
+            CLEAR,
+            false,
+            vec![(pptp::SLI, 100), (pptp::CCRQ, 1)],
+        ),
+        seg(
+            "two Call-Clear-Requests: one frame in the class, two events",
+            pptp::concat(&[&ccrq, &pptp::ccrq(2)]),
+            CLEAR,
+            false,
+            vec![(pptp::CCRQ, 1), (pptp::CCRQ, 2)],
+        ),
+        seg(
+            "a Call-Clear-Request, then a Set-Link-Info cut after its header",
+            pptp::concat(&[&ccrq, &sli[..14]]),
+            CLEAR_CUT,
+            false,
+            vec![(pptp::CCRQ, 1)],
+        ),
+        seg(
+            "a Set-Link-Info, then a Call-Clear-Request cut after its call id",
+            pptp::concat(&[&sli, &ccrq[..14]]),
+            CLEAR_CUT,
+            false,
+            vec![(pptp::SLI, 100)],
+        ),
+        seg(
+            "a Call-Clear-Request, then 5 bytes of the next header",
+            pptp::concat(&[&ccrq, &sli[..5]]),
+            CLEAR_CUT,
+            false,
+            vec![(pptp::CCRQ, 1)],
+        ),
+        seg(
+            "a Call-Clear-Request cut at the first message: classes as tshark's, no event",
+            ccrq[..14].to_vec(),
+            CLEAR_CUT,
+            false,
+            vec![],
+        ),
+        seg(
+            "a segment that starts inside a cut message: nothing, the whole one after it too",
+            pptp::concat(&[&sli[14..], &ccrq]),
+            &[],
+            false,
+            vec![],
+        ),
+        seg(
+            "a Set-Link-Info, then bytes that are no message: the parser stops there",
+            pptp::concat(&[&sli, &[0x55; 20]]),
+            CONTROL,
+            false,
+            vec![(pptp::SLI, 100)],
+        ),
+        seg(
+            "a Call-Clear-Request too short for its call id: malformed, no event, stop",
+            pptp::concat(&[&too_short[..12], &pptp::ccrq(2)]),
+            CLEAR,
+            true,
+            vec![],
+        ),
+        seg(
+            "as many Echo-Requests as the bound",
+            echoes(PPTP_MAX_MESSAGES),
+            CONTROL,
+            false,
+            vec![(pptp::ECHO_REQUEST, 0); PPTP_MAX_MESSAGES],
+        ),
+        seg(
+            "one message past the bound, a Call-Clear-Request: unparsed, no class or event",
+            pptp::concat(&[&echoes(PPTP_MAX_MESSAGES), &ccrq]),
+            &["pptp.control", "pptp.control.unparsed"],
+            false,
+            vec![(pptp::ECHO_REQUEST, 0); PPTP_MAX_MESSAGES],
+        ),
+    ];
+    let mut failures = Vec::new();
+    let (mut prev_k, mut prev_u) = (kernel.stats().unwrap(), user.stats().unwrap());
+    for (i, case) in cases.iter().enumerate() {
+        let frame = Eth::new([2, 0, 0, 0, 0, 10], [2, 0, 0, 0, 0, 1])
+            .ipv4([10, 0, 0, 10].into(), [10, 0, 0, 1].into())
+            .tcp(1100 + i as u16, pptp::PORT)
+            .payload(&case.payload);
+        let ts = 1_000_000_000 + i as u64;
+        kernel.frame(ts, &frame).unwrap();
+        user.frame(ts, &frame).unwrap();
+        let (mut kev, mut uev) = (Vec::new(), Vec::new());
+        kernel.drain_events(&mut kev).unwrap();
+        user.drain_events(&mut uev).unwrap();
+        let (k, u) = (kernel.stats().unwrap(), user.stats().unwrap());
+        let got = classes_of(&k, &prev_k);
+        let want: BTreeSet<&str> = case.classes.iter().copied().collect();
+        if got != want {
+            failures.push(format!("{}: classes {got:?}, want {want:?}", case.what));
+        }
+        if classes_of(&u, &prev_u) != got {
+            failures.push(format!("{}: the user engine's classes differ", case.what));
+        }
+        let malformed = k.malformed != prev_k.malformed;
+        if malformed != case.malformed || (u.malformed != prev_u.malformed) != malformed {
+            failures.push(format!("{}: malformed {malformed}", case.what));
+        }
+        let events: Vec<(u16, u16)> = kev
+            .iter()
+            .map(|e| {
+                assert_eq!(e.kind(), Ok(EventKind::Pptp), "{}", case.what);
+                assert_eq!(
+                    e.hdr.ts_ns, ts,
+                    "{}: every event has its frame's time",
+                    case.what
+                );
+                let b = e.pptp().unwrap();
+                (b.msg_type, b.call_id)
+            })
+            .collect();
+        if events != case.events {
+            failures.push(format!(
+                "{}: events {events:?}, want {:?}",
+                case.what, case.events
+            ));
+        }
+        let same = kev.len() == uev.len()
+            && kev
+                .iter()
+                .zip(&uev)
+                .all(|(a, b)| bytemuck::bytes_of(a) == bytemuck::bytes_of(b));
+        if !same {
+            failures.push(format!("{}: the user engine's events differ", case.what));
+        }
+        (prev_k, prev_u) = (k, u);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
         failures.len(),
         failures.join("\n")
     );

@@ -84,8 +84,13 @@ impl Pair {
 
 /// A node-status message cut before its question type can only be told by its opcode:
 /// it counts as a name query, as tshark counts it (no `nbns.type`, so `!(nbns.type==33)`).
+/// A PPTP control message cut short counts in `pptp.control.cut`, as one cut at the end of
+/// its TCP segment does.
 fn fallback(classes: u64) -> u64 {
     let mut extra = 0;
+    if classes & Class::PptpControl.bit() != 0 {
+        extra |= Class::PptpControlCut.bit();
+    }
     if classes & Class::NbnsNbstat.bit() != 0 {
         extra |= Class::NbnsQuery.bit();
     }

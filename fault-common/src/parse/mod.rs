@@ -22,6 +22,8 @@ mod netbios;
 mod pptp;
 mod tunnel;
 
+pub use pptp::MAX_MESSAGES as PPTP_MAX_MESSAGES;
+
 use bytemuck::{Pod, Zeroable};
 
 use crate::{
@@ -55,7 +57,9 @@ pub trait Packet {
 
 /// Where the parser's results go.
 pub trait Sink {
-    /// Called at most once per class per frame.
+    /// Called at most once per class per frame: classes count frames, so a frame with
+    /// several messages of one kind (PPTP control messages coalesced in a segment) is
+    /// counted once, and every message still gives its own event.
     fn count(&mut self, class: Class);
     /// Called for each record a stateful detector needs (an [`Event`], or a whole
     /// [`SapResponse`]); the sink stamps `ts_ns` and `frame_len` (the whole frame's length,

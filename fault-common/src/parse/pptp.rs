@@ -1,6 +1,20 @@
 //! PPTP control connection (RFC 2637) on TCP 1723.
+//!
+//! A TCP segment can carry several control messages back to back (a sender coalesces
+//! them: Set-Link-Info then Call-Clear-Request, WAN-Error-Notify then
+//! Call-Disconnect-Notify). Each one starts where the previous one's Length says, and each
+//! one is handed to the detectors, in order: one `Pptp` event per whole message. Classes
+//! stay per frame ([`Sink::count`] at most once per class): a segment is in
+//! `pptp.call_clear_request` when any of its messages is a Call-Clear-Request, however
+//! many are.
+//!
+//! faultd does not reassemble TCP. A message that runs past the end of its segment (the
+//! rest comes in the next one) counts its classes, since its header is there, and
+//! `pptp.control.cut`, but gives no event: its fields are not all there, and a guessed
+//! call id would pair with the wrong call. The next segment starts inside that message,
+//! where no header is; it gives nothing, whole messages after the tail included.
 
-use super::{Ctx, Packet, Parsed, Reader, Sink};
+use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink};
 use crate::{
     class::Class,
     event::{EventKind, PptpBody},
@@ -8,34 +22,71 @@ use crate::{
 
 const MAGIC_COOKIE: u32 = 0x1A2B_3C4D;
 const HLEN: usize = 12;
-/// The control message at the start of a TCP 1723 segment. Only the first: a second one
-/// batched into the same segment is rare, and tshark (our reference) decodes only the
-/// first as well.
+/// Control messages parsed per segment. The shortest is 16 bytes (Echo-Request,
+/// Call-Clear-Request), so a 1460-byte segment could hold 91, but senders coalesce what
+/// one burst of activity writes: a message or two behind an unacknowledged one, or, the
+/// largest burst, a server dropping every call at once, whose 148-byte
+/// Call-Disconnect-Notifies fill a full segment with 9, then its
+/// Stop-Control-Connection-Request: 10. Each turn is one more pass over the message parser
+/// for the verifier (about 2,600 instructions), so the bound is what real traffic needs,
+/// not what a segment could hold. The bytes after the last message parsed count the
+/// segment in `pptp.control.unparsed`, and give no class or event of their own.
+pub const MAX_MESSAGES: usize = 10;
+
+/// Every control message of a TCP 1723 segment (`off`..`lim`), up to [`MAX_MESSAGES`];
+/// stops at the first that is not one (a segment of something else, or one that starts
+/// inside a message cut at the end of the previous segment).
 pub(super) fn control<P: Packet + ?Sized, S: Sink>(
     cx: &mut Ctx<P, S>,
     off: usize,
     lim: usize,
 ) -> Parsed {
-    let (off, lim) = cx.converge(off, lim);
-    let Ok(h) = cx.rd.bytes_in::<HLEN>(off, lim) else {
-        return Ok(());
+    let mut at = off;
+    let mut i = 0;
+    while i < MAX_MESSAGES {
+        // Through untracked memory on every turn: the paths through one message's types
+        // and fields reach the next turn as one verifier state.
+        let (p, lim) = cx.converge(at, lim);
+        match message(cx, p, lim, i == 0)? {
+            Some(next) => at = next,
+            None => return Ok(()),
+        }
+        i += 1;
+    }
+    let (p, lim) = cx.converge(at, lim);
+    if p < lim {
+        cx.class(Class::PptpControlUnparsed);
+    }
+    Ok(())
+}
+
+/// The message at `p`: its classes, and its event when it is whole. Where the next one
+/// starts, or `None` when there is none to look for.
+#[inline(always)]
+fn message<P: Packet + ?Sized, S: Sink>(
+    cx: &mut Ctx<P, S>,
+    p: usize,
+    lim: usize,
+    first: bool,
+) -> Result<Option<usize>, Malformed> {
+    if p >= lim {
+        return Ok(None);
+    }
+    let Ok(h) = cx.rd.bytes_in::<HLEN>(p, lim) else {
+        // After a whole message, fewer bytes than a header are the next one's start, cut
+        // by the segment's end; at the start of a segment they may be anything.
+        if !first {
+            cx.class(Class::PptpControlCut);
+        }
+        return Ok(None);
     };
     let length = u16::from_be_bytes([h[0], h[1]]) as usize;
     let pptp_type = u16::from_be_bytes([h[2], h[3]]);
     let magic = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
     if magic != MAGIC_COOKIE || length < HLEN || pptp_type != 1 {
-        return Ok(());
+        return Ok(None);
     }
-    message(cx, off, lim, u16::from_be_bytes([h[8], h[9]]), length)
-}
-
-fn message<P: Packet + ?Sized, S: Sink>(
-    cx: &mut Ctx<P, S>,
-    p: usize,
-    lim: usize,
-    msg_type: u16,
-    length: usize,
-) -> Parsed {
+    let msg_type = u16::from_be_bytes([h[8], h[9]]);
     cx.class(Class::PptpControl);
     match msg_type {
         7 => cx.class(Class::PptpOutCallRequest),
@@ -44,16 +95,24 @@ fn message<P: Packet + ?Sized, S: Sink>(
         13 => cx.class(Class::PptpCallDisconnectNotify),
         _ => {}
     }
+    let end = p + length;
+    if end > lim {
+        cx.class(Class::PptpControlCut);
+        return Ok(None);
+    }
     let rd = cx.rd;
     let b = cx.pptp_body();
     b.msg_type = msg_type;
     b.length = length as u16;
-    let details = fields(rd, p + HLEN, lim, b);
+    // A Length too short for the message's own fields is malformed: no event, and the
+    // messages after it are not trusted either.
+    fields(rd, p + HLEN, end, b)?;
     cx.emit(EventKind::Pptp);
-    details
+    Ok(Some(end))
 }
 
-/// The fields that follow the header, by message type (RFC 2637 §2).
+/// The fields that follow the header, by message type (RFC 2637 §2), up to the message's
+/// end `lim`.
 #[inline(always)]
 fn fields<P: Packet + ?Sized>(rd: Reader<P>, f: usize, lim: usize, b: &mut PptpBody) -> Parsed {
     match b.msg_type {

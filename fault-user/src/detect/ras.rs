@@ -41,8 +41,9 @@ const OCRQ: u16 = 7;
 const OCRP: u16 = 8;
 const CCRQ: u16 = 12;
 const CDN: u16 = 13;
-/// Outgoing-Call-Reply result codes: 1 is connected; RFC 2637 defines none below it, so
-/// a 0 is a reply cut short before its result (the parser leaves what it cannot read 0).
+/// Outgoing-Call-Reply result codes: 1 is connected; RFC 2637 defines none below it, so a
+/// 0 is no verdict (the parser hands over whole messages only, so it is what the server
+/// sent), neither a call nor a rejection.
 const CONNECTED: u8 = 1;
 
 /// A control connection: (server, client, client's TCP port).
@@ -469,8 +470,9 @@ mod tests {
 
     use super::*;
 
-    /// A PPTP message between client `c`:`sport` and the server 10.0.0.1.
-    fn msg(c: Ipv4Addr, sport: u16, from_client: bool, m: &[u8], ts: u64) -> Event {
+    /// The events of a TCP segment carrying `m` (PPTP control messages) between client
+    /// `c`:`sport` and the server 10.0.0.1.
+    fn segment(c: Ipv4Addr, sport: u16, from_client: bool, m: &[u8], ts: u64) -> Vec<Event> {
         let s = Ipv4Addr::new(10, 0, 0, 1);
         let eth = Eth::new([2; 6], [4; 6]);
         let frame = if from_client {
@@ -480,8 +482,12 @@ mod tests {
         }
         .flags(TCP_ACK | TCP_PSH)
         .payload(m);
-        let out = crate::detect::events_of(&frame, ts);
-        out[0]
+        crate::detect::events_of(&frame, ts)
+    }
+
+    /// The event of a PPTP message between client `c`:`sport` and the server 10.0.0.1.
+    fn msg(c: Ipv4Addr, sport: u16, from_client: bool, m: &[u8], ts: u64) -> Event {
+        segment(c, sport, from_client, m, ts)[0]
     }
 
     /// Sets up call (1, 100) on client `c`'s control connection at `ts`.
@@ -534,7 +540,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reply_cut_short_before_its_result_is_no_rejection() {
+    fn a_reply_cut_short_gives_no_event_and_a_result_of_0_is_no_rejection() {
         let mut d = RasPortLeak::new(&Config::default());
         let mut out = Vec::new();
         let c = Ipv4Addr::new(10, 4, 0, 1);
@@ -544,11 +550,63 @@ mod tests {
             &msg(c, 1100, false, &pptp::cdn(100, 3, 0, 0), 3_000),
             &mut out,
         );
-        // The next reply's first 16 bytes only: header and call ids, no result.
+        // The next reply's first 16 bytes only: header and call ids, no result. The parser
+        // hands over whole messages only.
         let cut = &pptp::ocrp(101, 2, 1, 0, 0)[..16];
-        d.event(&msg(c, 1100, false, cut, 4_000), &mut out);
+        assert!(segment(c, 1100, false, cut, 4_000).is_empty());
+        // A whole reply whose result is 0, no RFC 2637 value: no rejection either.
+        let zero = pptp::ocrp(101, 2, 0, 0, 0);
+        d.event(&msg(c, 1100, false, &zero, 4_000), &mut out);
         d.advance(u64::MAX, &mut out);
         assert!(out.is_empty(), "{out:?}");
+    }
+
+    /// Messages coalesced in one segment reach the detector in order, at the frame's time:
+    /// two replies set up two calls, clears behind a Set-Link-Info are clears, and
+    /// notifies behind a WAN-Error-Notify confirm them, each its own call.
+    #[test]
+    fn messages_of_one_segment_are_taken_in_order() {
+        let c = Ipv4Addr::new(10, 7, 0, 1);
+        let replies = pptp::concat(&[&pptp::ocrp(100, 1, 1, 0, 0), &pptp::ocrp(101, 2, 1, 0, 0)]);
+        let clears = pptp::concat(&[&pptp::sli(100), &pptp::ccrq(1), &pptp::ccrq(2)]);
+        let (cdn100, cdn101) = (pptp::cdn(100, 4, 0, 0), pptp::cdn(101, 4, 0, 0));
+        let both = pptp::concat(&[&pptp::wen(1), &cdn100, &cdn101]);
+        let first_only = pptp::concat(&[&pptp::wen(1), &cdn100]);
+        // The notifies' segment, and the calls that leak.
+        for (notifies, leaked) in [(&both, vec![]), (&first_only, vec![2])] {
+            let mut d = RasPortLeak::new(&Config::default());
+            let mut out = Vec::new();
+            d.event(&msg(c, 1100, true, &pptp::ocrq(1, 1), 1_000), &mut out);
+            d.event(&msg(c, 1100, true, &pptp::ocrq(2, 2), 1_000), &mut out);
+            let cdns = (notifies.len() - pptp::wen(1).len()) / cdn100.len();
+            let frames: [(bool, &[u8], u64, Vec<u16>); 3] = [
+                (false, &replies, 2_000, vec![OCRP, OCRP]),
+                (true, &clears, 3_000, vec![pptp::SLI, CCRQ, CCRQ]),
+                (
+                    false,
+                    notifies,
+                    4_000,
+                    [vec![pptp::WEN], vec![CDN; cdns]].concat(),
+                ),
+            ];
+            for (from_client, m, ts, types) in frames {
+                let events = segment(c, 1100, from_client, m, ts);
+                let got: Vec<u16> = events.iter().map(|e| e.pptp().unwrap().msg_type).collect();
+                assert_eq!(got, types, "one event per message, in order");
+                for ev in &events {
+                    assert_eq!(ev.hdr.ts_ns, ts, "the frame's time");
+                    d.event(ev, &mut out);
+                }
+            }
+            let server = Host::src(&msg(c, 1100, false, &cdn100, 0));
+            assert_eq!(d.active(server), 0, "every call ended");
+            d.advance(u64::MAX, &mut out);
+            let calls: Vec<u64> = out
+                .iter()
+                .map(|f| f.fields["call_id"].as_u64().unwrap())
+                .collect();
+            assert_eq!(calls, leaked, "{out:?}");
+        }
     }
 
     #[test]
