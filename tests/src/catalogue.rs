@@ -571,6 +571,7 @@ fn ipx_and_ncp(c: &mut Catalogue) {
 fn tunnels(c: &mut Catalogue) {
     const CONTROL: &[&str] = &["pptp.control"];
     let (client_call, server_call) = (1, 24);
+    let echo = pptp::echo_request(9);
     let messages: Vec<Segment> = vec![
         (
             "pptp_sccrq",
@@ -663,6 +664,21 @@ fn tunnels(c: &mut Catalogue) {
                 &pptp::echo_reply(8, pptp::RESULT_OK, 0),
                 &pptp::ccrq(client_call + 3),
             ]),
+        ),
+        // Eleven messages: faultd parses ten (pptp.control.unparsed); tshark only the first.
+        (
+            "pptp_eleven_messages_one_segment",
+            CONTROL,
+            true,
+            pptp::concat(&[echo.as_slice(); 11]),
+        ),
+        // Last on the stream: a message running past its segment (pptp.control.cut), whose
+        // rest would start the next one.
+        (
+            "pptp_ccrq_and_cut_sli_one_segment",
+            &["pptp.control", "pptp.call_clear_request"],
+            true,
+            pptp::concat(&[&pptp::ccrq(client_call + 4), &pptp::sli(server_call)[..14]]),
         ),
     ];
     c.tcp(pptp::PORT, messages);

@@ -16,22 +16,33 @@ pub fn pcap_bytes(frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
 
 /// [`pcap_bytes`] with records of link type `link_type` (see [`crate::link`]).
 pub fn pcap_bytes_of(link_type: u32, frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    pcap_image(link_type, SNAPLEN, frames)
+}
+
+/// [`pcap_bytes`] as `tcpdump -s snaplen` writes it: each record holds at most the first
+/// `snaplen` bytes of its frame, and the frame's whole length as its original length.
+pub fn pcap_bytes_snapped(snaplen: u32, frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    pcap_image(LINKTYPE_ETHERNET, snaplen, frames)
+}
+
+fn pcap_image(link_type: u32, snaplen: u32, frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
     // Little-endian throughout, like the captures tcpdump writes on x86.
     let mut out = MAGIC_MICROSECONDS.to_le_bytes().to_vec();
     out.extend_from_slice(&VERSION.0.to_le_bytes());
     out.extend_from_slice(&VERSION.1.to_le_bytes());
     // Time zone offset and accuracy are always zero.
-    for word in [0, 0, SNAPLEN, link_type] {
+    for word in [0, 0, snaplen, link_type] {
         out.extend_from_slice(&word.to_le_bytes());
     }
     for (ts_ns, frame) in frames {
         let len = u32::try_from(frame.len()).expect("frame too long");
+        let kept = len.min(snaplen);
         let sec = u32::try_from(ts_ns / 1_000_000_000).expect("timestamp beyond 2106");
         let usec = (ts_ns % 1_000_000_000 / 1_000) as u32;
-        for word in [sec, usec, len, len] {
+        for word in [sec, usec, kept, len] {
             out.extend_from_slice(&word.to_le_bytes());
         }
-        out.extend_from_slice(frame);
+        out.extend_from_slice(&frame[..kept as usize]);
     }
     out
 }

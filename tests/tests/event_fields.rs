@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use fault_common::parse::PPTP_MAX_MESSAGES;
 use fault_common::{
     Event,
     event::{NAME_OK, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST, NCP_HAS_SUBFUNCTION, RR_OK},
@@ -414,7 +415,8 @@ fn every_event_field_matches_tshark() {
             failures.extend(c.failures);
             checked += 1;
         }
-        if pptp_index != messages.len() {
+        // Past the parser's bound, the rest of a segment gives no event.
+        if pptp_index != messages.len().min(PPTP_MAX_MESSAGES) {
             failures.push(format!(
                 "{}: {pptp_index} PPTP events for {} whole control messages",
                 samples[i].name,

@@ -268,17 +268,36 @@ pub(crate) fn build_and_write_capture() -> anyhow::Result<(PathBuf, PathBuf, usi
 
 fn bench(repeat: u32, against: Option<PathBuf>) -> anyhow::Result<()> {
     let (faultd, pcap, _) = build_and_write_capture()?;
-    let out = root().join("target/bench.json");
-    let mut cmd = Command::new(&faultd);
-    cmd.arg("bench")
-        .arg(&pcap)
-        .args(["--repeat", &repeat.to_string(), "--json-out"])
-        .arg(&out);
-    if let Some(a) = against {
-        cmd.arg("--against").arg(a);
+    // The same samples as a monitoring host receives them from a virtual switch: the
+    // tunnel path's cost, class by class, next to the bare one.
+    let tunnelled = root().join("target/demo/every-class-vxlan.pcap");
+    let vxlan = fault_tests::tunnel::Tunnel::Vxlan {
+        outer_v6: false,
+        vni: 42,
+    };
+    let frames: Vec<(u64, Vec<u8>)> = fault_tests::catalogue()
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let ts = 1_700_000_000_000_000_000 + i as u64 * 1_000_000;
+            (ts, fault_tests::tunnel::wrap(vxlan, &s.frame))
+        })
+        .collect();
+    fault_tests::write_pcap(&tunnelled, &frames)?;
+    for (pcap, json) in [(&pcap, "bench.json"), (&tunnelled, "bench-vxlan.json")] {
+        println!("\n== faultd bench {}\n", pcap.display());
+        let out = root().join("target").join(json);
+        let mut cmd = Command::new(&faultd);
+        cmd.arg("bench")
+            .arg(pcap)
+            .args(["--repeat", &repeat.to_string(), "--json-out"])
+            .arg(&out);
+        if let Some(a) = &against {
+            cmd.arg("--against").arg(a);
+        }
+        run(&mut cmd)?;
+        println!("JSON: {}", out.display());
     }
-    run(&mut cmd)?;
-    println!("JSON: {}", out.display());
     println!("\n== cargo bench -p fault-user --bench detectors\n");
     run(cargo().args([
         "bench",
