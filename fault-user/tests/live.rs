@@ -11,6 +11,7 @@ use fault_tests::{
     daemon::{Daemon, Scrape, has_xdp, unique},
     netbios::{NbName, nbns, registration_flood},
     netns::{Netns, Veth, is_root, send_frames},
+    tunnel::{Tunnel, wrap},
 };
 use fault_user::engine::{Engine, user::UserEngine};
 
@@ -48,6 +49,11 @@ fn assert_counts(s: &Scrape, want: &fault_common::Stats, what: &str) {
         s.u64("faultd_malformed_frames_total"),
         want.malformed,
         "{what}: malformed"
+    );
+    assert_eq!(
+        s.u64("faultd_truncated_frames_total"),
+        want.truncated,
+        "{what}: truncated"
     );
     assert_eq!(s.u64("faultd_events_total"), want.events, "{what}: events");
     for c in Class::ALL {
@@ -146,6 +152,51 @@ fn counts_every_class_exactly_as_sent_in_native_and_skb_mode() {
         assert!(out.status.success());
         assert!(!pin.exists(), "{mode}: detach removes the pins");
     }
+}
+
+/// A monitoring host receives mirrored traffic in tunnels: each frame counts live as the
+/// frame it carries (classes, events, nothing malformed), whatever carried it.
+#[test]
+fn tunnelled_and_mirrored_frames_count_live_as_the_frames_they_carry() {
+    if !root_or_skip("tunnelled_and_mirrored_frames_count_live") {
+        return;
+    }
+    // Room for the largest tunnel header (ERSPAN III with its subheader over IPv4: 58).
+    let bare: Vec<Vec<u8>> = frames().into_iter().filter(|f| f.len() <= 1450).collect();
+    let want = offline(&bare);
+    let (a, b) = (Netns::new("ua").unwrap(), Netns::new("ub").unwrap());
+    let veth = Veth::new(&a, &b, 1500).unwrap();
+    let (addr, pin) = unique("tunnels");
+    let d = Daemon::start(
+        Path::new(FAULTD),
+        &a,
+        addr,
+        &["--iface", &veth.a, "--pin-path", pin.to_str().unwrap()],
+    )
+    .unwrap();
+    let mut sent = fault_common::Stats::default();
+    for tunnel in [
+        Tunnel::Vxlan {
+            outer_v6: false,
+            vni: 7,
+        },
+        Tunnel::Erspan3 { subheader: true },
+        Tunnel::GreIp {
+            outer_v6: true,
+            checksum: false,
+            key: Some(1),
+            seq: None,
+        },
+    ] {
+        let carried: Vec<Vec<u8>> = bare.iter().map(|f| wrap(tunnel, f)).collect();
+        assert_eq!(send_frames(&b, &veth.b, &carried).unwrap(), carried.len());
+        sent.add(&want);
+        let s = d.scrape_until(|s| s.frames_seen() >= sent.frames).unwrap();
+        assert_counts(&s, &sent, &format!("{tunnel:?}"));
+    }
+    let (status, log) = d.stop().unwrap();
+    assert!(status.success(), "exit {status}\n{log}");
+    assert!(detach(pin.to_str().unwrap()).status.success());
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! carried in a tunnel), and what phase 2 needs of it (tags, the group-address bit, the
 //! IPX framing) goes in the [`Triage`].
 
-use super::{Malformed, Packet, Triage, Verdict, Walk, ip};
+use super::{Malformed, Packet, Triage, Walk, ip};
 use crate::event::{Family, IpxEncap, LINK_GROUP_DST};
 
 const ETH_HLEN: usize = 14;
@@ -23,37 +23,27 @@ const MAX_VLAN_TAGS: usize = 2;
 const PPP_IPV4: u16 = 0x0021;
 const PPP_IPV6: u16 = 0x0057;
 
-/// True when the frame may be watched; `w.t` then says where phase 2 starts. A tunnel
-/// that carries Ethernet (see [`super::tunnel`]) brings the walk back here once, for the
-/// inner frame, which may not tunnel again. Not inlined: in BPF the walk's stack frame
-/// then stays out of the XDP function's, which is on phase 2's deepest call chain.
-#[inline(never)]
+/// True when the frame may be watched; `w.t` then says where phase 2 starts.
+#[inline(always)]
 pub(super) fn walk<P: Packet + ?Sized>(w: &mut Walk<P>) -> Result<bool, Malformed> {
-    let mut eth = 0;
-    for outer in [true, false] {
-        let (off, v6) = match link(w, eth)? {
-            Link::Ip(off, v6) => (off, v6),
-            Link::Done(watched) => return Ok(watched),
-        };
-        match ip::network(w, off, v6, outer)? {
-            Verdict::Ethernet => eth = w.t.off as usize,
-            v => return Ok(v == Verdict::Watched),
-        }
+    match link(w, 0)? {
+        Link::Ip(off, v6) => ip::network(w, off, v6),
+        Link::Done(watched) => Ok(watched),
     }
-    Ok(false)
 }
 
-enum Link {
+pub(super) enum Link {
     /// An IP header at this offset (IPv6 when true).
     Ip(usize, bool),
     /// Nothing more to walk: whether the frame is watched.
     Done(bool),
 }
 
-/// The Ethernet frame at `eth`. Its tags and group bit are the ones events carry: for a
-/// mirrored or bridged frame, the inner frame's, which are the original traffic's.
+/// The Ethernet frame at `eth`: at 0, or inside a tunnel (see [`super::tunnel`]). Its tags
+/// and group bit are the ones events carry: for a mirrored or bridged frame, the inner
+/// frame's, which are the original traffic's.
 #[inline(always)]
-fn link<P: Packet + ?Sized>(w: &mut Walk<P>, eth: usize) -> Result<Link, Malformed> {
+pub(super) fn link<P: Packet + ?Sized>(w: &mut Walk<P>, eth: usize) -> Result<Link, Malformed> {
     let mut ethertype = w.rd.be16(eth + 12)?;
     w.t.link = w.rd.u8(eth)? & LINK_GROUP_DST;
     w.t.vlans = 0;
@@ -95,6 +85,7 @@ fn ipx(t: &mut Triage, off: usize, encap: IpxEncap) -> bool {
 
 /// 802.3 frame: the two bytes after the length tell raw IPX (`FF FF`, the IPX checksum),
 /// 802.2 LLC with the NetWare SAP (`E0 E0 03`) and SNAP carrying type 0x8137.
+#[inline(always)]
 fn ieee8023<P: Packet + ?Sized>(w: &mut Walk<P>, off: usize, len: usize) -> bool {
     w.end_of(off + len, w.rd.len());
     let Ok(llc) = w.rd.bytes::<3>(off) else {

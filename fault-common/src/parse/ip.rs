@@ -4,7 +4,11 @@
 //! Phase 1 walks the headers ([`network`]); phase 2 only copies the innermost header's
 //! addresses ([`addresses`]), from the offset phase 1 left in the [`Triage`].
 
-use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink, Verdict, Walk, l4};
+use super::{
+    Ctx, Malformed, Packet, Parsed, Reader, Sink, Verdict, Walk,
+    eth::{self, Link},
+    l4,
+};
 use crate::event::Family;
 
 const MAX_IPV6_EXT_HEADERS: usize = 4;
@@ -16,20 +20,20 @@ const IPPROTO_IPV6: u8 = 41;
 /// the IP payload; `None` when there is nothing to follow (a fragment).
 type Next = Option<(u8, usize, usize)>;
 
-/// The network layer: an IP header, then whether the transport is one faultd watches. When
-/// `tunnels`, one tunnel is followed: IP-in-IP (4in4, 6in4, 4in6, 6in6) and GRE carrying IP
-/// here, in a loop rather than by recursion (BPF has none), so a tunnel costs the verifier
-/// a second header parse, not a second copy of everything after it; a tunnel carrying
-/// Ethernet goes back to the link layer. Records carry the inner addresses. Not inlined:
-/// in BPF its stack frame then stays out of the XDP function's, which is on phase 2's
-/// deepest call chain (512 bytes in all).
+/// The network layer: an IP header, then whether the transport is one faultd watches. One
+/// tunnel is followed: IP-in-IP (4in4, 6in4, 4in6, 6in6) and GRE carrying IP here, in a
+/// loop rather than by recursion (BPF has none), so a tunnel costs the verifier a second
+/// header parse, not a second copy of everything after it; a tunnel carrying Ethernet
+/// walks the inner frame's link layer here too. Records carry the inner addresses. Not
+/// inlined: in BPF its stack frame then stays out of the XDP function's, which is on phase
+/// 2's deepest call chain (512 bytes in all).
 #[inline(never)]
 pub(super) fn network<P: Packet + ?Sized>(
     w: &mut Walk<P>,
     mut off: usize,
     mut v6: bool,
-    mut tunnels: bool,
-) -> Result<Verdict, Malformed> {
+) -> Result<bool, Malformed> {
+    let mut tunnels = true;
     for _ in 0..2 {
         w.t.net = off as u32;
         w.t.layer = if v6 {
@@ -39,7 +43,7 @@ pub(super) fn network<P: Packet + ?Sized>(
         };
         let next = if v6 { ipv6(w, off)? } else { ipv4(w, off)? };
         let Some((proto, l4, end)) = next else {
-            return Ok(Verdict::Unwatched);
+            return Ok(false);
         };
         (off, v6) = match proto {
             IPPROTO_IPIP if tunnels => (l4, false),
@@ -49,16 +53,43 @@ pub(super) fn network<P: Packet + ?Sized>(
                 w.t.off = l4 as u32;
                 w.t.end = end as u32;
                 match l4::watched(w, proto, l4, end, tunnels)? {
+                    Verdict::Unwatched => return Ok(false),
+                    Verdict::Watched => return Ok(true),
                     Verdict::Ipv4 => (w.t.off as usize, false),
                     Verdict::Ipv6 => (w.t.off as usize, true),
-                    v => return Ok(v),
+                    Verdict::Ethernet => match eth::link(w, w.t.off as usize)? {
+                        Link::Ip(off, v6) => converge(w.t, off, v6),
+                        Link::Done(watched) => return Ok(watched),
+                    },
                 }
             }
         };
         tunnels = false;
     }
     // Not reached: the inner header may not tunnel again.
-    Ok(Verdict::Unwatched)
+    Ok(false)
+}
+
+/// `(off, v6)`, passed through the triage's memory: the inner link layer's many paths
+/// (tags, PPPoE) then reach the inner IP header as one state in the verifier's eyes,
+/// rather than each walking it again. Free outside BPF.
+#[inline(always)]
+fn converge(t: &mut super::Triage, off: usize, v6: bool) -> (usize, bool) {
+    #[cfg(target_arch = "bpf")]
+    // SAFETY: plain fields of memory borrowed exclusively.
+    unsafe {
+        core::ptr::write_volatile(&mut t.off, off as u32);
+        core::ptr::write_volatile(&mut t.proto, u8::from(v6));
+        (
+            core::ptr::read_volatile(&t.off) as usize,
+            core::ptr::read_volatile(&t.proto) != 0,
+        )
+    }
+    #[cfg(not(target_arch = "bpf"))]
+    {
+        let _ = t;
+        (off, v6)
+    }
 }
 
 fn ipv4<P: Packet + ?Sized>(w: &mut Walk<P>, off: usize) -> Result<Next, Malformed> {
