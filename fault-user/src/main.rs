@@ -44,7 +44,8 @@ enum Command {
     /// Watch live interfaces: attach the XDP program, run the detectors, serve /metrics
     /// and /api/faults (root or CAP_BPF + CAP_NET_ADMIN). SIGINT/SIGTERM detach.
     Run(RunArgs),
-    /// Remove what `faultd run --keep-attached` left: the attachments and the pinned maps.
+    /// Remove what `faultd run --keep-attached` left: the attachments and the pinned maps
+    /// (refused while a faultd runs on that pin path).
     Detach(DetachArgs),
     /// Measure the XDP program per frame of a capture, by class, next to an empty XDP
     /// program (BPF_PROG_TEST_RUN; root or CAP_BPF).
@@ -60,7 +61,9 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
     xdp_mode: ModeArg,
     /// Where the maps (and kept attachments) are pinned, on a BPF file system; the
-    /// layout version is a directory below it.
+    /// layout version is a directory below it. One daemon per DIR (it is locked while
+    /// faultd runs); DIR and the directories between it and the mount must be faultd's
+    /// user's and not writable by group or others.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_PIN_PATH)]
     pin_path: PathBuf,
     /// Leave the program attached, counting, when faultd stops (`faultd detach` removes it).
@@ -69,7 +72,8 @@ struct RunArgs {
     /// Address of the /metrics and /api/faults server.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:10137")]
     listen: SocketAddr,
-    /// Append every fault record to FILE as a JSON line.
+    /// Append every fault record to FILE as a JSON line, whole or not at all: records the
+    /// file cannot take (a full disk) wait, up to 4096, and are written in order when it can.
     #[arg(long, value_name = "FILE")]
     fault_log: Option<PathBuf>,
     #[command(flatten)]

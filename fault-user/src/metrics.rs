@@ -58,6 +58,9 @@ pub struct Metrics {
     late_events: Counter,
     leaked_ports: Gauge,
     attached: Family<AttachLabel, Gauge>,
+    fault_log_write_errors: Counter,
+    fault_log_queued: Gauge,
+    fault_log_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -86,6 +89,9 @@ impl Metrics {
             late_events: Counter::default(),
             leaked_ports: Gauge::default(),
             attached: Family::default(),
+            fault_log_write_errors: Counter::default(),
+            fault_log_queued: Gauge::default(),
+            fault_log_dropped: Counter::default(),
             registry: Registry::default(),
         };
         registry
@@ -190,8 +196,31 @@ impl Metrics {
             .register(
                 "xdp_attached",
                 "1 for each interface faultd's XDP program is attached to, with the XDP mode \
-                 (native or skb) the driver accepted.",
+                 (native or skb) the driver accepted; 0 while a watched interface is gone.",
                 m.attached.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "fault_log_write_errors_total",
+                "Writes to the --fault-log file that failed (a full disk, an I/O error); the \
+                 record is held back and written once the file takes it.",
+                m.fault_log_write_errors.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "fault_log_queued_records",
+                "Fault records held back because the --fault-log file could not take them.",
+                m.fault_log_queued.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "fault_log_dropped_total",
+                "Fault records never written to the --fault-log file: more were held back \
+                 than it keeps (still served by /api/faults and counted in faults_total).",
+                m.fault_log_dropped.clone(),
             )
             .expect("unique");
         // A gauge at 1 rather than an OpenMetrics info: the Prometheus text format has none.
@@ -260,14 +289,29 @@ impl Metrics {
             .set(i64::try_from(ports).unwrap_or(i64::MAX));
     }
 
-    pub fn attached(&self, iface: &str, mode: &'static str) {
+    pub fn attached(&self, iface: &str, mode: &'static str, attached: bool) {
         self.attached.with_or_new(
             &AttachLabel {
                 iface: iface.to_owned(),
                 mode,
             },
-            |g| g.set(1),
+            |g| g.set(i64::from(attached)),
         );
+    }
+
+    /// A write to the fault log failed; `queued` records now wait for it.
+    pub fn fault_log_failed(&self, queued: usize) {
+        self.fault_log_write_errors.inc();
+        self.set_fault_log_queued(queued);
+    }
+
+    pub fn set_fault_log_queued(&self, queued: usize) {
+        self.fault_log_queued
+            .set(i64::try_from(queued).unwrap_or(i64::MAX));
+    }
+
+    pub fn fault_log_dropped(&self) {
+        self.fault_log_dropped.inc();
     }
 
     /// The exposition in the format the scraper prefers (`Accept`), and its content type.
@@ -349,7 +393,9 @@ mod tests {
         };
         stats.classes[Class::IpxRip as usize] = 5;
         m.set_kernel(&stats, 3);
-        m.attached("eth0", "native");
+        m.attached("eth0", "native", true);
+        m.attached("eth1", "skb", true);
+        m.attached("eth1", "skb", false);
         let (text, ct) = m.encode(None);
         assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8");
         for kind in FaultKind::CATALOGUE {
@@ -369,6 +415,14 @@ mod tests {
         assert!(text.contains("faultd_flows_capacity 65536\n"), "{text}");
         assert!(
             text.contains("faultd_xdp_attached{iface=\"eth0\",mode=\"native\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("faultd_xdp_attached{iface=\"eth1\",mode=\"skb\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("faultd_fault_log_write_errors_total 0\n"),
             "{text}"
         );
         assert!(text.contains("faultd_build_info{version=\""), "{text}");

@@ -8,7 +8,7 @@ use std::{net::Ipv4Addr, path::Path, process::Command};
 use fault_common::class::Class;
 use fault_tests::{
     Carrier, Eth, Network, catalogue,
-    daemon::{Daemon, Scrape, has_xdp, unique},
+    daemon::{Daemon, Scrape, has_xdp, pins_left, unique},
     netbios::{NbName, nbns, registration_flood},
     netns::{Netns, Veth, is_root, send_frames},
     tunnel::{Tunnel, wrap},
@@ -72,20 +72,6 @@ fn detach(pin: &str) -> std::process::Output {
         .args(["detach", "--pin-path", pin])
         .output()
         .unwrap()
-}
-
-/// Everything still under a pin path.
-fn pins_left(p: &Path) -> Vec<String> {
-    let Ok(d) = std::fs::read_dir(p) else {
-        return Vec::new();
-    };
-    d.flatten()
-        .flat_map(|e| {
-            let mut v = vec![e.path().display().to_string()];
-            v.extend(pins_left(&e.path()));
-            v
-        })
-        .collect()
 }
 
 #[test]

@@ -229,3 +229,52 @@ pub fn has_xdp(ns: &Netns, iface: &str) -> bool {
         })
         .unwrap_or(false)
 }
+
+/// Everything under a pin path, depth first, as `find` lists it (empty when it is absent).
+pub fn pins_left(p: &Path) -> Vec<String> {
+    let Ok(d) = fs::read_dir(p) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = d
+        .flatten()
+        .flat_map(|e| {
+            let mut v = vec![e.path().display().to_string()];
+            v.extend(pins_left(&e.path()));
+            v
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `faultd run ARGS` inside `ns`, expected to refuse to start: its exit code and stderr.
+/// One still running after 20 s was not refused: it is killed and the test fails.
+#[track_caller]
+pub fn run_refused(faultd: &Path, ns: &Netns, args: &[&str]) -> (Option<i32>, String) {
+    let stderr = std::env::temp_dir().join(format!(
+        "faultd-refused-{}-{}.log",
+        std::process::id(),
+        NEXT_REFUSED.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut child = ns
+        .command(faultd)
+        .arg("run")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&stderr).expect("a temp file"))
+        .spawn()
+        .expect("faultd starts");
+    let status = wait_for(Duration::from_secs(20), || child.try_wait().ok().flatten());
+    let log = fs::read_to_string(&stderr).unwrap_or_default();
+    let _ = fs::remove_file(&stderr);
+    match status {
+        Some(s) => (s.code(), log),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("faultd run {} was not refused:\n{log}", args.join(" "));
+        }
+    }
+}
+
+static NEXT_REFUSED: AtomicU16 = AtomicU16::new(0);

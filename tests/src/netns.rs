@@ -183,25 +183,41 @@ impl Veth {
     /// "Peer MTU is too large to set XDP"); faultd's programs are `frags`, so any MTU works.
     pub fn new(ns_a: &Netns, ns_b: &Netns, mtu: u32) -> io::Result<Veth> {
         let (a, b) = veth_names(std::process::id(), next_id());
-        let mtu = mtu.to_string();
-        #[rustfmt::skip]
-        ip(&[
-            "link", "add", &a, "mtu", &mtu, "netns", ns_a.name(),
-            "type", "veth", "peer", "name", &b, "mtu", &mtu, "netns", ns_b.name(),
-        ])?;
-        // From here on, drop (or the namespaces' deletion) removes the pair.
         let veth = Veth {
             a,
             b,
             ns_a: ns_a.name().to_owned(),
         };
-        for (ns, ifname) in [(ns_a, &veth.a), (ns_b, &veth.b)] {
+        veth.create(ns_a, ns_b, mtu)?;
+        Ok(veth)
+    }
+
+    /// Deletes the pair, as `ip link del` does; [`Veth::recreate`] makes it again.
+    pub fn delete(&self) -> io::Result<()> {
+        ip(&["-n", &self.ns_a, "link", "del", &self.a])
+    }
+
+    /// Makes the pair again after [`Veth::delete`]: the same names, in the same namespaces
+    /// (new interfaces, with new indexes).
+    pub fn recreate(&self, ns_a: &Netns, ns_b: &Netns, mtu: u32) -> io::Result<()> {
+        self.create(ns_a, ns_b, mtu)
+    }
+
+    fn create(&self, ns_a: &Netns, ns_b: &Netns, mtu: u32) -> io::Result<()> {
+        let mtu = mtu.to_string();
+        #[rustfmt::skip]
+        ip(&[
+            "link", "add", &self.a, "mtu", &mtu, "netns", ns_a.name(),
+            "type", "veth", "peer", "name", &self.b, "mtu", &mtu, "netns", ns_b.name(),
+        ])?;
+        // From here on, drop (or the namespaces' deletion) removes the pair.
+        for (ns, ifname) in [(ns_a, &self.a), (ns_b, &self.b)] {
             disable_ipv6(ns, ifname)?;
         }
-        for (ns, ifname) in [(ns_a, &veth.a), (ns_b, &veth.b)] {
+        for (ns, ifname) in [(ns_a, &self.a), (ns_b, &self.b)] {
             ip(&["-n", ns.name(), "link", "set", ifname, "up"])?;
         }
-        Ok(veth)
+        Ok(())
     }
 }
 

@@ -3,11 +3,24 @@
 //! `--keep-attached`, one link per interface (`link-<mode>-<iface>`), so the program keeps
 //! counting while no daemon runs. The layout version in the path means a daemon never
 //! opens a map it cannot read.
+//!
+//! The pin path belongs to one daemon at a time: `faultd run` holds an exclusive `flock`
+//! on its directory for its lifetime (bpffs holds no regular files, so the directory
+//! itself is the lock), and `faultd detach` takes the same lock. The directory and those
+//! between it and the bpffs mount must be faultd's user's and writable by no one else:
+//! bpffs is often mounted 1777, and another user's directory would let them remove or
+//! swap faultd's pins.
 
 use std::{
+    collections::BTreeSet,
     error::Error as StdError,
-    ffi::CString,
-    fs, io,
+    ffi::{CString, OsString},
+    fs::{self, DirBuilder},
+    io,
+    os::{
+        fd::{AsRawFd as _, OwnedFd},
+        unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _},
+    },
     path::{Path, PathBuf},
 };
 
@@ -79,6 +92,29 @@ pub enum AttachError {
         #[source]
         source: io::Error,
     },
+    #[error(
+        "{} is in use by another faultd{}: one daemon per pin path; stop that one, or give \
+         this one another --pin-path",
+        path.display(),
+        held_by(*.pid)
+    )]
+    Locked { path: PathBuf, pid: Option<u32> },
+    #[error(
+        "{} is in use by a running faultd{}: stop it first, then detach",
+        path.display(),
+        held_by(*.pid)
+    )]
+    InUse { path: PathBuf, pid: Option<u32> },
+    #[error(
+        "{} {why}: another user could remove or replace faultd's pins; remove it (or fix \
+         its owner and mode) or choose another --pin-path",
+        path.display()
+    )]
+    Unsafe { path: PathBuf, why: String },
+}
+
+fn held_by(pid: Option<u32>) -> String {
+    pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
 }
 
 impl AttachError {
@@ -97,9 +133,11 @@ pub struct Pins {
 
 impl Pins {
     pub fn new(root: &Path) -> Self {
+        // Absolute, so the directories up to the bpffs mount can be walked.
+        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_owned());
         Pins {
-            root: root.to_owned(),
             dir: root.join(format!("v{LAYOUT_VERSION}")),
+            root,
         }
     }
 
@@ -107,9 +145,12 @@ impl Pins {
         &self.dir
     }
 
-    /// Checks the root is on bpffs (creating it there if needed): pinning anywhere else
-    /// fails with an error that does not say why.
-    pub fn prepare(&self) -> Result<(), AttachError> {
+    /// Takes the pin path for this daemon: checks it is on bpffs (mounting bpffs on
+    /// `/sys/fs/bpf` if nothing is mounted there), that faultd's user owns it and the
+    /// directories between it and the mount, creates what is missing, and locks it. The
+    /// guard holds the lock; until [`PinGuard::started`], dropping it also removes what
+    /// this run pinned or created, so a refused start leaves the pin path as it found it.
+    pub fn prepare(&self) -> Result<PinGuard, AttachError> {
         let mut probe = self.root.as_path();
         while !probe.exists() {
             probe = probe.parent().unwrap_or(Path::new("/"));
@@ -120,12 +161,58 @@ impl Pins {
             if !(self.root.starts_with(standard) && mount_bpffs(standard) && is_bpffs(standard)) {
                 return Err(AttachError::NotBpffs(self.root.clone()));
             }
-            log::info!("mounted a BPF file system on {BPFFS}");
+            log::info!("mounted a BPF file system on {BPFFS} (mode 0700)");
+            probe = standard;
         }
-        fs::create_dir_all(&self.dir).map_err(|source| AttachError::Pin {
-            path: self.dir.clone(),
+        let mount = mount_point(probe).map_err(|source| AttachError::Pin {
+            path: probe.to_owned(),
             source,
-        })
+        })?;
+        // Below the mount, down to the pin path: each checked, or created faultd's own.
+        let mut chain: Vec<&Path> = self
+            .root
+            .ancestors()
+            .take_while(|p| *p != mount && p.starts_with(&mount))
+            .collect();
+        chain.reverse();
+        let mut guard = PinGuard {
+            lock: None,
+            dir: self.dir.clone(),
+            created: None,
+            found: BTreeSet::new(),
+            started: false,
+        };
+        for d in chain {
+            guard.own_dir(d)?;
+        }
+        // A bounded retry: `faultd detach` may remove the directory between our opening
+        // and locking it, and a lock on a removed directory guards nothing.
+        for _ in 0..3 {
+            let fd = open_dir(&self.root)?;
+            if let Err(e) = try_lock(&fd) {
+                return Err(if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                    AttachError::Locked {
+                        path: self.root.clone(),
+                        pid: lock_holder(&fd),
+                    }
+                } else {
+                    pin_err(&self.root)(e)
+                });
+            }
+            if same_inode(&fd, &self.root) {
+                guard.lock = Some(fd);
+                break;
+            }
+            guard.own_dir(&self.root)?;
+        }
+        if guard.lock.is_none() {
+            return Err(pin_err(&self.root)(io::Error::other(
+                "removed and created again while faultd was locking it; try again",
+            )));
+        }
+        guard.own_dir(&self.dir)?;
+        guard.found = entries(&self.dir).map_err(pin_err(&self.dir))?;
+        Ok(guard)
     }
 
     /// Makes the loader open the pinned maps, or create and pin them the first time.
@@ -170,20 +257,192 @@ fn mode_name(s: &str) -> Option<&'static str> {
     }
 }
 
+/// The pin directory, held by this daemon: the lock lives as long as the guard.
+pub struct PinGuard {
+    /// The pin path's directory, `flock`ed exclusively.
+    lock: Option<OwnedFd>,
+    /// The layout version's directory.
+    dir: PathBuf,
+    /// The topmost directory this run created.
+    created: Option<PathBuf>,
+    /// What `dir` held when the lock was taken.
+    found: BTreeSet<OsString>,
+    started: bool,
+}
+
+impl PinGuard {
+    /// The daemon is running: what it pinned is state now, kept when it stops.
+    pub fn started(&mut self) {
+        self.started = true;
+    }
+
+    /// Checks that `d` is faultd's user's and writable by no one else, or creates it so.
+    fn own_dir(&mut self, d: &Path) -> Result<(), AttachError> {
+        match DirBuilder::new().mode(0o700).create(d) {
+            Ok(()) => {
+                self.created.get_or_insert_with(|| d.to_owned());
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => check_owned(d),
+            Err(e) => Err(pin_err(d)(e)),
+        }
+    }
+}
+
+impl Drop for PinGuard {
+    fn drop(&mut self) {
+        if self.started {
+            return;
+        }
+        // Only under the lock may anything in the directory go: without it, it is another
+        // daemon's.
+        if self.lock.is_some()
+            && let Ok(now) = entries(&self.dir)
+        {
+            for name in now.difference(&self.found) {
+                let _ = fs::remove_file(self.dir.join(name));
+            }
+        }
+        if let Some(top) = &self.created {
+            // Bottom up; remove_dir leaves a directory someone else has filled since.
+            for d in self.dir.ancestors() {
+                match fs::remove_dir(d) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => break,
+                    _ if d == top => break,
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn pin_err(path: &Path) -> impl FnOnce(io::Error) -> AttachError {
+    let path = path.to_owned();
+    move |source| AttachError::Pin { path, source }
+}
+
+/// Refuses a directory another user owns or may write to (or a symbolic link, which
+/// could lead anywhere).
+fn check_owned(d: &Path) -> Result<(), AttachError> {
+    let md = fs::symlink_metadata(d).map_err(pin_err(d))?;
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    let why = if !md.is_dir() {
+        "is not a directory".to_owned()
+    } else if md.uid() != euid {
+        format!(
+            "is owned by uid {}, not by faultd's user (uid {euid})",
+            md.uid()
+        )
+    } else if md.mode() & 0o022 != 0 {
+        format!(
+            "is writable by its group or others (mode {:o})",
+            md.mode() & 0o7777
+        )
+    } else {
+        return Ok(());
+    };
+    Err(AttachError::Unsafe {
+        path: d.to_owned(),
+        why,
+    })
+}
+
+fn entries(d: &Path) -> io::Result<BTreeSet<OsString>> {
+    fs::read_dir(d)?.map(|e| e.map(|e| e.file_name())).collect()
+}
+
+/// The top of the file system `path` is on: its highest ancestor on the same device.
+fn mount_point(path: &Path) -> io::Result<PathBuf> {
+    let path = std::path::absolute(path)?;
+    let dev = fs::metadata(&path)?.dev();
+    let mut top = path.as_path();
+    while let Some(parent) = top.parent()
+        && fs::metadata(parent)?.dev() == dev
+    {
+        top = parent;
+    }
+    Ok(top.to_owned())
+}
+
+fn open_dir(d: &Path) -> Result<OwnedFd, AttachError> {
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(d)
+        .map(OwnedFd::from)
+        .map_err(pin_err(d))
+}
+
+/// An exclusive `flock`, without waiting.
+fn try_lock(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: flock on a descriptor `fd` keeps open.
+    if unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn same_inode(fd: &OwnedFd, path: &Path) -> bool {
+    let Ok(held) = fd
+        .try_clone()
+        .map(fs::File::from)
+        .and_then(|f| f.metadata())
+    else {
+        return false;
+    };
+    fs::symlink_metadata(path).is_ok_and(|now| now.dev() == held.dev() && now.ino() == held.ino())
+}
+
+/// The process holding the `flock` on `fd`'s file, from `/proc/locks` (flock has no call
+/// that says).
+fn lock_holder(fd: &OwnedFd) -> Option<u32> {
+    let md = fd.try_clone().map(fs::File::from).ok()?.metadata().ok()?;
+    let (major, minor) = (libc::major(md.dev()), libc::minor(md.dev()));
+    holder_in(
+        &fs::read_to_string("/proc/locks").ok()?,
+        major,
+        minor,
+        md.ino(),
+    )
+}
+
+/// `/proc/locks` lines read `1: FLOCK  ADVISORY  WRITE 4242 00:29:437487 0 EOF` (the
+/// device in hex); a waiter's line has `->` after the number.
+fn holder_in(locks: &str, major: u32, minor: u32, ino: u64) -> Option<u32> {
+    locks.lines().find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.get(1) != Some(&"FLOCK") {
+            return None;
+        }
+        let (pid, file) = (f.get(4)?, f.get(5)?);
+        let mut parts = file.split(':');
+        let maj = u32::from_str_radix(parts.next()?, 16).ok()?;
+        let min = u32::from_str_radix(parts.next()?, 16).ok()?;
+        let i: u64 = parts.next()?.parse().ok()?;
+        ((maj, min, i) == (major, minor, ino))
+            .then(|| pid.parse().ok())
+            .flatten()
+    })
+}
+
 const BPFFS: &str = "/sys/fs/bpf";
 
 fn mount_bpffs(at: &Path) -> bool {
     let Ok(target) = CString::new(at.as_os_str().as_encoded_bytes()) else {
         return false;
     };
-    // SAFETY: NUL-terminated strings that outlive the call; no data argument.
+    // SAFETY: NUL-terminated strings that outlive the call.
     unsafe {
         libc::mount(
             c"bpf".as_ptr(),
             target.as_ptr(),
             c"bpf".as_ptr(),
             0,
-            std::ptr::null(),
+            // Root's alone: mounted 1777 (as some distributions do), any user could
+            // create the pin directory first.
+            c"mode=0700".as_ptr().cast(),
         ) == 0
     }
 }
@@ -229,6 +488,9 @@ pub fn errno(e: &(dyn StdError + 'static)) -> Option<i32> {
 /// One interface's attachment, owned by this process.
 pub struct Attachment {
     pub iface: String,
+    /// The interface's index when attached: an interface of the same name made later has
+    /// another.
+    pub ifindex: u32,
     pub mode: &'static str,
     /// Whether the attachment was kept from an earlier run (the program was swapped in).
     pub reused: bool,
@@ -262,17 +524,17 @@ impl Drop for Attachment {
     }
 }
 
-fn interface_exists(iface: &str) -> bool {
-    let Ok(c) = CString::new(iface) else {
-        return false;
-    };
+/// The index of the interface named `iface` now, if there is one.
+pub fn ifindex(iface: &str) -> Option<u32> {
+    let c = CString::new(iface).ok()?;
     // SAFETY: a NUL-terminated name; the call reads nothing else.
-    unsafe { libc::if_nametoindex(c.as_ptr()) != 0 }
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
 }
 
 /// Checks every interface exists before anything is loaded or pinned.
 pub fn check_interfaces(ifaces: &[String]) -> Result<(), AttachError> {
-    match ifaces.iter().find(|i| !interface_exists(i)) {
+    match ifaces.iter().find(|i| ifindex(i).is_none()) {
         Some(bad) => Err(AttachError::UnknownInterface(bad.clone())),
         None => Ok(()),
     }
@@ -287,8 +549,9 @@ pub fn attach(
     pins: &Pins,
     keep: bool,
 ) -> Result<Attachment, AttachError> {
+    let index = ifindex(iface).ok_or_else(|| AttachError::UnknownInterface(iface.to_owned()))?;
     if let Some((_, kept_mode, pin)) = pins.kept_links().into_iter().find(|(i, ..)| i == iface) {
-        return reuse(prog, iface, kept_mode, pin);
+        return reuse(prog, iface, index, kept_mode, pin);
     }
     let tries: &[(XdpMode, &'static str)] = match mode {
         ModeArg::Auto => &[(XdpMode::Driver, "native"), (XdpMode::Skb, "skb")],
@@ -305,6 +568,7 @@ pub fn attach(
                 })?;
                 let mut att = Attachment {
                     iface: iface.to_owned(),
+                    ifindex: index,
                     mode: name,
                     reused: false,
                     link: Some(link),
@@ -366,6 +630,7 @@ fn pin_link(att: &mut Attachment, path: PathBuf) -> Result<(), AttachError> {
 fn reuse(
     prog: &mut Xdp,
     iface: &str,
+    ifindex: u32,
     mode: &'static str,
     pin: PathBuf,
 ) -> Result<Attachment, AttachError> {
@@ -386,6 +651,7 @@ fn reuse(
     log::info!("{iface}: took over the attachment kept by an earlier run ({mode} mode)");
     Ok(Attachment {
         iface: iface.to_owned(),
+        ifindex,
         mode,
         reused: true,
         link: Some(link),
@@ -397,13 +663,22 @@ fn reuse(
 /// (all layout versions). Returns what it removed.
 pub fn detach_all(root: &Path) -> Result<Vec<PathBuf>, AttachError> {
     let mut removed = Vec::new();
-    let Ok(versions) = fs::read_dir(root) else {
+    if !root.exists() {
         return Ok(removed);
-    };
-    let pin_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| AttachError::Pin { path, source }
-    };
+    }
+    // Held until everything is removed: a daemon cannot start on a half-removed path.
+    let lock = open_dir(root)?;
+    if let Err(e) = try_lock(&lock) {
+        return Err(if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            AttachError::InUse {
+                path: root.to_owned(),
+                pid: lock_holder(&lock),
+            }
+        } else {
+            pin_err(root)(e)
+        });
+    }
+    let versions = fs::read_dir(root).map_err(pin_err(root))?;
     for v in versions.flatten() {
         let vdir = v.path();
         let name = v.file_name();
@@ -428,4 +703,25 @@ pub fn detach_all(root: &Path) -> Result<Vec<PathBuf>, AttachError> {
     }
     let _ = fs::remove_dir(root);
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_holder_is_read_from_proc_locks() {
+        let locks = "1: POSIX  ADVISORY  WRITE 77 fe:00:437487 0 EOF\n\
+                     2: FLOCK  ADVISORY  WRITE 4242 00:29:437487 0 EOF\n\
+                     2: -> FLOCK  ADVISORY  WRITE 4343 00:29:437487 0 EOF\n\
+                     3: FLOCK  ADVISORY  WRITE 99 00:29:5 0 EOF\n";
+        assert_eq!(holder_in(locks, 0, 0x29, 437_487), Some(4242));
+        assert_eq!(holder_in(locks, 0, 0x29, 5), Some(99));
+        assert_eq!(
+            holder_in(locks, 0xfe, 0, 437_487),
+            None,
+            "POSIX locks are not ours"
+        );
+        assert_eq!(holder_in(locks, 0, 0x2a, 437_487), None);
+    }
 }

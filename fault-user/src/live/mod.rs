@@ -1,9 +1,11 @@
 //! `faultd run`: the live daemon. It attaches the XDP program, feeds the ring buffer's
 //! events to the detectors on packet time (a tick moves the clock on between events),
-//! serves `/metrics` and `/api/faults`, and on SIGINT/SIGTERM detaches what it attached.
+//! serves `/metrics` and `/api/faults`, follows its interfaces as they go and come back,
+//! and on SIGINT/SIGTERM detaches what it attached.
 
 pub mod attach;
 mod http;
+mod links;
 
 use std::{
     io,
@@ -132,7 +134,8 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     // loaded, pinned or attached, so a refused start leaves the machine as it was.
     attach::check_interfaces(&opts.ifaces)?;
     let pins = Pins::new(&opts.pin_path);
-    pins.prepare()?;
+    // Dropped last: on a refused start, it removes what this run pinned.
+    let mut pin_guard = pins.prepare()?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|source| LiveError::Listen {
@@ -168,13 +171,29 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
         .program_mut(PROGRAM_CLASSIFY)
         .and_then(|p| p.try_into().ok())
         .expect("loaded by ebpf::load_with");
-    let mut attached: Vec<Attachment> = Vec::new();
+    // Subscribed before attaching: an interface deleted from here on is noticed.
+    let mut link_events = match links::LinkEvents::open() {
+        Ok(l) => Some(l),
+        Err(e) => {
+            log::warn!(
+                "cannot follow interfaces (netlink: {e}): one deleted and made again is not \
+                 watched again"
+            );
+            None
+        }
+    };
+    let mut watched = Watched {
+        ifaces: Vec::new(),
+        mode: opts.mode,
+        keep: opts.keep_attached,
+        metrics: metrics.clone(),
+    };
     for iface in &opts.ifaces {
-        // On error, `attached` drops: what this run attached is detached again.
+        // On error, `watched` drops: what this run attached is detached again.
         let a = attach::attach(prog, iface, opts.mode, &pins, opts.keep_attached)?;
         log::info!("attached to {} ({} mode)", a.iface, a.mode);
-        metrics.attached(&a.iface, a.mode);
-        attached.push(a);
+        metrics.attached(&a.iface, a.mode, true);
+        watched.ifaces.push((iface.clone(), Some(a)));
     }
     for (iface, mode, _) in pins.kept_links() {
         if !opts.ifaces.contains(&iface) {
@@ -221,10 +240,31 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
         })?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = sigint.recv() => {}
-        _ = sigterm.recv() => {}
-        _ = done_rx => log::error!("the event consumer stopped"),
+    pin_guard.started();
+    let mut done_rx = done_rx;
+    loop {
+        tokio::select! {
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+            _ = &mut done_rx => {
+                log::error!("the event consumer stopped");
+                break;
+            }
+            changes = next_link_change(&mut link_events) => match changes {
+                Ok(changes) => {
+                    for c in changes {
+                        watched.follow(&c, prog, &pins);
+                    }
+                }
+                Err(e) => {
+                    log::warn!(
+                        "no longer following interfaces (netlink: {e}): one deleted and \
+                         made again is not watched again"
+                    );
+                    link_events = None;
+                }
+            },
+        }
     }
     stop.store(true, Ordering::Release);
     let result = tokio::task::spawn_blocking(move || thread.join())
@@ -236,7 +276,7 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     if let Err(e) = log.sync() {
         log::warn!("syncing the fault log: {e}");
     }
-    for a in attached {
+    for a in watched.ifaces.drain(..).filter_map(|(_, a)| a) {
         let (iface, mode) = (a.iface.clone(), a.mode);
         match a.release(opts.keep_attached) {
             Ok(()) if opts.keep_attached => {
@@ -247,6 +287,66 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
         }
     }
     result
+}
+
+/// The next link notification, or never when interfaces are not followed.
+async fn next_link_change(
+    events: &mut Option<links::LinkEvents>,
+) -> io::Result<Vec<links::LinkChange>> {
+    match events {
+        Some(e) => e.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The interfaces named on the command line, each with its attachment while it exists.
+struct Watched {
+    ifaces: Vec<(String, Option<Attachment>)>,
+    mode: ModeArg,
+    keep: bool,
+    metrics: Arc<Metrics>,
+}
+
+impl Watched {
+    /// Brings the watched interfaces a link notification concerns up to date: one that is
+    /// gone (deleted, renamed, moved to another namespace) is detached and its metric set
+    /// to 0; one of a watched name that is there and not attached is attached as at start.
+    fn follow(&mut self, change: &links::LinkChange, prog: &mut Xdp, pins: &Pins) {
+        for (iface, slot) in &mut self.ifaces {
+            let concerned = match change {
+                links::LinkChange::Lost => true,
+                links::LinkChange::Link { index, name } => {
+                    name.as_deref() == Some(iface.as_str())
+                        || slot.as_ref().is_some_and(|a| a.ifindex == *index)
+                }
+            };
+            if !concerned {
+                continue;
+            }
+            let now = attach::ifindex(iface);
+            if let Some(a) = slot.take_if(|a| now != Some(a.ifindex)) {
+                log::warn!(
+                    "{iface} is gone (deleted, renamed or moved to another namespace): not \
+                     watched until an interface of that name is back"
+                );
+                self.metrics.attached(iface, a.mode, false);
+                // Its link went with it; a kept one's pin would only name a dead link.
+                if let Err(e) = a.release(false) {
+                    log::warn!("{iface}: removing the kept attachment: {e}");
+                }
+            }
+            if slot.is_none() && now.is_some() {
+                match attach::attach(prog, iface, self.mode, pins, self.keep) {
+                    Ok(a) => {
+                        log::info!("{iface} is back: attached again ({} mode)", a.mode);
+                        self.metrics.attached(iface, a.mode, true);
+                        *slot = Some(a);
+                    }
+                    Err(e) => log::error!("{iface} is back, but faultd cannot watch it: {e}"),
+                }
+            }
+        }
+    }
 }
 
 fn take<T>(ebpf: &mut aya::Ebpf, name: &'static str) -> Result<T, LiveError>
@@ -329,6 +429,7 @@ impl Consumer {
                     .saturating_sub(TICK_LAG_NS);
                 pipeline.advance(now, &mut faults);
                 self.publish(&mut faults, &pipeline);
+                self.log.retry();
             }
         }
         log::info!("stopping: handling the events still in the ring buffer");
@@ -399,9 +500,7 @@ fn drain(
 fn publish(faults: &mut Vec<Fault>, pipeline: &Pipeline, metrics: &Metrics, log: &FaultLog) {
     for f in faults.drain(..) {
         log::warn!("{}: {}", f.kind, f.summary);
-        if let Err(e) = log.record(&f) {
-            log::error!("{e}");
-        }
+        log.record(&f);
     }
     for (detector, evictions) in pipeline.evictions() {
         metrics.set_evictions(detector, evictions);
