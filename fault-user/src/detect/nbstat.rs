@@ -174,8 +174,15 @@ impl NbstatConnectFailure {
             {
                 self.answered_late.push((dst, src));
             }
-        } else if nb.rtype == TYPE_NBSTAT && nbns::port_137_both(ev) && nbns::unicast(ev) {
+        } else if nb.rtype == TYPE_NBSTAT
+            && nbns::port_137_both(ev)
+            && !flags.broadcast()
+            && nbns::unicast(ev)
+        {
             // Scanners and diagnostic tools send from other ports; the redirector from 137.
+            // A broadcast says so in its flags too, which is all there is to go by where the
+            // link has no addresses (raw IP captures) and the destination is a subnet's
+            // broadcast address.
             self.query((src, dst), nb.txid, ev, false);
         }
     }
