@@ -5,6 +5,7 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::ExitCode,
+    time::Duration,
 };
 
 use anyhow::Context as _;
@@ -69,18 +70,62 @@ struct RunArgs {
     /// Leave the program attached, counting, when faultd stops (`faultd detach` removes it).
     #[arg(long)]
     keep_attached: bool,
-    /// Address of the /metrics and /api/faults server.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:10137")]
-    listen: SocketAddr,
     /// Append every fault record to FILE as a JSON line, whole or not at all: records the
     /// file cannot take (a full disk) wait, up to 4096, and are written in order when it can.
     #[arg(long, value_name = "FILE")]
     fault_log: Option<PathBuf>,
     #[command(flatten)]
+    http: HttpArgs,
+    #[command(flatten)]
     detectors: DetectorArgs,
     /// Also run the test detector (an unanswered NBNS query for FAULTD-CANARY).
     #[arg(long, hide = true)]
     canary: bool,
+}
+
+/// The /metrics and /api/faults server. Each connection is closed when it overstays its
+/// phase: the header timeout from its opening to its first request head, the request
+/// timeout for an answer, the idle timeout between requests on a kept-alive connection.
+#[derive(clap::Args)]
+#[command(next_help_heading = "HTTP server")]
+struct HttpArgs {
+    /// Address of the /metrics and /api/faults server. Anything but loopback shows the
+    /// metrics and fault records to the network: faultd warns unless --web-config-file
+    /// sets up TLS or basic auth.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:10137")]
+    listen: SocketAddr,
+    /// TLS and basic auth, in the Prometheus exporter toolkit's YAML format:
+    /// tls_server_config {cert_file, key_file, client_auth_type, client_ca_file} and
+    /// basic_auth_users {NAME: BCRYPT-HASH}. Any other key, or a file that does not load,
+    /// stops faultd at start (exit 2).
+    #[arg(long, value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
+    /// Open connections at most. At the cap a new connection takes the slot of the one
+    /// that has waited longest for a request (that one is closed), or is closed at once if
+    /// every slot is serving a request; a warning says so at most every 10 s.
+    #[arg(long, value_name = "N", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    http_max_connections: u32,
+    /// From a connection's opening (and TLS handshake) to its first complete request head.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_ns)]
+    http_header_timeout: u64,
+    /// A kept-alive connection's wait for its next complete request head.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration_ns)]
+    http_idle_timeout: u64,
+    /// From a request's head to the last byte of its response.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration_ns)]
+    http_request_timeout: u64,
+}
+
+impl HttpArgs {
+    fn limits(&self) -> live::HttpLimits {
+        live::HttpLimits {
+            max_connections: self.http_max_connections as usize,
+            header_timeout: Duration::from_nanos(self.http_header_timeout),
+            idle_timeout: Duration::from_nanos(self.http_idle_timeout),
+            request_timeout: Duration::from_nanos(self.http_request_timeout),
+        }
+    }
 }
 
 /// The detectors' timeouts and windows; a duration is a number with a unit:
@@ -386,7 +431,9 @@ fn run(r: RunArgs) -> anyhow::Result<()> {
         mode: r.xdp_mode,
         pin_path: r.pin_path,
         keep_attached: r.keep_attached,
-        listen: r.listen,
+        listen: r.http.listen,
+        http: r.http.limits(),
+        web_config: r.http.web_config_file,
         fault_log: r.fault_log,
         detectors: r.detectors.config(),
         canary: r.canary,

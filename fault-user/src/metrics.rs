@@ -32,6 +32,47 @@ struct DetectorLabel {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, fastmetrics::derive::LabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+/// Why faultd closed an HTTP connection itself (the label of
+/// `faultd_http_connections_closed_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpClose {
+    /// No complete request head within the header timeout of the connection's opening.
+    HeaderTimeout,
+    /// A kept-alive connection sent no next request within the idle timeout.
+    IdleTimeout,
+    /// A request not answered in full within the request timeout.
+    RequestTimeout,
+    /// Closed while waiting for a request, to make room for a new connection at the cap.
+    Evicted,
+    /// A new connection closed at once: every slot under the cap was serving a request.
+    Refused,
+}
+
+impl HttpClose {
+    pub const ALL: [HttpClose; 5] = [
+        HttpClose::HeaderTimeout,
+        HttpClose::IdleTimeout,
+        HttpClose::RequestTimeout,
+        HttpClose::Evicted,
+        HttpClose::Refused,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HttpClose::HeaderTimeout => "header_timeout",
+            HttpClose::IdleTimeout => "idle_timeout",
+            HttpClose::RequestTimeout => "request_timeout",
+            HttpClose::Evicted => "evicted",
+            HttpClose::Refused => "refused",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, fastmetrics::derive::LabelSet)]
 struct AttachLabel {
     iface: String,
     mode: &'static str,
@@ -58,6 +99,9 @@ pub struct Metrics {
     late_events: Counter,
     leaked_ports: Gauge,
     attached: Family<AttachLabel, Gauge>,
+    http_connections: Gauge,
+    http_connections_max: Gauge,
+    http_closed: Family<ReasonLabel, Counter>,
     fault_log_write_errors: Counter,
     fault_log_queued: Gauge,
     fault_log_dropped: Counter,
@@ -86,6 +130,9 @@ impl Metrics {
             flows: Gauge::default(),
             faults: Family::default(),
             evictions: Family::default(),
+            http_connections: Gauge::default(),
+            http_connections_max: Gauge::default(),
+            http_closed: Family::default(),
             late_events: Counter::default(),
             leaked_ports: Gauge::default(),
             attached: Family::default(),
@@ -223,6 +270,37 @@ impl Metrics {
                 m.fault_log_dropped.clone(),
             )
             .expect("unique");
+        registry
+            .register(
+                "http_connections",
+                "HTTP connections to /metrics and /api/faults open now.",
+                m.http_connections.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "http_connections_max",
+                "The cap on open HTTP connections (--http-max-connections).",
+                m.http_connections_max.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "http_connections_closed_total",
+                "HTTP connections faultd closed itself: a timeout (header, idle, request), \
+                 or the connection cap (evicted: waiting for a request when a new connection \
+                 needed its slot; refused: new, when every slot was serving a request).",
+                m.http_closed.clone(),
+            )
+            .expect("unique");
+        for reason in HttpClose::ALL {
+            m.http_closed.with_or_new(
+                &ReasonLabel {
+                    reason: reason.name(),
+                },
+                |_| (),
+            );
+        }
         // A gauge at 1 rather than an OpenMetrics info: the Prometheus text format has none.
         let build = Family::<BuildLabel, Gauge>::default();
         build.with_or_new(
@@ -312,6 +390,22 @@ impl Metrics {
 
     pub fn fault_log_dropped(&self) {
         self.fault_log_dropped.inc();
+    }
+
+    pub fn set_http_connections(&self, open: usize, max: usize) {
+        self.http_connections
+            .set(i64::try_from(open).unwrap_or(i64::MAX));
+        self.http_connections_max
+            .set(i64::try_from(max).unwrap_or(i64::MAX));
+    }
+
+    pub fn http_closed(&self, reason: HttpClose) {
+        self.http_closed.with_or_new(
+            &ReasonLabel {
+                reason: reason.name(),
+            },
+            |c| c.inc(),
+        );
     }
 
     /// The exposition in the format the scraper prefers (`Accept`), and its content type.

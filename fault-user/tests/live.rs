@@ -11,6 +11,7 @@ use fault_tests::{
     daemon::{Daemon, Scrape, has_xdp, pins_left, unique},
     netbios::{NbName, nbns, registration_flood},
     netns::{Netns, Veth, is_root, send_frames},
+    prometheus::{self, Prometheus},
     tunnel::{Tunnel, wrap},
 };
 use fault_user::engine::{Engine, user::UserEngine};
@@ -500,27 +501,10 @@ fn bad_interfaces_and_flags_exit_2_and_leave_nothing() {
     }
 }
 
-/// `prometheus` (Debian package; `cargo xtask test` installs it), or a loud skip.
-fn prometheus_or_skip(test: &str) -> bool {
-    let found = ["prometheus", "promtool"].iter().all(|b| {
-        Command::new(b)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if !found {
-        eprintln!(
-            "SKIPPED {test}: prometheus/promtool not installed (apt-get install prometheus; \
-             cargo xtask test does)"
-        );
-    }
-    found
-}
-
 #[test]
 fn a_real_prometheus_scrapes_faultd_and_promtool_accepts_the_exposition() {
     if !root_or_skip("a_real_prometheus_scrapes_faultd")
-        || !prometheus_or_skip("a_real_prometheus_scrapes_faultd")
+        || !prometheus::installed_or_skip("a_real_prometheus_scrapes_faultd")
     {
         return;
     }
@@ -581,41 +565,15 @@ fn a_real_prometheus_scrapes_faultd_and_promtool_accepts_the_exposition() {
     );
     assert!(om.body.ends_with("# EOF\n"));
 
-    let dir = std::env::temp_dir().join(format!("faultd-prom-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let prom_addr = std::net::SocketAddr::from(([127, 0, 0, 1], addr.port() + 1000));
-    std::fs::write(
-        dir.join("prometheus.yml"),
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: faultd\n    \
-             static_configs:\n      - targets: ['{addr}']\n"
-        ),
+    let prom = Prometheus::start(
+        &a,
+        prom_addr,
+        &format!("  - job_name: faultd\n    static_configs:\n      - targets: ['{addr}']\n"),
     )
     .unwrap();
-    let mut prom = a
-        .command("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address={prom_addr}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-        .spawn()
-        .unwrap();
     let query = |q: &str| -> Option<serde_json::Value> {
-        let r = fault_tests::netns::http_get(
-            Some(&a),
-            prom_addr,
-            &format!("/api/v1/query?query={q}"),
-            None,
-        )
-        .ok()?;
-        let v: serde_json::Value = serde_json::from_str(&r.body).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&prom.query(q)?).ok()?;
         let result = v["data"]["result"].as_array()?.clone();
         (!result.is_empty()).then_some(serde_json::Value::Array(result))
     };
@@ -623,8 +581,7 @@ fn a_real_prometheus_scrapes_faultd_and_promtool_accepts_the_exposition() {
     let seen = fault_tests::netns::wait_for(std::time::Duration::from_secs(30), || {
         query("faultd_frames_seen_total")
     });
-    let prom_log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
-    let seen = seen.unwrap_or_else(|| panic!("Prometheus never scraped faultd:\n{prom_log}"));
+    let seen = seen.unwrap_or_else(|| panic!("Prometheus never scraped faultd:\n{}", prom.log()));
     assert_eq!(value(&seen), want.frames);
     let ipx = query("faultd_frames_total%7Bclass%3D%22ipx%22%7D").unwrap();
     assert_eq!(value(&ipx), want.classes[Class::Ipx as usize]);
@@ -636,9 +593,7 @@ fn a_real_prometheus_scrapes_faultd_and_promtool_accepts_the_exposition() {
     );
     let up = query("up%7Bjob%3D%22faultd%22%7D").unwrap();
     assert_eq!(value(&up), 1);
-    let _ = prom.kill();
-    let _ = prom.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(prom);
     d.stop().unwrap();
     detach(pin.to_str().unwrap());
 }

@@ -7,7 +7,7 @@ use std::{
     fs, io,
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, ExitStatus, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     sync::atomic::{AtomicU16, Ordering},
     time::Duration,
 };
@@ -88,21 +88,41 @@ impl<'ns> Daemon<'ns> {
         addr: SocketAddr,
         args: &[&str],
     ) -> io::Result<Daemon<'ns>> {
+        Self::start_with(
+            faultd,
+            ns,
+            addr,
+            args,
+            |_| {},
+            |d| d.get("/metrics", None).is_ok_and(|r| r.status == 200),
+        )
+    }
+
+    /// [`Daemon::start`] with the command adjusted by `prepare` (e.g. resource limits) and
+    /// `ready` saying when it is up (e.g. a TLS listener, which a plain GET cannot ask).
+    pub fn start_with(
+        faultd: &Path,
+        ns: &'ns Netns,
+        addr: SocketAddr,
+        args: &[&str],
+        prepare: impl FnOnce(&mut Command),
+        ready: impl Fn(&Daemon) -> bool,
+    ) -> io::Result<Daemon<'ns>> {
         let stderr = std::env::temp_dir().join(format!(
             "faultd-daemon-{}-{}.log",
             std::process::id(),
             addr.port()
         ));
-        let child = ns
-            .command(faultd)
-            .arg("run")
+        let mut cmd = ns.command(faultd);
+        cmd.arg("run")
             .args(args)
             .arg("--listen")
             .arg(addr.to_string())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(fs::File::create(&stderr)?)
-            .spawn()?;
+            .stderr(fs::File::create(&stderr)?);
+        prepare(&mut cmd);
+        let child = cmd.spawn()?;
         let mut d = Daemon {
             child: Some(child),
             ns,
@@ -113,10 +133,7 @@ impl<'ns> Daemon<'ns> {
             if let Ok(Some(_)) = d.child.as_mut().expect("running").try_wait() {
                 return Some(false);
             }
-            d.get("/metrics", None)
-                .ok()
-                .filter(|r| r.status == 200)
-                .map(|_| true)
+            ready(&d).then_some(true)
         });
         match up {
             Some(true) => Ok(d),

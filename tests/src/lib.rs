@@ -19,7 +19,8 @@
 //! [`pptp`] (control messages, enhanced GRE), [`l2tp`], [`catalogue`], [`scenario`] (timed
 //! fault scenarios), [`tunnel`] (IP-in-IP, GRE, ERSPAN and VXLAN around any frame), [`pcap`],
 //! [`link`] (Ethernet frames re-encapsulated for other link types' captures), [`tshark`],
-//! [`netns`] (namespaces, a veth wire, raw sending and HTTP for live end-to-end tests).
+//! [`netns`] (namespaces, a veth wire, raw sending and HTTP for live end-to-end tests),
+//! [`prometheus`] (a real Prometheus scraping a daemon).
 
 pub mod catalogue;
 pub mod daemon;
@@ -33,6 +34,7 @@ pub mod netbios;
 pub mod netns;
 pub mod pcap;
 pub mod pptp;
+pub mod prometheus;
 pub mod scenario;
 pub mod tshark;
 pub mod tunnel;

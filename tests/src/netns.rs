@@ -567,7 +567,19 @@ fn parse_net_dev(table: &str, ifname: &str) -> Option<LinkCounters> {
 pub struct HttpResponse {
     pub status: u16,
     pub content_type: Option<String>,
+    /// Every header, names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Connect, read and write timeout of [`http_get`]: generous for a local daemon, short enough
@@ -601,22 +613,34 @@ fn get(addr: SocketAddr, path: &str, accept: Option<&str>) -> io::Result<HttpRes
     stream
         .set_write_timeout(Some(HTTP_TIMEOUT))
         .map_err(context)?;
+    let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
+    http_exchange(&mut stream, addr, path, &headers).map_err(context)
+}
+
+/// One `GET path` (`Connection: close`) with extra `headers` over a connected `stream`,
+/// plain or TLS; the caller sets its timeouts.
+pub fn http_exchange(
+    stream: &mut (impl Read + Write),
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> io::Result<HttpResponse> {
     let mut request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: fault-tests\r\nConnection: close\r\n"
     );
-    if let Some(accept) = accept {
-        request.push_str(&format!("Accept: {accept}\r\n"));
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).map_err(context)?;
+    stream.write_all(request.as_bytes())?;
 
     let mut raw = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {
-        let n = stream.read(&mut chunk).map_err(context)?;
+        let n = stream.read(&mut chunk)?;
         raw.extend_from_slice(&chunk[..n]);
         // Stops at the end of the message even if the server keeps the connection open.
-        if let Some(response) = parse_response(&raw, n == 0).map_err(context)? {
+        if let Some(response) = parse_response(&raw, n == 0)? {
             return Ok(response);
         }
     }
@@ -656,11 +680,13 @@ fn parse_response(raw: &[u8], eof: bool) -> io::Result<Option<HttpResponse>> {
         _ => return Err(bad(format!("bad status line {status_line:?}"))),
     };
     let (mut content_type, mut length, mut chunked) = (None, None, false);
+    let mut headers = Vec::new();
     for line in lines {
         let (name, value) = line
             .split_once(':')
             .ok_or_else(|| bad(format!("bad header line {line:?}")))?;
         let value = value.trim();
+        headers.push((name.trim().to_ascii_lowercase(), value.to_owned()));
         match name.trim().to_ascii_lowercase().as_str() {
             "content-type" => content_type = Some(value.to_owned()),
             "content-length" => {
@@ -700,6 +726,7 @@ fn parse_response(raw: &[u8], eof: bool) -> io::Result<Option<HttpResponse>> {
     Ok(Some(HttpResponse {
         status,
         content_type,
+        headers,
         body,
     }))
 }

@@ -386,6 +386,10 @@ fn http_get_inside_a_namespace_and_on_the_host() {
         HttpResponse {
             status: 200,
             content_type: Some("application/json".into()),
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("transfer-encoding".into(), "chunked".into()),
+            ],
             body: r#"{"faults":[1,2,3],"ok":1}"#.into(),
         }
     );

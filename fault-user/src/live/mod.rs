@@ -6,6 +6,7 @@
 pub mod attach;
 mod http;
 mod links;
+pub mod web;
 
 use std::{
     io,
@@ -41,6 +42,8 @@ use crate::{
     metrics::Metrics,
 };
 use attach::{AttachError, Attachment, ModeArg, Pins};
+pub use http::Limits as HttpLimits;
+use web::{WebConfig, WebConfigError};
 
 /// How often packet time moves on when no event comes.
 const TICK: Duration = Duration::from_secs(1);
@@ -54,6 +57,8 @@ pub struct Options {
     pub pin_path: PathBuf,
     pub keep_attached: bool,
     pub listen: SocketAddr,
+    pub web_config: Option<PathBuf>,
+    pub http: HttpLimits,
     pub fault_log: Option<PathBuf>,
     pub detectors: crate::detect::Config,
     pub canary: bool,
@@ -67,6 +72,8 @@ pub enum LiveError {
     Load(#[from] LoadError),
     #[error(transparent)]
     FaultLog(#[from] FaultLogError),
+    #[error(transparent)]
+    WebConfig(#[from] WebConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -88,7 +95,7 @@ impl LiveError {
         match self {
             LiveError::Attach(e) => e.is_users_problem(),
             LiveError::Load(e) => matches!(e, LoadError::Permission | LoadError::NoObject),
-            LiveError::FaultLog(_) | LiveError::Listen { .. } => true,
+            LiveError::FaultLog(_) | LiveError::WebConfig(_) | LiveError::Listen { .. } => true,
             LiveError::Map { .. } | LiveError::Io(_) => false,
         }
     }
@@ -132,16 +139,27 @@ pub fn run(opts: Options) -> Result<(), LiveError> {
 async fn run_async(opts: Options) -> Result<(), LiveError> {
     // Everything that can be wrong with the request is checked before anything is
     // loaded, pinned or attached, so a refused start leaves the machine as it was.
+    let web = match &opts.web_config {
+        Some(file) => WebConfig::load(file)?,
+        None => WebConfig::default(),
+    };
     attach::check_interfaces(&opts.ifaces)?;
+    raise_open_file_limit(opts.http.max_connections);
+    if !opts.listen.ip().is_loopback() && web.tls.is_none() && web.users.is_none() {
+        log::warn!(
+            "--listen {} is not a loopback address and there is neither TLS nor basic auth \
+             (--web-config-file): the metrics and the fault records, with the addresses and \
+             names they carry, are open to the network",
+            opts.listen
+        );
+    }
     let pins = Pins::new(&opts.pin_path);
     // Dropped last: on a refused start, it removes what this run pinned.
     let mut pin_guard = pins.prepare()?;
-    let listener = tokio::net::TcpListener::bind(opts.listen)
-        .await
-        .map_err(|source| LiveError::Listen {
-            addr: opts.listen,
-            source,
-        })?;
+    let listener = http::listen(opts.listen).map_err(|source| LiveError::Listen {
+        addr: opts.listen,
+        source,
+    })?;
     let metrics = Arc::new(Metrics::new());
     let log = Arc::new(FaultLog::open(opts.fault_log.as_deref(), metrics.clone())?);
 
@@ -204,8 +222,14 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
         }
     }
     log::info!(
-        "serving http://{}/metrics and /api/faults; state pinned under {}",
+        "serving {}://{}/metrics and /api/faults{}; state pinned under {}",
+        if web.tls.is_some() { "https" } else { "http" },
         opts.listen,
+        if web.users.is_some() {
+            " (basic auth)"
+        } else {
+            ""
+        },
         pins.dir().display()
     );
 
@@ -215,7 +239,13 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
         log: log.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(http::serve(listener, shared, stop_rx.clone()));
+    let server = http::Server {
+        listener,
+        limits: opts.http,
+        tls: web.tls.map(tokio_rustls::TlsAcceptor::from),
+        users: web.users,
+    };
+    let server = tokio::spawn(http::serve(server, shared, stop_rx.clone()));
 
     // The event path has a thread of its own: neither a scrape (which walks the flow map)
     // nor anything else on the runtime can hold it up, and a blast of events cannot hold
@@ -346,6 +376,53 @@ impl Watched {
                 }
             }
         }
+    }
+}
+
+/// Descriptors faultd needs besides its HTTP connections: maps, programs, links, the
+/// listener, the fault log, the blocking pool's files.
+const FDS_BESIDES_HTTP: u64 = 64;
+
+/// Raises the soft limit on open files to the hard one, so that the connection cap, not
+/// the default soft limit of 1024, is what bounds the HTTP server.
+fn raise_open_file_limit(max_connections: usize) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        log::warn!(
+            "reading the open-file limit: {}",
+            io::Error::last_os_error()
+        );
+        return;
+    }
+    let before = lim.rlim_cur;
+    if lim.rlim_cur < lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+            log::warn!(
+                "raising the open-file limit from {before} to {}: {}",
+                lim.rlim_max,
+                io::Error::last_os_error()
+            );
+            lim.rlim_cur = before;
+        } else {
+            log::info!("open-file limit raised from {before} to {}", lim.rlim_cur);
+        }
+    } else {
+        log::info!("open-file limit: {} (the hard limit)", lim.rlim_cur);
+    }
+    let needed = max_connections as u64 + FDS_BESIDES_HTTP;
+    if lim.rlim_cur < needed {
+        log::warn!(
+            "the open-file limit ({}) is below --http-max-connections + {FDS_BESIDES_HTTP} \
+             ({needed}): it, not the cap, will refuse connections (raise the hard limit, \
+             e.g. LimitNOFILE= in a systemd unit)",
+            lim.rlim_cur
+        );
     }
 }
 
