@@ -81,13 +81,6 @@ pub enum AttachError {
     },
 }
 
-impl AttachError {
-    /// Errors of the user's input or machine (exit status 2), not of faultd.
-    pub fn is_users_problem(&self) -> bool {
-        !matches!(self, AttachError::Attach { .. } | AttachError::Link { .. })
-    }
-}
-
 /// The pin directory of this layout version.
 #[derive(Clone, Debug)]
 pub struct Pins {
