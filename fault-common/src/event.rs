@@ -193,6 +193,20 @@ pub struct NcpBody {
     pub value: [u8; 12],
 }
 
+impl NcpBody {
+    /// The object name's bytes: at most the field, whatever the length says (a record
+    /// from the ring is data, not a promise).
+    pub fn object_name(&self) -> &[u8] {
+        &self.object_name[..usize::from(self.object_name_len).min(self.object_name.len())]
+    }
+
+    /// The property name's bytes, bounded as [`NcpBody::object_name`] is.
+    pub fn property_name(&self) -> &[u8] {
+        let len = usize::from(self.property_name_len).min(self.property_name.len());
+        &self.property_name[..len]
+    }
+}
+
 pub const NCP_HAS_SUBFUNCTION: u8 = 1;
 pub const NCP_HAS_RPV_REQUEST: u8 = 2;
 pub const NCP_HAS_REPLY_VALUE: u8 = 4;

@@ -9,7 +9,7 @@
 
 use std::{
     collections::BTreeMap,
-    path::Path,
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
@@ -117,6 +117,19 @@ struct Figures {
 
 /// Measures every frame of `path`, `repeat` runs per frame and program split over
 /// `rounds` rounds; `against` is another build's XDP object to compare with.
+/// What is wrong with what `faultd bench` was given.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchInputError {
+    #[error("{}: no frames to measure", .0.display())]
+    NoFrames(PathBuf),
+    #[error("--against {}: {source}", path.display())]
+    Against {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 pub fn run(
     path: &Path,
     repeat: u32,
@@ -131,11 +144,9 @@ pub fn run(
     for note in capture.skipped_notes() {
         log::warn!("{note}");
     }
-    anyhow::ensure!(
-        !frames.is_empty(),
-        "{}: no frames to measure",
-        path.display()
-    );
+    if frames.is_empty() {
+        return Err(BenchInputError::NoFrames(path.to_owned()).into());
+    }
     let rounds = rounds.max(1);
     let per_round = repeat.div_ceil(rounds).max(1);
 
@@ -145,8 +156,10 @@ pub fn run(
     ];
     let against_bytes;
     if let Some(p) = against {
-        against_bytes =
-            std::fs::read(p).map_err(|e| anyhow::anyhow!("--against {}: {e}", p.display()))?;
+        against_bytes = std::fs::read(p).map_err(|source| BenchInputError::Against {
+            path: p.to_owned(),
+            source,
+        })?;
         subjects.push(subject("against", &against_bytes, PROGRAM_CLASSIFY)?);
     }
 

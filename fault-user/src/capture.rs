@@ -6,6 +6,8 @@
 //! packets counted (`Capture::skipped`); a whole file of such a type is refused.
 
 use std::fmt;
+use std::fs::File;
+use std::io::Read;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
@@ -135,19 +137,125 @@ impl Endian {
     }
 }
 
+/// How much the reader asks its source for at a time.
+const CHUNK: usize = 64 * 1024;
+/// The longest pcapng block held in memory whole: a section or interface header, or a
+/// packet of an interface faultd reads (a record of at most `MAX_LEN` and room for its
+/// options). Blocks faultd does not read are passed over at any length.
+const MAX_BLOCK: u32 = MAX_LEN + 64 * 1024;
+
+/// A capture's bytes, read from its source through a window that holds the record at hand
+/// and no more: memory stays flat whatever the capture's size. Records are read in file
+/// order, so whatever lies before the offset asked for is let go.
+struct Input {
+    src: Box<dyn Read>,
+    /// The window is `buf[lo..hi]`; the rest is room to read into, kept between reads so
+    /// that a source giving a few bytes per read costs no clearing of fresh memory.
+    buf: Vec<u8>,
+    lo: usize,
+    hi: usize,
+    /// The stream offset of `buf[lo]`.
+    base: usize,
+    /// The source has no more bytes: `end()` is then the stream's length.
+    eof: bool,
+}
+
+impl Input {
+    fn new(src: Box<dyn Read>) -> Input {
+        Input {
+            src,
+            buf: Vec::new(),
+            lo: 0,
+            hi: 0,
+            base: 0,
+            eof: false,
+        }
+    }
+
+    /// The offset just past the bytes read so far.
+    fn end(&self) -> usize {
+        self.base + (self.hi - self.lo)
+    }
+
+    /// Up to `len` bytes from `at`: fewer only where the stream ends. `at` is never before
+    /// the offset of an earlier call.
+    fn get(&mut self, at: usize, len: usize) -> Res<&[u8]> {
+        debug_assert!(at >= self.base && len <= MAX_BLOCK as usize);
+        let want = at + len;
+        while self.end() < want && !self.eof {
+            // Let go of what lies before `at` (all that was read, when `at` is beyond it).
+            let gone = at.min(self.end()) - self.base;
+            self.lo += gone;
+            self.base += gone;
+            // At least a chunk, so small records cost a read per chunk, and at most what
+            // the request needs, so passing over a long block holds no more than a chunk.
+            let n = (want - self.end()).clamp(CHUNK, len.max(CHUNK));
+            if self.buf.len() - self.hi < n {
+                self.buf.copy_within(self.lo..self.hi, 0);
+                (self.lo, self.hi) = (0, self.hi - self.lo);
+                if self.buf.len() - self.hi < n {
+                    self.buf.resize(self.hi + n, 0);
+                }
+            }
+            let got = loop {
+                match self.src.read(&mut self.buf[self.hi..]) {
+                    Ok(got) => break got,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err((self.end(), ErrorKind::Io(e))),
+                }
+            };
+            self.hi += got;
+            self.eof = got == 0;
+        }
+        let from = self.lo + (at - self.base).min(self.hi - self.lo);
+        let to = self.lo + (want - self.base).min(self.hi - self.lo);
+        Ok(&self.buf[from..to])
+    }
+
+    /// `len` bytes from `at`, or a Truncated error blaming the record that begins at `at`.
+    fn take(&mut self, at: usize, len: usize, what: &'static str) -> Res<&[u8]> {
+        let b = self.get(at, len)?;
+        if b.len() < len {
+            return Err(truncated(at, what, len, b.len()));
+        }
+        Ok(b)
+    }
+
+    /// Whether the stream ends at `at`.
+    fn ends_at(&mut self, at: usize) -> Res<bool> {
+        Ok(self.get(at, 1)?.is_empty())
+    }
+
+    /// The last `n` bytes of the `len`-byte record at `at`, passing over the rest without
+    /// holding it; a Truncated error when the stream ends inside the record.
+    fn tail(&mut self, at: usize, len: usize, n: usize, what: &'static str) -> Res<&[u8]> {
+        self.get(at + len - n, n)?;
+        if self.end() < at + len {
+            let available = self.end().saturating_sub(at);
+            return Err(truncated(at, what, len, available));
+        }
+        // Held already: no read.
+        self.get(at + len - n, n)
+    }
+}
+
+fn truncated(at: usize, what: &'static str, needed: usize, available: usize) -> (usize, ErrorKind) {
+    let (needed, available) = (needed as u64, available as u64);
+    (
+        at,
+        ErrorKind::Truncated {
+            what,
+            needed,
+            available,
+        },
+    )
+}
+
 /// `len` bytes from `start`, or a Truncated error blaming the record that begins at `start`.
 fn take<'a>(b: &'a [u8], start: usize, len: usize, what: &'static str) -> Res<&'a [u8]> {
     let available = b.len().saturating_sub(start);
     if available < len {
-        let (needed, available) = (len as u64, available as u64);
-        return Err((
-            start,
-            ErrorKind::Truncated {
-                what,
-                needed,
-                available,
-            },
-        ));
+        return Err(truncated(start, what, len, available));
     }
     Ok(&b[start..start + len])
 }
@@ -416,17 +524,27 @@ struct Iface {
 enum Kind {
     /// Byte order, nanosecond (not microsecond) timestamps, link type.
     Pcap(Endian, bool, Link),
-    PcapNg {
-        endian: Endian,
-        ifaces: Vec<Iface>,
-    },
+    PcapNg(PcapNg),
     Snoop,
+}
+
+/// What a pcapng file has declared so far.
+struct PcapNg {
+    /// The current section's byte order.
+    endian: Endian,
+    /// The current section's interfaces.
+    ifaces: Vec<Iface>,
+    /// An interface of a link type faultd reads was declared, in any section.
+    readable: bool,
+    /// Where the first interface of a link type faultd does not read was declared, and
+    /// its link type: the file is refused there if none is readable.
+    first_unreadable: Option<(usize, u32)>,
 }
 
 /// An open capture; iterate it for frames.
 pub struct Capture {
     path: PathBuf,
-    bytes: Vec<u8>,
+    input: Input,
     pos: usize,
     done: bool,
     kind: Kind,
@@ -444,15 +562,17 @@ fn error(path: &Path, (offset, kind): (usize, ErrorKind)) -> CaptureError {
 
 impl Capture {
     pub fn open(path: &Path) -> Result<Capture, CaptureError> {
-        let bytes = std::fs::read(path).map_err(|e| error(path, (0, ErrorKind::Io(e))))?;
-        Capture::from_bytes(path, bytes)
+        let file = File::open(path).map_err(|e| error(path, (0, ErrorKind::Io(e))))?;
+        Capture::from_reader(path, Box::new(file))
     }
 
-    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Capture, CaptureError> {
-        let (kind, pos) = read_header(&bytes).map_err(|e| error(path, e))?;
+    /// Reads a capture from `src`, record by record; `path` names it in messages.
+    pub fn from_reader(path: &Path, src: Box<dyn Read>) -> Result<Capture, CaptureError> {
+        let mut input = Input::new(src);
+        let (kind, pos) = read_header(&mut input).map_err(|e| error(path, e))?;
         Ok(Capture {
             path: path.to_path_buf(),
-            bytes,
+            input,
             pos,
             done: false,
             kind,
@@ -460,10 +580,14 @@ impl Capture {
         })
     }
 
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Capture, CaptureError> {
+        Capture::from_reader(path, Box::new(std::io::Cursor::new(bytes)))
+    }
+
     pub fn format(&self) -> &'static str {
         match self.kind {
             Kind::Pcap(..) => "pcap",
-            Kind::PcapNg { .. } => "pcapng",
+            Kind::PcapNg(_) => "pcapng",
             Kind::Snoop => "snoop",
         }
     }
@@ -514,14 +638,16 @@ impl Iterator for Capture {
         if self.done {
             return None;
         }
-        let (b, pos) = (&self.bytes, &mut self.pos);
+        let (input, pos) = (&mut self.input, &mut self.pos);
         let result = match &mut self.kind {
-            Kind::Pcap(endian, nanos, link) => pcap_record(b, pos, *endian, *nanos, *link),
-            Kind::PcapNg { endian, ifaces } => {
-                pcapng_next(b, pos, endian, ifaces, &mut self.skipped)
-            }
-            Kind::Snoop => snoop_record(b, pos),
+            Kind::Pcap(endian, nanos, link) => pcap_record(input, pos, *endian, *nanos, *link),
+            Kind::PcapNg(ng) => pcapng_next(input, pos, ng, &mut self.skipped),
+            Kind::Snoop => snoop_record(input, pos),
         };
+        if matches!(result, Err((_, ErrorKind::UnsupportedLinkType(_)))) {
+            // The refusal speaks for every packet skipped.
+            self.skipped.clear();
+        }
         // Past an error the framing is lost, so nothing after it can be trusted.
         self.done = !matches!(result, Ok(Some(_)));
         result.map_err(|e| error(&self.path, e)).transpose()
@@ -529,26 +655,26 @@ impl Iterator for Capture {
 }
 
 /// Detects the format and checks the file header; returns where the first record starts.
-fn read_header(b: &[u8]) -> Res<(Kind, usize)> {
-    let magic: [u8; 4] = take(b, 0, 4, "capture file magic")?.try_into().unwrap();
+fn read_header(input: &mut Input) -> Res<(Kind, usize)> {
+    let magic: [u8; 4] = input.take(0, 4, "capture file magic")?.try_into().unwrap();
     let (endian, nanos) = match magic {
         [0xa1, 0xb2, 0xc3, 0xd4] => (Endian::Big, false),
         [0xd4, 0xc3, 0xb2, 0xa1] => (Endian::Little, false),
         [0xa1, 0xb2, 0x3c, 0x4d] => (Endian::Big, true),
         [0x4d, 0x3c, 0xb2, 0xa1] => (Endian::Little, true),
         PCAPNG_SHB => {
-            let (endian, len) = pcapng_shb(b, 0)?;
-            // A file of interfaces that are all unreadable is refused as a pcap file of such a
-            // link type is; with one readable interface the others are skipped, and counted.
-            if let Some((at, lt)) = pcapng_none_readable(b, len, endian) {
-                return Err((at, ErrorKind::UnsupportedLinkType(lt)));
-            }
-            let ifaces = Vec::new();
-            return Ok((Kind::PcapNg { endian, ifaces }, len));
+            let (endian, len) = pcapng_shb(input, 0)?;
+            let ng = PcapNg {
+                endian,
+                ifaces: Vec::new(),
+                readable: false,
+                first_unreadable: None,
+            };
+            return Ok((Kind::PcapNg(ng), len));
         }
         // A file cut inside the 8-byte magic is a truncated snoop file, not an unknown one.
-        _ if SNOOP_MAGIC.starts_with(&b[..b.len().min(8)]) => {
-            let h = take(b, 0, 16, "snoop file header")?;
+        _ if SNOOP_MAGIC.starts_with(input.get(0, 8)?) => {
+            let h = input.take(0, 16, "snoop file header")?;
             let (version, datalink) = (Endian::Big.u32(h, 8), Endian::Big.u32(h, 12));
             if version != 2 {
                 let major = u16::try_from(version).unwrap_or(u16::MAX);
@@ -562,7 +688,7 @@ fn read_header(b: &[u8]) -> Res<(Kind, usize)> {
         }
         _ => return Err((0, ErrorKind::UnknownFormat { magic })),
     };
-    let h = take(b, 0, 24, "pcap file header")?;
+    let h = input.take(0, 24, "pcap file header")?;
     let (major, minor) = (endian.u16(h, 4), endian.u16(h, 6));
     if (major, minor) != (2, 4) {
         return Err((0, ErrorKind::UnsupportedVersion { major, minor }));
@@ -574,52 +700,70 @@ fn read_header(b: &[u8]) -> Res<(Kind, usize)> {
 }
 
 fn pcap_record(
-    b: &[u8],
+    input: &mut Input,
     pos: &mut usize,
     e: Endian,
     nanos: bool,
     link: Link,
 ) -> Res<Option<Frame>> {
     let at = *pos;
-    if at == b.len() {
+    if input.ends_at(at)? {
         return Ok(None);
     }
-    let h = take(b, at, 16, "pcap record header")?;
+    let h = input.take(at, 16, "pcap record header")?;
     let (secs, frac, incl, orig) = (e.u32(h, 0), e.u32(h, 4), e.u32(h, 8), e.u32(h, 12));
     let orig = check_lengths(at, incl, orig)?;
-    let rec = take(b, at, 16 + incl as usize, "pcap record")?;
+    let rec = input.take(at, 16 + incl as usize, "pcap record")?;
     *pos = at + rec.len();
     let frac_ns = u64::from(frac) * if nanos { 1 } else { 1000 };
     let ts = u64::from(secs) * 1_000_000_000 + frac_ns;
     make_frame(link, &rec[16..], orig, ts, at).map(Some)
 }
 
-fn snoop_record(b: &[u8], pos: &mut usize) -> Res<Option<Frame>> {
+fn snoop_record(input: &mut Input, pos: &mut usize) -> Res<Option<Frame>> {
     let at = *pos;
-    if at == b.len() {
+    if input.ends_at(at)? {
         return Ok(None);
     }
     let be = Endian::Big;
-    let h = take(b, at, 24, "snoop record header")?;
+    let h = input.take(at, 24, "snoop record header")?;
     let (orig, incl, rec_len) = (be.u32(h, 0), be.u32(h, 4), be.u32(h, 8));
+    let ts = u64::from(be.u32(h, 16)) * 1_000_000_000 + u64::from(be.u32(h, 20)) * 1000;
     let orig = check_lengths(at, incl, orig)?;
     if rec_len < 24 + incl {
         return Err(bad(at, "snoop record length (too short)", rec_len));
     }
-    // The record length covers padding after the data, so it is what moves us on.
-    let rec = take(b, at, rec_len as usize, "snoop record")?;
-    *pos = at + rec.len();
-    let ts = u64::from(be.u32(h, 16)) * 1_000_000_000 + u64::from(be.u32(h, 20)) * 1000;
-    make_frame(Link::Ethernet, &rec[24..24 + incl as usize], orig, ts, at).map(Some)
+    // The record length covers padding after the data (of any length), so it is what
+    // moves us on; the record must hold it all.
+    let rec_len = rec_len as usize;
+    let frame = match input.get(at, 24 + incl as usize)? {
+        rec if rec.len() == 24 + incl as usize => {
+            make_frame(Link::Ethernet, &rec[24..], orig, ts, at)?
+        }
+        rec => return Err(truncated(at, "snoop record", rec_len, rec.len())),
+    };
+    input.tail(at, rec_len, 0, "snoop record")?;
+    *pos = at + rec_len;
+    Ok(Some(frame))
 }
 
-/// Checks a pcapng block's framing and returns its body (between length and trailer).
-fn pcapng_block(b: &[u8], at: usize, e: Endian, min: u32) -> Res<&[u8]> {
-    let leading = e.u32(take(b, at, 8, "pcapng block header")?, 4);
+/// A pcapng block's total length, checked; `at` is where the block starts.
+fn pcapng_length(input: &mut Input, at: usize, e: Endian, min: u32) -> Res<u32> {
+    let leading = e.u32(input.take(at, 8, "pcapng block header")?, 4);
     if !leading.is_multiple_of(4) || leading < min {
         return Err(bad(at, "pcapng block total length", leading));
     }
-    let block = take(b, at, leading as usize, "pcapng block")?;
+    Ok(leading)
+}
+
+/// Checks a pcapng block's framing and returns its body (between length and trailer),
+/// held whole: at most `MAX_BLOCK` bytes.
+fn pcapng_block(input: &mut Input, at: usize, e: Endian, min: u32) -> Res<&[u8]> {
+    let leading = pcapng_length(input, at, e, min)?;
+    if leading > MAX_BLOCK {
+        return Err(bad(at, "pcapng block total length (over 320 KiB)", leading));
+    }
+    let block = input.take(at, leading as usize, "pcapng block")?;
     let trailing = e.u32(block, block.len() - 4);
     if trailing != leading {
         return Err((at, ErrorKind::BlockLengthMismatch { leading, trailing }));
@@ -627,21 +771,64 @@ fn pcapng_block(b: &[u8], at: usize, e: Endian, min: u32) -> Res<&[u8]> {
     Ok(&block[8..block.len() - 4])
 }
 
+/// Checks a pcapng block's framing and passes over it, holding none of it: a block
+/// faultd does not read may have any length.
+fn pcapng_pass(input: &mut Input, at: usize, e: Endian) -> Res<usize> {
+    let leading = pcapng_length(input, at, e, 12)?;
+    let trailing = e.u32(input.tail(at, leading as usize, 4, "pcapng block")?, 0);
+    if trailing != leading {
+        return Err((at, ErrorKind::BlockLengthMismatch { leading, trailing }));
+    }
+    Ok(leading as usize)
+}
+
 /// Reads a Section Header Block; its byte-order magic decides how the whole section is read.
-fn pcapng_shb(b: &[u8], at: usize) -> Res<(Endian, usize)> {
-    let h = take(b, at, 12, "pcapng section header block")?;
+fn pcapng_shb(input: &mut Input, at: usize) -> Res<(Endian, usize)> {
+    let h = input.take(at, 12, "pcapng section header block")?;
     let endian = match h[8..12] {
         [0x1a, 0x2b, 0x3c, 0x4d] => Endian::Big,
         [0x4d, 0x3c, 0x2b, 0x1a] => Endian::Little,
         _ => return Err(bad(at, "pcapng byte-order magic", Endian::Big.u32(h, 8))),
     };
-    let body = pcapng_block(b, at, endian, 28)?;
+    let body = pcapng_block(input, at, endian, 28)?;
     let (major, minor) = (endian.u16(body, 4), endian.u16(body, 6));
     if major != 1 {
         return Err((at, ErrorKind::UnsupportedVersion { major, minor }));
     }
     // The section length (possibly -1) is not needed: blocks are walked one by one.
     Ok((endian, body.len() + 12))
+}
+
+/// The link type of the interface a packet block at `at` belongs to, when faultd does not
+/// read that link: the block is then passed over unread. `None` for a block too short to
+/// be a packet block, or one cut before its interface id: reading it whole says what is
+/// wrong.
+fn unread_link(
+    input: &mut Input,
+    at: usize,
+    e: Endian,
+    btype: u32,
+    min_body: u32,
+    ifaces: &[Iface],
+) -> Res<Option<u32>> {
+    let h = input.get(at, 12)?;
+    if h.len() < 12 || e.u32(h, 4) < 12 + min_body {
+        return Ok(None);
+    }
+    let id = match btype {
+        6 => e.u32(h, 8),
+        2 => u32::from(e.u16(h, 8)),
+        _ => 0, // simple packet block: the first interface
+    };
+    Ok(ifaces.get(id as usize).and_then(|i| i.link.err()))
+}
+
+/// Counts a packet of an interface faultd does not read.
+fn count_skipped(skipped: &mut Vec<(u32, u64)>, lt: u32) {
+    match skipped.iter_mut().find(|(t, _)| *t == lt) {
+        Some((_, n)) => *n += 1,
+        None => skipped.push((lt, 1)),
+    }
 }
 
 fn pcapng_idb(e: Endian, body: &[u8], at: usize) -> Res<Iface> {
@@ -694,45 +881,68 @@ fn pcapng_ts_ns(units: u64, iface: &Iface) -> u64 {
 
 /// Walks blocks until one yields a frame; IDBs and SHBs update the state on the way.
 fn pcapng_next(
-    b: &[u8],
+    input: &mut Input,
     pos: &mut usize,
-    endian: &mut Endian,
-    ifaces: &mut Vec<Iface>,
+    ng: &mut PcapNg,
     skipped: &mut Vec<(u32, u64)>,
 ) -> Res<Option<Frame>> {
     loop {
         let at = *pos;
-        if at == b.len() {
-            return Ok(None);
+        if input.ends_at(at)? {
+            // A file none of whose interfaces faultd reads is refused, as a pcap file of
+            // such a link type is (it has given no frame); with one readable interface
+            // in any section the others are skipped, and counted.
+            return match ng.first_unreadable {
+                Some((at, lt)) if !ng.readable => Err((at, ErrorKind::UnsupportedLinkType(lt))),
+                _ => Ok(None),
+            };
         }
-        if take(b, at, 8, "pcapng block header")?[..4] == PCAPNG_SHB {
-            let (e, len) = pcapng_shb(b, at)?;
-            (*endian, *pos) = (e, at + len);
-            ifaces.clear(); // interface ids are numbered per section
+        let h = input.take(at, 8, "pcapng block header")?;
+        if h[..4] == PCAPNG_SHB {
+            let (e, len) = pcapng_shb(input, at)?;
+            (ng.endian, *pos) = (e, at + len);
+            ng.ifaces.clear(); // interface ids are numbered per section
             continue;
         }
-        let e = *endian;
-        let body = pcapng_block(b, at, e, 12)?;
+        let e = ng.endian;
+        let btype = e.u32(h, 0);
+        let min_body = match btype {
+            1 => 0,
+            2 | 6 => 20,
+            3 => 4,
+            _ => {
+                // NRB, ISB, DSB, custom...: nothing a frame needs.
+                *pos = at + pcapng_pass(input, at, e)?;
+                continue;
+            }
+        };
+        if btype != 1
+            && let Some(lt) = unread_link(input, at, e, btype, min_body, &ng.ifaces)?
+        {
+            // Checked no further: its lengths need not fit the links faultd reads.
+            *pos = at + pcapng_pass(input, at, e)?;
+            count_skipped(skipped, lt);
+            continue;
+        }
+        let body = pcapng_block(input, at, e, 12)?;
         *pos = at + body.len() + 12;
+        if btype == 1 {
+            let idb = pcapng_idb(e, body, at)?;
+            match idb.link {
+                Ok(_) => ng.readable = true,
+                Err(lt) => _ = ng.first_unreadable.get_or_insert((at, lt)),
+            }
+            ng.ifaces.push(idb);
+            continue;
+        }
+        if body.len() < min_body as usize {
+            return Err(bad(at, "pcapng block total length", body.len() as u64 + 12));
+        }
         let iface = |id: u32| {
-            ifaces
+            ng.ifaces
                 .get(id as usize)
                 .ok_or_else(|| bad(at, "pcapng interface id", id))
         };
-        let btype = e.u32(b, at);
-        let min_body = match btype {
-            1 => {
-                let idb = pcapng_idb(e, body, at)?;
-                ifaces.push(idb);
-                continue;
-            }
-            2 | 6 => 20,
-            3 => 4,
-            _ => continue, // NRB, ISB, DSB, custom...: nothing a frame needs
-        };
-        if body.len() < min_body {
-            return Err(bad(at, "pcapng block total length", body.len() as u64 + 12));
-        }
         let (iface, ts, incl, orig, data_at) = if btype == 3 {
             let idb = iface(0)?;
             let orig = e.u32(body, 0);
@@ -754,12 +964,9 @@ fn pcapng_next(
         };
         let link = match iface.link {
             Ok(link) => link,
+            // unread_link has passed over these already.
             Err(lt) => {
-                // Checked no further: its lengths need not fit the links faultd reads.
-                match skipped.iter_mut().find(|(t, _)| *t == lt) {
-                    Some((_, n)) => *n += 1,
-                    None => skipped.push((lt, 1)),
-                }
+                count_skipped(skipped, lt);
                 continue;
             }
         };
@@ -770,30 +977,6 @@ fn pcapng_next(
         let ts_ns = ts.map_or(0, |units| pcapng_ts_ns(units, iface));
         return make_frame(link, data, orig, ts_ns, at).map(Some);
     }
-}
-
-/// Where a pcapng file's first interface is declared and its link type, when no interface
-/// in the file has a link type faultd reads. Only the block framing is walked; a problem
-/// with it ends the walk and is reported where iteration meets it.
-fn pcapng_none_readable(b: &[u8], mut at: usize, mut e: Endian) -> Option<(usize, u32)> {
-    let mut first = None;
-    while at < b.len() {
-        if take(b, at, 8, "pcapng block header").ok()?[..4] == PCAPNG_SHB {
-            let (endian, len) = pcapng_shb(b, at).ok()?;
-            (e, at) = (endian, at + len);
-            continue;
-        }
-        let body = pcapng_block(b, at, e, 12).ok()?;
-        if e.u32(b, at) == 1 && body.len() >= 2 {
-            let lt = u32::from(e.u16(body, 0));
-            if link(lt).is_some() {
-                return None;
-            }
-            first.get_or_insert((at, lt));
-        }
-        at += body.len() + 12;
-    }
-    first
 }
 
 #[cfg(test)]
@@ -1603,16 +1786,115 @@ mod tests {
         let e = Capture::from_bytes(Path::new("usb.pcap"), pcap_header(BE, false, 220));
         let want = "usb.pcap: unsupported link type 220 (USB) declared at byte 0";
         assert_eq!(e.err().unwrap().to_string(), want);
+        // A pcapng file is refused once read through: a later section may be readable.
         let usb = [shb(LE, -1), idb(LE, 220, 0, &[])].concat();
-        let e = Capture::from_bytes(Path::new("usb.pcapng"), usb);
+        let mut cap = Capture::from_bytes(Path::new("usb.pcapng"), usb).unwrap();
         let want = "usb.pcapng: unsupported link type 220 (USB) declared at byte 28";
-        assert_eq!(e.err().unwrap().to_string(), want);
+        assert_eq!(cap.next().unwrap().unwrap_err().to_string(), want);
+        assert!(cap.next().is_none());
         let e = Capture::open(Path::new("/nonexistent/dir/gone.pcap"))
             .err()
             .unwrap();
         let text = e.to_string();
         assert!(matches!(e.kind, ErrorKind::Io(_)));
         assert!(text.starts_with("/nonexistent/dir/gone.pcap: cannot read file at byte 0: "));
+    }
+
+    /// A source that hands out at most `step` bytes per read, as a pipe may.
+    struct Trickle {
+        bytes: std::io::Cursor<Vec<u8>>,
+        step: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = out.len().min(self.step);
+            self.bytes.read(&mut out[..n])
+        }
+    }
+
+    fn trickle(bytes: Vec<u8>, step: usize) -> Capture {
+        let bytes = std::io::Cursor::new(bytes);
+        Capture::from_reader(Path::new("pipe"), Box::new(Trickle { bytes, step })).unwrap()
+    }
+
+    #[test]
+    fn a_source_read_in_pieces_gives_the_same_frames() {
+        let big = pattern(5, MAX_LEN as usize);
+        let files = [
+            [
+                pcap_header(LE, false, 1),
+                pcap_rec(LE, 1, 2, 60, &pattern(1, 60)),
+            ]
+            .concat(),
+            [pcap_header(BE, true, 1), pcap_rec(BE, 1, 2, MAX_LEN, &big)].concat(),
+            [
+                shb(LE, -1),
+                idb(LE, 220, 0, &[]),
+                idb(LE, 1, 0, &[(9, &[9])]),
+                epb(LE, false, 0, 1, 70_000, &pattern(7, 70_000)),
+                epb(LE, false, 1, 5, 14, &pattern(1, 14)),
+                ng_block(LE, 4, vec![0; 100_000]),
+                epb(LE, false, 1, 6, MAX_LEN, &big),
+                spb(LE, 6, &pattern(2, 6)),
+            ]
+            .concat(),
+            [snoop_header(4), snoop_rec(1, 2, 14, &pattern(1, 14), 9_000)].concat(),
+        ];
+        for (i, f) in files.iter().enumerate() {
+            let whole: Vec<Frame> = frames(f.clone());
+            assert!(!whole.is_empty(), "file {i}");
+            for step in [1, 3, 4096, 1 << 20] {
+                let got: Vec<Frame> = trickle(f.clone(), step).map(Result::unwrap).collect();
+                assert_eq!(got, whole, "file {i}, {step} bytes per read");
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_faultd_does_not_read_pass_at_any_length_and_the_window_stays_bounded() {
+        let huge = 4 << 20;
+        let blocks = [
+            shb(LE, -1),
+            idb(LE, 220, 0, &[]),
+            idb(LE, 1, 0, &[]),
+            epb(LE, false, 0, 1, huge, &vec![0; huge as usize]),
+            ng_block(LE, 0x0000_0bad, vec![1; huge as usize]),
+            epb(LE, false, 1, 2, 60, &pattern(1, 60)),
+        ];
+        let mut cap = trickle(blocks.concat(), 1 << 20);
+        let got: Vec<Frame> = cap.by_ref().map(Result::unwrap).collect();
+        assert_eq!(got, [frame(2000, pattern(1, 60), 60, start(&blocks, 5))]);
+        assert_eq!(cap.skipped(), [(220, 1)]);
+        let held = cap.input.buf.len();
+        assert!(held <= 2 * MAX_BLOCK as usize + CHUNK, "{held} bytes held");
+        // A packet faultd reads is held whole, so its block has a bound.
+        let options = vec![0; MAX_BLOCK as usize];
+        let long = epb(
+            LE,
+            false,
+            0,
+            3,
+            60,
+            &[&pattern(1, 60)[..], &options].concat(),
+        );
+        let long = [shb(LE, -1), idb(LE, 1, 0, &[]), long].concat();
+        assert_eq!(
+            fail(long.clone()),
+            format!("48 BadField {}", long.len() - 48)
+        );
+        let text = trickle(long, 4096).next().unwrap().unwrap_err().to_string();
+        let want = "bad pcapng block total length (over 320 KiB) at byte 48";
+        assert!(text.starts_with(&format!("pipe: {want}")), "{text}");
+    }
+
+    #[test]
+    fn an_endless_stream_of_zeros_is_refused_at_once() {
+        let zeros = std::io::repeat(0);
+        let e = Capture::from_reader(Path::new("/dev/zero"), Box::new(zeros));
+        let text = e.err().unwrap().to_string();
+        let want = "/dev/zero: unknown capture format at byte 0: magic 00000000 is not pcap, pcapng or snoop";
+        assert_eq!(text, want);
     }
 
     /// Frame counts of the shared real captures against capinfos, an independent reader.

@@ -13,10 +13,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use fault_common::Event;
 
 use fault_user::{
+    bench::BenchInputError,
     capture::{Capture, CaptureError},
     detect::{self, Fault, Pipeline},
-    ebpf,
-    engine::{self, EngineKind, Run},
+    ebpf::LoadError,
+    engine::{self, EngineError, EngineKind, Run},
     live::{
         self, LiveError,
         attach::{self, AttachError, ModeArg},
@@ -28,12 +29,22 @@ use fault_user::{
 #[command(
     name = "faultd",
     version,
-    about = "Network fault detector for NetBIOS, IPX/NCP, PPTP and SMS, on eBPF/XDP"
+    about = "Network fault detector for NetBIOS, IPX/NCP, PPTP and SMS, on eBPF/XDP",
+    after_long_help = EXIT_STATUS
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// Every command's exit status (`is_users_problem` decides it).
+const EXIT_STATUS: &str = "\
+EXIT STATUS:
+  0  done
+  1  faultd itself failed (a bug, or the kernel failed it unexpectedly)
+  2  the user can put it right: a bad flag; an input that is missing, unreadable, a
+     directory or not a capture faultd reads (after the results of the frames before
+     a bad record); a refused start (no privilege, no such interface, address in use)";
 
 #[derive(Subcommand)]
 enum Command {
@@ -287,8 +298,6 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("faultd: {}", message(&e));
-            // 2: the input or the environment is at fault (bad capture, no privilege);
-            // 1: faultd itself failed.
             if is_users_problem(&e) {
                 ExitCode::from(2)
             } else {
@@ -310,17 +319,31 @@ fn message(e: &anyhow::Error) -> String {
     out
 }
 
+/// The exit-status policy of every command, here and nowhere else (README.md, "Exit
+/// status", and `faultd --help` say the same): 2 when the user can put it right (a bad flag,
+/// an input that is missing, unreadable or not a capture faultd reads, a refused start: no
+/// privilege, an interface or address not there or taken), 1 when faultd itself failed.
+/// clap gives bad flags their 2.
 fn is_users_problem(e: &anyhow::Error) -> bool {
+    let load = |e: &LoadError| matches!(e, LoadError::Permission | LoadError::NoObject);
+    let attach =
+        |e: &AttachError| !matches!(e, AttachError::Attach { .. } | AttachError::Link { .. });
     e.chain().any(|c| {
-        c.downcast_ref::<LiveError>()
-            .is_some_and(LiveError::is_users_problem)
-            || c.downcast_ref::<AttachError>()
-                .is_some_and(AttachError::is_users_problem)
+        if let Some(e) = c.downcast_ref::<LiveError>() {
+            return match e {
+                LiveError::Attach(e) => attach(e),
+                LiveError::Load(e) => load(e),
+                LiveError::FaultLog(_) | LiveError::WebConfig(_) | LiveError::Listen { .. } => true,
+                LiveError::Map { .. } | LiveError::Io(_) => false,
+            };
+        }
+        if let Some(EngineError::Load(e)) = c.downcast_ref::<EngineError>() {
+            return load(e);
+        }
+        c.downcast_ref::<LoadError>().is_some_and(load)
+            || c.downcast_ref::<AttachError>().is_some_and(attach)
             || c.is::<CaptureError>()
-            || matches!(
-                c.downcast_ref::<ebpf::LoadError>(),
-                Some(ebpf::LoadError::Permission | ebpf::LoadError::NoObject)
-            )
+            || c.is::<BenchInputError>()
     })
 }
 
@@ -362,7 +385,11 @@ fn classify(o: &Offline) -> anyhow::Result<()> {
     let (run, failure) = run_capture(&o.file, o.engine, |_| Ok(()))?;
     let name = o.file.display().to_string();
     let mut out = io::stdout().lock();
+    // A capture that fails before its first frame (a pcapng file with no interface faultd
+    // reads is refused once read through) has no results to show.
+    let refused = failure.is_some() && run.stats.frames == 0;
     match o.format {
+        _ if refused => {}
         Format::Json => writeln!(out, "{}", render::classify_json(&name, &run.stats))?,
         Format::Text => write!(out, "{}", render::classify_text(&name, &run.stats))?,
     }

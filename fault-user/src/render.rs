@@ -219,13 +219,9 @@ fn body_fields(ev: &Event, m: &mut Map<String, Value>) {
         }
         if b.detail & NCP_HAS_RPV_REQUEST != 0 {
             put("object_type", format!("0x{:04x}", b.object_type).into());
-            put(
-                "object_name",
-                c_string(&b.object_name[..b.object_name_len as usize]).into(),
-            );
+            put("object_name", c_string(b.object_name()).into());
             put("segment", b.segment.into());
-            let p = &b.property_name[..b.property_name_len as usize];
-            put("property_name", c_string(p).into());
+            put("property_name", c_string(b.property_name()).into());
         }
         if b.detail & NCP_HAS_REPLY_VALUE != 0 {
             put("value", hex(&b.value).into());
@@ -307,4 +303,25 @@ pub fn event_text(ev: &Event) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by `cargo xtask fuzz --target event`: an NCP record whose name lengths (0x40
+    /// and 0x26) run past their fields (48 and 16 bytes) panicked the renderer.
+    #[test]
+    fn fuzz_event_ncp_name_lengths_past_their_fields() {
+        let record = include_bytes!("../testdata/fuzz/event-ncp-name-lengths-past-their-fields");
+        let mut events = Vec::new();
+        fault_common::event::decode(record, |e| events.push(e));
+        assert_eq!(events.len(), 1);
+        let json = event_json(&events[0]);
+        assert_eq!(json["event"], "ncp", "{json}");
+        let object = json["object_name"].as_str().unwrap();
+        let property = json["property_name"].as_str().unwrap();
+        assert!(object.len() <= 48 && property.len() <= 16, "{json}");
+        assert!(!event_text(&events[0]).is_empty());
+    }
 }

@@ -265,3 +265,84 @@ fn replay_runs_the_detectors_on_packet_time_and_the_end_of_the_capture_passes_de
         "{text}"
     );
 }
+
+/// Every command's exit status, as README.md ("Exit status") and `faultd --help` document
+/// it: 0 done, 2 what the user can put right (a bad flag, a missing, unreadable or bad
+/// input, a refused start), 1 faultd's own failure (none of these).
+#[test]
+fn every_command_exits_with_the_documented_status() {
+    let good = Temp::new("status-good", &pcap(&[&nbns_query()]));
+    let empty = Temp::new("status-empty", &pcap(&[]));
+    let bad = Temp::new("status-bad", b"not a capture");
+    let dir = std::env::temp_dir().join(format!("faultd-cli-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = dir.to_str().unwrap().to_owned();
+    let missing = "/nonexistent/capture.pcap";
+    let unpinned = format!("{dir}/nothing-pinned-here");
+    let (good, empty, bad) = (good.path(), empty.path(), bad.path());
+    let mut rows: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["--help"], 0, ""),
+        (vec!["frobnicate"], 2, "commands:"),
+        (vec!["detach", "--pin-path", &unpinned], 0, ""),
+        (vec!["detach", "--pin-paht", "x"], 2, "--pin-paht"),
+        (
+            vec!["run", "--iface", "lo", "--xdp-mode", "fast"],
+            2,
+            "fast",
+        ),
+        (
+            vec!["run", "--iface", "faultd-none0"],
+            2,
+            "no interface named",
+        ),
+        (vec!["bench", good, "--rounds", "many"], 2, "many"),
+        (vec!["bench", missing], 2, "No such file"),
+        (vec!["bench", &dir], 2, "Is a directory"),
+        (vec!["bench", bad], 2, "unknown capture format"),
+        (vec!["bench", empty], 2, "no frames to measure"),
+    ];
+    for command in ["classify", "replay"] {
+        rows.extend([
+            (vec![command, good], 0, ""),
+            (vec![command, good, "--format", "xml"], 2, "xml"),
+            (vec![command, missing], 2, "No such file"),
+            (vec![command, &dir], 2, "Is a directory"),
+            (vec![command, bad], 2, "unknown capture format"),
+        ]);
+    }
+    for (args, want, says) in &rows {
+        let (code, _, err) = faultd(args);
+        assert_eq!(code, *want, "faultd {}: {err}", args.join(" "));
+        assert!(err.contains(says), "faultd {}: {err}", args.join(" "));
+    }
+    // No privilege for the kernel engine is the user's to put right, as it is for `run`.
+    let nobody =
+        fault_tests::netns::is_root() && Command::new("setpriv").arg("--version").output().is_ok();
+    if !nobody {
+        eprintln!("SKIPPED the unprivileged kernel engine: needs root and setpriv");
+    }
+    let exe = env!("CARGO_BIN_EXE_faultd");
+    for command in ["classify", "replay"].into_iter().filter(|_| nobody) {
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ])
+            .args([exe, command, good, "--engine", "kernel"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{command} --engine kernel as nobody: {err}"
+        );
+        assert!(
+            err.contains("permission denied loading the XDP program"),
+            "{err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,6 +9,7 @@ use std::{
 };
 
 mod demo;
+mod fuzz;
 mod live_bench;
 
 use anyhow::{Context as _, bail, ensure};
@@ -50,6 +51,17 @@ enum Task {
         #[arg(long, conflicts_with_all = ["repeat", "against"])]
         live: bool,
     },
+    /// Fuzz each parser entry point (the frame parser, the ring-record decoder, the capture
+    /// reader) with cargo-fuzz, installed if missing, seeded from the frame builder's
+    /// catalogue; prints executions and findings per target (inputs in fuzz/artifacts).
+    Fuzz {
+        /// How long each target runs.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only this target (frame, event or capture).
+        #[arg(long, value_name = "T")]
+        target: Option<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -69,6 +81,10 @@ fn main() -> anyhow::Result<()> {
         Task::Bench {
             repeat, against, ..
         } => bench(repeat, against),
+        Task::Fuzz { seconds, target } => {
+            setup()?;
+            fuzz::run_all(seconds, target.as_deref())
+        }
     }
 }
 

@@ -206,7 +206,7 @@ impl NcpWrongSocket {
     }
 
     fn request(&mut self, ev: &Event, b: &NcpBody) {
-        let property = &b.property_name[..usize::from(b.property_name_len).min(16)];
+        let property = b.property_name();
         if b.function == FN_BINDERY
             && b.subfunction == SUB_READ_PROPERTY_VALUE
             && b.detail & NCP_HAS_RPV_REQUEST != 0
@@ -234,7 +234,7 @@ impl NcpWrongSocket {
             return;
         }
         let Some(q) = asked.ncp() else { return };
-        let raw = raw_name(&q.object_name[..usize::from(q.object_name_len).min(48)]);
+        let raw = raw_name(q.object_name());
         let name = names::c_string(&raw);
         let mut n = [0; 10];
         n.copy_from_slice(&b.value[..10]);

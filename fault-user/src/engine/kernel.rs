@@ -16,7 +16,7 @@ use fault_common::{
     },
 };
 
-use super::{Engine, EngineError, Run, XDP_PASS};
+use super::{Engine, EngineError, Run, XDP_PASS, handed};
 use crate::flows::FlowTable;
 
 /// BPF_PROG_TEST_RUN refuses XDP input shorter than an Ethernet header.
@@ -98,8 +98,10 @@ impl Engine for KernelEngine {
         let meta = ReplayMeta {
             // No capture is from 1970 to the nanosecond; the user engine does the same.
             ts_ns: ts_ns.max(1),
+            // The whole frame's, so a frame longer than the kernel takes is not cut short.
             wire_len: wire_len.max(data.len()) as u64,
         };
+        let data = handed(data);
         self.buf.clear();
         self.buf.extend_from_slice(bytemuck::bytes_of(&meta));
         self.buf.extend_from_slice(data);

@@ -14,6 +14,19 @@ use fault_common::{Event, FlowKey, FlowValue, Stats};
 /// parser does not read. The user engine shows the parser the same prefix.
 pub const LINEAR_MAX: usize = 4096 - 256 - 320;
 
+/// The most of a frame BPF_PROG_TEST_RUN takes for an XDP program with frags: the linear
+/// part and 17 fragment pages (MAX_SKB_FRAGS: the kernel's default, and the least
+/// CONFIG_MAX_SKB_FRAGS allows). Measured on Linux 6.18: 73,152 bytes run, one more fails
+/// with ENOMEM. Live, the NIC's MTU bounds frames far below it.
+pub const TEST_RUN_MAX: usize = LINEAR_MAX + 17 * 4096;
+
+/// The part of a frame the kernel engine hands to BPF_PROG_TEST_RUN; the wire length goes
+/// beside it, as XDP metadata. Both engines count this part's length as the frame's (in
+/// events' `frame_len` and flows' bytes), as the XDP program reads it from the buffer.
+pub fn handed(frame: &[u8]) -> &[u8] {
+    &frame[..frame.len().min(TEST_RUN_MAX)]
+}
+
 /// XDP_PASS: the only verdict the program may give.
 pub const XDP_PASS: u32 = 2;
 

@@ -10,7 +10,7 @@ use fault_common::{
     parse::{self, Packet, Scratch, Sink},
 };
 
-use super::{Engine, EngineError, LINEAR_MAX, Run};
+use super::{Engine, EngineError, LINEAR_MAX, Run, handed};
 
 /// A frame as BPF_PROG_TEST_RUN presents it to XDP: the parser reads at most
 /// `LINEAR_MAX` bytes, the rest being fragments; the whole length (on the wire, for a
@@ -68,9 +68,11 @@ impl Sink for Collect<'_> {
 impl Engine for UserEngine {
     fn captured(&mut self, ts_ns: u64, data: &[u8], wire_len: usize) -> Result<(), EngineError> {
         self.stats.frames += 1;
+        let total = data.len().max(wire_len);
+        let data = handed(data);
         let frame = Linear {
             visible: &data[..data.len().min(LINEAR_MAX)],
-            total: data.len().max(wire_len),
+            total,
         };
         let mut sink = Collect {
             stats: &mut self.stats,

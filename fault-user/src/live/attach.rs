@@ -117,13 +117,6 @@ fn held_by(pid: Option<u32>) -> String {
     pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
 }
 
-impl AttachError {
-    /// Errors of the user's input or machine (exit status 2), not of faultd.
-    pub fn is_users_problem(&self) -> bool {
-        !matches!(self, AttachError::Attach { .. } | AttachError::Link { .. })
-    }
-}
-
 /// The pin directory of this layout version.
 #[derive(Clone, Debug)]
 pub struct Pins {

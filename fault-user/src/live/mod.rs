@@ -90,17 +90,6 @@ pub enum LiveError {
     Io(#[from] io::Error),
 }
 
-impl LiveError {
-    pub fn is_users_problem(&self) -> bool {
-        match self {
-            LiveError::Attach(e) => e.is_users_problem(),
-            LiveError::Load(e) => matches!(e, LoadError::Permission | LoadError::NoObject),
-            LiveError::FaultLog(_) | LiveError::WebConfig(_) | LiveError::Listen { .. } => true,
-            LiveError::Map { .. } | LiveError::Io(_) => false,
-        }
-    }
-}
-
 fn map_err(map: &'static str) -> impl FnOnce(MapError) -> LiveError {
     move |source| LiveError::Map { map, source }
 }
