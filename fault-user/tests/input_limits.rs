@@ -2,6 +2,8 @@
 //! far as it fits, alike in both engines, between frames that keep their results; a large
 //! capture is read in flat memory; an endless stream that is no capture is refused at once.
 
+mod common;
+
 use std::{
     io::{BufWriter, Read, Write},
     net::Ipv4Addr,
@@ -9,6 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::{FAULTD, faultd};
 use fault_tests::{
     Carrier, Eth, Network, TempPcap,
     netbios::{NbName, NbRecord, nbns},
@@ -21,18 +24,6 @@ use fault_user::{
 use serde_json::Value;
 
 const T0: u64 = 1_700_000_000_000_000_000;
-
-fn faultd(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_faultd"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn engines(test: &str) -> Vec<&'static str> {
     if fault_tests::netns::is_root() {
@@ -193,7 +184,7 @@ fn classify_reads_a_large_capture_in_flat_memory() {
         clippy::zombie_processes,
         reason = "reaped by wait4, which also gives its peak memory"
     )]
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultd"))
+    let mut child = Command::new(FAULTD)
         .args(["classify", cap.path().to_str().unwrap(), "--engine", "user"])
         .stdout(Stdio::piped())
         .spawn()
@@ -223,7 +214,7 @@ fn classify_reads_a_large_capture_in_flat_memory() {
 
 #[test]
 fn an_endless_input_that_is_no_capture_is_refused_at_once() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultd"))
+    let mut child = Command::new(FAULTD)
         .args(["classify", "/dev/zero"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
