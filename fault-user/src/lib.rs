@@ -11,4 +11,5 @@ pub mod flows;
 pub mod live;
 pub mod metrics;
 pub mod names;
+pub mod progress;
 pub mod render;

@@ -3,7 +3,7 @@
 use std::{
     io::{self, Write as _},
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::ExitCode,
     time::Duration,
 };
@@ -14,7 +14,7 @@ use fault_common::Event;
 
 use fault_user::{
     bench::BenchInputError,
-    capture::{Capture, CaptureError},
+    capture::{CaptureError, STDIN, Timeline},
     detect::{self, Fault, Pipeline},
     ebpf::LoadError,
     engine::{self, EngineError, EngineKind, Run},
@@ -22,7 +22,9 @@ use fault_user::{
         self, LiveError,
         attach::{self, AttachError, ModeArg},
     },
-    names, render,
+    names,
+    progress::{self, Progress},
+    render,
 };
 
 #[derive(Parser)]
@@ -252,9 +254,14 @@ struct ReplayArgs {
 
 #[derive(clap::Args)]
 struct Offline {
-    /// A pcap, pcapng or snoop capture: Ethernet, Linux cooked, raw IP, Cisco HDLC or BSD
-    /// loopback (pcapng interfaces of other link types are skipped, said on stderr).
-    file: PathBuf,
+    /// Captures to read as one: pcap, pcapng or snoop files, as they are or compressed
+    /// with gzip or zstd; Ethernet, Linux cooked, raw IP, Cisco HDLC or BSD loopback
+    /// (pcapng interfaces of other link types are skipped, said on stderr). A directory
+    /// stands for its files (one level deep, hidden ones left out, any that is not a
+    /// capture skipped); `-` is standard input. Frames of several captures are merged in
+    /// packet time order (rotated files, or two interfaces of one incident).
+    #[arg(value_name = "CAPTURE", required = true)]
+    files: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Json)]
     format: Format,
     /// user: the XDP program's parser compiled for userspace, no privilege needed, about
@@ -262,6 +269,11 @@ struct Offline {
     /// CAP_BPF). The tests hold the two to identical results.
     #[arg(long, value_enum, default_value_t = EngineKind::User)]
     engine: EngineKind,
+    /// A progress line on stderr (frames, bytes, rate, time left): auto shows it when
+    /// stderr is a terminal, redrawn in place; always also writes it to a file or pipe,
+    /// every 5 s and at the end. Standard output is the same either way.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = progress::When::Auto)]
+    progress: progress::When,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -347,61 +359,78 @@ fn is_users_problem(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Runs every frame of `path` through the engine, handing each frame's events to
-/// `on_events`. A capture that turns bad part-way still yields what came before it: the
-/// caller prints that, then the error. Frames of pcapng interfaces faultd does not read are
-/// skipped, and stderr says how many: stdout stays what it would be without them.
+/// Runs every frame of the captures through the engine, in packet time order, handing
+/// each frame's events to `on_events`. A capture that turns bad part-way still yields what
+/// came before it, and the others go on: the caller prints the results, then the failures
+/// ([`failed`]). What was skipped (pcapng interfaces faultd does not read, files of a
+/// directory that are not captures) is said on stderr: stdout stays what it would be
+/// without them.
 fn run_capture(
-    path: &Path,
-    kind: EngineKind,
+    o: &Offline,
     mut on_events: impl FnMut(&[Event]) -> io::Result<()>,
-) -> anyhow::Result<(Run, Option<CaptureError>)> {
-    let mut capture = Capture::open(path)?;
-    let mut engine = engine::open(kind)?;
+) -> anyhow::Result<(Run, Vec<CaptureError>)> {
+    let mut timeline = Timeline::open(&o.files)?;
+    let mut engine = engine::open(o.engine)?;
+    let mut progress = Progress::new(o.progress);
+    let total = timeline.bytes_total();
     let mut events = Vec::new();
-    let mut failure = None;
-    for frame in capture.by_ref() {
-        let frame = match frame {
-            Ok(f) => f,
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        };
+    let mut frames = 0;
+    while let Some((file, frame)) = timeline.next() {
         engine
             .captured(frame.ts_ns, &frame.data, frame.wire_len as usize)
-            .with_context(|| format!("{}: frame at byte {}", path.display(), frame.offset))?;
+            .with_context(|| {
+                let path = timeline.path(file).display();
+                format!("{path}: frame at byte {}", frame.offset)
+            })?;
         engine.drain_events(&mut events)?;
         on_events(&events)?;
         events.clear();
+        frames += 1;
+        progress.tick(frames, timeline.bytes_read(), total);
     }
-    for note in capture.skipped_notes() {
+    progress.finish(frames, timeline.bytes_read());
+    let (notes, failures) = timeline.finish();
+    for note in notes {
         eprintln!("faultd: {note}");
     }
-    Ok((engine.snapshot()?, failure))
+    Ok((engine.snapshot()?, failures))
+}
+
+/// Every capture that failed part-way is said; the last is the command's error (exit 2).
+fn failed(mut failures: Vec<CaptureError>) -> anyhow::Result<()> {
+    let Some(last) = failures.pop() else {
+        return Ok(());
+    };
+    for e in failures {
+        eprintln!("faultd: {e}");
+    }
+    Err(last.into())
 }
 
 fn classify(o: &Offline) -> anyhow::Result<()> {
-    let (run, failure) = run_capture(&o.file, o.engine, |_| Ok(()))?;
-    let name = o.file.display().to_string();
+    let (run, failures) = run_capture(o, |_| Ok(()))?;
+    let names: Vec<String> = o.files.iter().map(|f| f.display().to_string()).collect();
     let mut out = io::stdout().lock();
     // A capture that fails before its first frame (a pcapng file with no interface faultd
     // reads is refused once read through) has no results to show.
-    let refused = failure.is_some() && run.stats.frames == 0;
+    let refused = !failures.is_empty() && run.stats.frames == 0;
     match o.format {
         _ if refused => {}
-        Format::Json => writeln!(out, "{}", render::classify_json(&name, &run.stats))?,
-        Format::Text => write!(out, "{}", render::classify_text(&name, &run.stats))?,
+        Format::Json => writeln!(out, "{}", render::classify_json(&names, &run.stats))?,
+        Format::Text => write!(out, "{}", render::classify_text(&names, &run.stats))?,
     }
-    failure.map_or(Ok(()), |e| Err(e.into()))
+    failed(failures)
 }
 
 fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
     let o = &r.offline;
     let mut out = io::BufWriter::new(io::stdout().lock());
+    // Read from a pipe, records are wanted as they are found (tcpdump -w - | faultd replay -).
+    let live = o.files.iter().any(|f| f.as_os_str() == STDIN);
     let mut pipeline = Pipeline::standard(&r.detectors.config(), r.canary);
     let mut faults = Vec::new();
-    let print = |out: &mut dyn io::Write, faults: &mut Vec<Fault>| -> io::Result<()> {
+    let print = |out: &mut io::BufWriter<_>, faults: &mut Vec<Fault>| -> io::Result<()> {
+        let any = !faults.is_empty();
         for f in faults.drain(..) {
             match o.format {
                 Format::Json => writeln!(out, "{}", f.to_json())?,
@@ -416,9 +445,12 @@ fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
                 )?,
             }
         }
+        if live && any {
+            out.flush()?;
+        }
         Ok(())
     };
-    let (_, failure) = run_capture(&o.file, o.engine, |events| {
+    let (_, failures) = run_capture(o, |events| {
         for ev in events {
             if r.events {
                 match o.format {
@@ -429,6 +461,9 @@ fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
                 pipeline.event(ev, &mut faults);
             }
         }
+        if r.events && live && !events.is_empty() {
+            out.flush()?;
+        }
         print(&mut out, &mut faults)
     })?;
     // The end of the capture passes every deadline: a request never answered in it is
@@ -436,7 +471,7 @@ fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
     pipeline.finish(&mut faults);
     print(&mut out, &mut faults)?;
     out.flush()?;
-    failure.map_or(Ok(()), |e| Err(e.into()))
+    failed(failures)
 }
 
 fn bench(b: &Bench) -> anyhow::Result<()> {

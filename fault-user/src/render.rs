@@ -15,7 +15,8 @@ use crate::names::{c_string, endpoint, hex, host, ipx_address, netbios_name, rfc
 
 /// `{"file": …, "frames": N, "classes": {…}, "malformed": M, "truncated": T}`, zero
 /// class counts left out, classes in table order.
-pub fn classify_json(file: &str, stats: &Stats) -> Value {
+/// `inputs` as named on the command line: one is `"file"`, more are `"files"`.
+pub fn classify_json(inputs: &[String], stats: &Stats) -> Value {
     let mut classes = Map::new();
     for c in Class::ALL {
         let n = stats.classes[c as usize];
@@ -23,16 +24,25 @@ pub fn classify_json(file: &str, stats: &Stats) -> Value {
             classes.insert(c.name().into(), n.into());
         }
     }
-    json!({
-        "file": file,
+    let mut out = Map::new();
+    match inputs {
+        [one] => out.insert("file".into(), one.as_str().into()),
+        many => out.insert("files".into(), many.into()),
+    };
+    let rest = json!({
         "frames": stats.frames,
         "classes": classes,
         "malformed": stats.malformed,
         "truncated": stats.truncated,
-    })
+    });
+    if let Value::Object(rest) = rest {
+        out.extend(rest);
+    }
+    Value::Object(out)
 }
 
-pub fn classify_text(file: &str, stats: &Stats) -> String {
+pub fn classify_text(inputs: &[String], stats: &Stats) -> String {
+    let file = inputs.join(", ");
     let mut s = format!(
         "{file}\n  frames     {:>10}\n  malformed  {:>10}\n  truncated  {:>10}\n",
         stats.frames, stats.malformed, stats.truncated

@@ -306,8 +306,14 @@ fn every_command_exits_with_the_documented_status() {
             (vec![command, good], 0, ""),
             (vec![command, good, "--format", "xml"], 2, "xml"),
             (vec![command, missing], 2, "No such file"),
-            (vec![command, &dir], 2, "Is a directory"),
+            (vec![command, &dir], 2, "a directory with no files"),
             (vec![command, bad], 2, "unknown capture format"),
+            (
+                vec![command, good, "-", "-"],
+                2,
+                "standard input: named more than once",
+            ),
+            (vec![command, good, "--progress", "sometimes"], 2, "always"),
         ]);
     }
     for (args, want, says) in &rows {

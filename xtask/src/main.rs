@@ -72,6 +72,8 @@ fn main() -> anyhow::Result<()> {
             apt_install("tshark", "tshark")?;
             // The live tests start a real Prometheus and run promtool.
             apt_install("promtool", "prometheus")?;
+            // Replay's tests have their compressed captures written by the real tools.
+            apt_install("zstd", "zstd")?;
             let mut cmd = cargo();
             cmd.args(["test", "--workspace"]).args(args);
             run(&mut cmd)

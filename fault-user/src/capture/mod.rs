@@ -5,25 +5,31 @@
 //! shape to deal with. A pcapng interface of a link type faultd does not read is skipped, its
 //! packets counted (`Capture::skipped`); a whole file of such a type is refused.
 
+use std::cell::Cell;
 use std::fmt;
-use std::fs::File;
 use std::io::Read;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 mod input;
 mod link;
+mod open;
 mod pcap;
 mod pcapng;
 mod snoop;
 #[cfg(test)]
 mod tests;
+mod timeline;
 
 use input::{Input, MAX_BLOCK, bad, take, truncated};
 use link::{Link, Named, check_lengths, link, make_frame};
 use pcap::pcap_record;
 use pcapng::{PcapNg, pcapng_next, pcapng_shb};
 use snoop::snoop_record;
+
+pub use open::STDIN;
+pub use timeline::Timeline;
 
 /// One captured frame, always in Ethernet form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +45,11 @@ pub struct Frame {
 #[derive(Debug)]
 pub struct CaptureError {
     pub path: PathBuf,
+    /// In the decompressed data when the file is compressed.
     pub offset: u64,
     pub kind: ErrorKind,
+    /// "gzip" or "zstd" for a compressed file.
+    pub compression: Option<&'static str>,
 }
 
 #[derive(Debug)]
@@ -68,19 +77,27 @@ pub enum ErrorKind {
         leading: u32,
         trailing: u32,
     },
+    /// What is wrong with an input as named, not with its bytes.
+    Inputs(&'static str),
 }
 
 impl fmt::Display for CaptureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = self.offset;
-        write!(f, "{}: ", self.path.display())?;
+        let at = At(self.offset, self.compression);
+        match self.path.as_os_str() == STDIN {
+            true => write!(f, "standard input: ")?,
+            false => write!(f, "{}: ", self.path.display())?,
+        }
         match &self.kind {
-            ErrorKind::Io(e) => write!(f, "cannot read file at byte {at}: {e}"),
+            ErrorKind::Io(e) if self.compression.is_some() => {
+                write!(f, "cannot read or decompress it at {at}: {e}")
+            }
+            ErrorKind::Io(e) => write!(f, "cannot read file at {at}: {e}"),
             ErrorKind::UnknownFormat {
                 magic: [a, b, c, d],
             } => write!(
                 f,
-                "unknown capture format at byte {at}: magic {a:02x}{b:02x}{c:02x}{d:02x} \
+                "unknown capture format at {at}: magic {a:02x}{b:02x}{c:02x}{d:02x} \
                  is not pcap, pcapng or snoop"
             ),
             ErrorKind::Truncated {
@@ -89,23 +106,32 @@ impl fmt::Display for CaptureError {
                 available,
             } => write!(
                 f,
-                "truncated {what} at byte {at}: needed {needed} bytes, {available} available"
+                "truncated {what} at {at}: needed {needed} bytes, {available} available"
             ),
-            ErrorKind::BadField { what, value } => write!(f, "bad {what} at byte {at}: {value}"),
+            ErrorKind::BadField { what, value } => write!(f, "bad {what} at {at}: {value}"),
             ErrorKind::UnsupportedLinkType(n) => {
-                write!(
-                    f,
-                    "unsupported link type {n}{} declared at byte {at}",
-                    Named(*n)
-                )
+                write!(f, "unsupported link type {n}{} declared at {at}", Named(*n))
             }
             ErrorKind::UnsupportedVersion { major, minor } => {
-                write!(f, "unsupported format version {major}.{minor} at byte {at}")
+                write!(f, "unsupported format version {major}.{minor} at {at}")
             }
             ErrorKind::BlockLengthMismatch { leading, trailing } => write!(
                 f,
-                "pcapng block at byte {at} has length {leading} but its trailer says {trailing}"
+                "pcapng block at {at} has length {leading} but its trailer says {trailing}"
             ),
+            ErrorKind::Inputs(what) => write!(f, "{what}"),
+        }
+    }
+}
+
+/// "byte N", saying which bytes are counted when they are not the file's own.
+struct At(u64, Option<&'static str>);
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            At(n, None) => write!(f, "byte {n}"),
+            At(n, Some(c)) => write!(f, "byte {n} of the {c}-decompressed data"),
         }
     }
 }
@@ -167,6 +193,7 @@ pub struct Capture {
     kind: Kind,
     /// (link type, packets) of the pcapng interfaces skipped so far.
     skipped: Vec<(u32, u64)>,
+    compression: Option<&'static str>,
 }
 
 fn error(path: &Path, (offset, kind): (usize, ErrorKind)) -> CaptureError {
@@ -174,19 +201,39 @@ fn error(path: &Path, (offset, kind): (usize, ErrorKind)) -> CaptureError {
         path: path.to_path_buf(),
         offset: offset as u64,
         kind,
+        compression: None,
     }
 }
 
 impl Capture {
+    /// Opens the capture at `path`, or standard input for `-`, compressed with gzip or
+    /// zstd or not.
     pub fn open(path: &Path) -> Result<Capture, CaptureError> {
-        let file = File::open(path).map_err(|e| error(path, (0, ErrorKind::Io(e))))?;
-        Capture::from_reader(path, Box::new(file))
+        Capture::open_counted(path, Rc::default())
+    }
+
+    /// [`Capture::open`], adding every byte read from the file (before decompression) to
+    /// `count`.
+    pub fn open_counted(path: &Path, count: Rc<Cell<u64>>) -> Result<Capture, CaptureError> {
+        let opened = open::open(path, count)?;
+        Capture::start(path, opened.reader, opened.compression)
     }
 
     /// Reads a capture from `src`, record by record; `path` names it in messages.
     pub fn from_reader(path: &Path, src: Box<dyn Read>) -> Result<Capture, CaptureError> {
+        Capture::start(path, src, None)
+    }
+
+    fn start(
+        path: &Path,
+        src: Box<dyn Read>,
+        compression: Option<&'static str>,
+    ) -> Result<Capture, CaptureError> {
         let mut input = Input::new(src);
-        let (kind, pos) = read_header(&mut input).map_err(|e| error(path, e))?;
+        let (kind, pos) = read_header(&mut input).map_err(|e| CaptureError {
+            compression,
+            ..error(path, e)
+        })?;
         Ok(Capture {
             path: path.to_path_buf(),
             input,
@@ -194,7 +241,12 @@ impl Capture {
             done: false,
             kind,
             skipped: Vec::new(),
+            compression,
         })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Capture, CaptureError> {
@@ -267,7 +319,12 @@ impl Iterator for Capture {
         }
         // Past an error the framing is lost, so nothing after it can be trusted.
         self.done = !matches!(result, Ok(Some(_)));
-        result.map_err(|e| error(&self.path, e)).transpose()
+        result
+            .map_err(|e| CaptureError {
+                compression: self.compression,
+                ..error(&self.path, e)
+            })
+            .transpose()
     }
 }
 

@@ -157,6 +157,7 @@ fn fail(bytes: Vec<u8>) -> String {
             leading: l,
             trailing: t,
         } => format!("Mismatch {l}/{t}"),
+        ErrorKind::Inputs(what) => format!("Inputs {what}"),
     };
     format!("{} {kind}", e.offset)
 }

@@ -1,0 +1,255 @@
+//! Many captures as one: files, directories of them and standard input, merged in packet
+//! time order. Rotated captures (tcpdump -G/-C, dumpcap's ring buffer) follow one another;
+//! captures of two interfaces of one incident interleave. A file is opened only once its
+//! first frame is due and closed at its end, so a day of rotated files holds one or two open.
+
+use std::cell::Cell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use super::{Capture, CaptureError, ErrorKind, Frame, STDIN};
+
+/// Files opened at the start and kept open: a few cost little, and spare reading their first
+/// records twice; beyond them a file is reopened when its first frame is due.
+const KEEP_OPEN: usize = 8;
+
+/// The frames of many captures in time order; each frame with the index of its file
+/// ([`Timeline::path`]). A file that fails part-way stops there and the others go on: the
+/// failure is in [`Timeline::finish`].
+pub struct Timeline {
+    files: Vec<PathBuf>,
+    /// Files not yet open, latest first frame first: the next one due is last.
+    pending: Vec<Pending>,
+    /// The open files, by index, each with its next frame.
+    open: Vec<Option<Open>>,
+    /// (time of the next frame, file index) of every open file.
+    due: BinaryHeap<Reverse<(u64, usize)>>,
+    notes: Vec<String>,
+    failures: Vec<CaptureError>,
+    read: Rc<Cell<u64>>,
+    size: Option<u64>,
+}
+
+struct Pending {
+    first_ts: u64,
+    index: usize,
+    kept: Option<Open>,
+}
+
+struct Open {
+    capture: Capture,
+    next: Frame,
+}
+
+/// A file to read, and whether it was found in a directory (rather than named).
+type Named = (PathBuf, bool);
+
+/// The capture files `inputs` names, directories expanded; notes on what was left out.
+fn expand(inputs: &[PathBuf]) -> Result<(Vec<Named>, Vec<String>), CaptureError> {
+    let mut files = Vec::new();
+    let mut notes = Vec::new();
+    let fail = |path: &Path, kind| CaptureError {
+        path: path.to_path_buf(),
+        offset: 0,
+        kind,
+        compression: None,
+    };
+    let mut stdin = false;
+    for input in inputs {
+        if input.as_os_str() == STDIN {
+            if std::mem::replace(&mut stdin, true) {
+                return Err(fail(input, ErrorKind::Inputs("named more than once")));
+            }
+            files.push((input.clone(), false));
+            continue;
+        }
+        if !input.is_dir() {
+            files.push((input.clone(), false));
+            continue;
+        }
+        let io = |e| fail(input, ErrorKind::Io(e));
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(input).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let path = entry.path();
+            // Hidden files are an editor's or a tool's own, not captures.
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                notes.push(format!(
+                    "{}: skipped, a directory (directories are read one level deep)",
+                    path.display()
+                ));
+                continue;
+            }
+            entries.push(path);
+        }
+        // Rotated files are named in order (capture_00001_..., x.pcap0, x.pcap1 ...); the
+        // merge puts frames in time order anyway, this only makes messages come in order.
+        entries.sort();
+        if entries.is_empty() {
+            return Err(fail(input, ErrorKind::Inputs("a directory with no files")));
+        }
+        files.extend(entries.into_iter().map(|p| (p, true)));
+    }
+    Ok((files, notes))
+}
+
+/// `path` opened, with its first frame; `None` for a capture without frames.
+fn first(path: &Path, read: &Rc<Cell<u64>>) -> Result<Option<Open>, CaptureError> {
+    let mut capture = Capture::open_counted(path, read.clone())?;
+    Ok(match capture.next() {
+        Some(Ok(next)) => Some(Open { capture, next }),
+        Some(Err(e)) => return Err(e),
+        None => None,
+    })
+}
+
+/// A file in a directory that is none of faultd's: another kind of file, or one a capture
+/// tool has only begun to write.
+fn not_a_capture(kind: &ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::UnknownFormat { .. } | ErrorKind::Truncated { .. }
+    )
+}
+
+impl Timeline {
+    /// Opens every input: capture files, `-` for standard input (once), and directories,
+    /// whose files are read one level deep, hidden ones left out. A file named that is not
+    /// a capture is an error; one in a directory that is not is skipped, and a note says so.
+    pub fn open(inputs: &[PathBuf]) -> Result<Timeline, CaptureError> {
+        let (named, notes) = expand(inputs)?;
+        let read = Rc::new(Cell::new(0));
+        let mut t = Timeline {
+            files: Vec::new(),
+            pending: Vec::new(),
+            open: Vec::new(),
+            due: BinaryHeap::new(),
+            notes,
+            failures: Vec::new(),
+            read,
+            size: Some(0),
+        };
+        let keep = named.len() <= KEEP_OPEN;
+        for (path, in_dir) in named {
+            let index = t.files.len();
+            let opened = match first(&path, &t.read) {
+                Err(e) if in_dir && e.offset == 0 && not_a_capture(&e.kind) => {
+                    t.notes.push(format!("{e}: skipped, not a capture"));
+                    continue;
+                }
+                // Opening is all or nothing: a name mistyped is said before any result.
+                Err(e) if e.offset == 0 => return Err(e),
+                // A file failing at its first record has failed part-way, like any other.
+                Err(e) => {
+                    t.failures.push(e);
+                    None
+                }
+                Ok(o) => o,
+            };
+            let stdin = path.as_os_str() == STDIN;
+            t.size = match (t.size, std::fs::metadata(&path)) {
+                (Some(n), Ok(m)) if !stdin => Some(n + m.len()),
+                _ => None,
+            };
+            t.files.push(path);
+            t.open.push(None);
+            let Some(o) = opened else { continue };
+            t.pending.push(Pending {
+                first_ts: o.next.ts_ns,
+                index,
+                // Standard input cannot be read again.
+                kept: (keep || stdin).then_some(o),
+            });
+        }
+        if !keep {
+            // What will be read again is counted when it is.
+            t.read.set(0);
+        }
+        t.pending.sort_by_key(|p| Reverse((p.first_ts, p.index)));
+        Ok(t)
+    }
+
+    pub fn path(&self, index: usize) -> &Path {
+        &self.files[index]
+    }
+
+    /// The capture files, in the order named (a directory's by name).
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Bytes read so far from the files themselves (compressed, where they are).
+    pub fn bytes_read(&self) -> u64 {
+        self.read.get()
+    }
+
+    /// The size of all the files; unknown when standard input is one of them.
+    pub fn bytes_total(&self) -> Option<u64> {
+        self.size
+    }
+
+    /// Notes for the user (what was skipped, and why), and the files that failed part-way;
+    /// call at the end.
+    pub fn finish(mut self) -> (Vec<String>, Vec<CaptureError>) {
+        for o in self.open.iter().flatten() {
+            self.notes.extend(o.capture.skipped_notes());
+        }
+        (self.notes, self.failures)
+    }
+
+    fn admit(&mut self, p: Pending) {
+        let opened = match p.kept {
+            Some(o) => Some(o),
+            None => first(&self.files[p.index], &self.read).unwrap_or_else(|e| {
+                self.failures.push(e);
+                None
+            }),
+        };
+        if let Some(o) = opened {
+            self.due.push(Reverse((o.next.ts_ns, p.index)));
+            self.open[p.index] = Some(o);
+        }
+    }
+}
+
+impl Iterator for Timeline {
+    type Item = (usize, Frame);
+
+    fn next(&mut self) -> Option<(usize, Frame)> {
+        // A file joins when its first frame is due: no later than the earliest frame held
+        // (a tie goes to the file named first, as between open files).
+        while let Some(p) = self.pending.last() {
+            if self
+                .due
+                .peek()
+                .is_some_and(|Reverse(d)| (p.first_ts, p.index) > *d)
+            {
+                break;
+            }
+            let p = self.pending.pop().expect("just seen");
+            self.admit(p);
+        }
+        let Reverse((_, index)) = self.due.pop()?;
+        let mut o = self.open[index].take().expect("a file due is open");
+        match o.capture.next() {
+            Some(Ok(next)) => {
+                self.due.push(Reverse((next.ts_ns, index)));
+                let frame = std::mem::replace(&mut o.next, next);
+                self.open[index] = Some(o);
+                Some((index, frame))
+            }
+            end => {
+                if let Some(Err(e)) = end {
+                    self.failures.push(e);
+                }
+                self.notes.extend(o.capture.skipped_notes());
+                Some((index, o.next))
+            }
+        }
+    }
+}
