@@ -14,7 +14,7 @@ use fault_common::Event;
 
 use fault_user::{
     bench::BenchInputError,
-    capture::{CaptureError, STDIN, Timeline},
+    capture::{CaptureError, Frame, STDIN, Timeline},
     detect::{self, Fault, Pipeline},
     ebpf::LoadError,
     engine::{self, EngineError, EngineKind, Run},
@@ -375,7 +375,8 @@ fn run_capture(
     let total = timeline.bytes_total();
     let mut events = Vec::new();
     let mut frames = 0;
-    while let Some((file, frame)) = timeline.next() {
+    let mut frame = Frame::default();
+    while let Some(file) = timeline.next_into(&mut frame) {
         engine
             .captured(frame.ts_ns, &frame.data, frame.wire_len as usize)
             .with_context(|| {

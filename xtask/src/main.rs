@@ -11,6 +11,7 @@ use std::{
 mod demo;
 mod fuzz;
 mod live_bench;
+mod replay_bench;
 
 use anyhow::{Context as _, bail, ensure};
 use clap::{Parser, Subcommand};
@@ -50,6 +51,11 @@ enum Task {
         /// JSON in target/bench-live.json.
         #[arg(long, conflicts_with_all = ["repeat", "against"])]
         live: bool,
+        /// Instead: `faultd replay` of a 1.5 M-frame capture (plain, rotated files, zstd,
+        /// standard input) next to tcpdump and tshark on the same file: frames/s and peak
+        /// memory; JSON in target/bench-replay.json.
+        #[arg(long, conflicts_with_all = ["repeat", "against", "live"])]
+        replay: bool,
     },
     /// Fuzz each parser entry point (the frame parser, the ring-record decoder, the capture
     /// reader) with cargo-fuzz, installed if missing, seeded from the frame builder's
@@ -80,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         }
         Task::Demo => demo::run(),
         Task::Bench { live: true, .. } => live_bench::run(),
+        Task::Bench { replay: true, .. } => replay_bench::run(),
         Task::Bench {
             repeat, against, ..
         } => bench(repeat, against),
@@ -173,7 +180,7 @@ fn output(cmd: &mut Command) -> anyhow::Result<String> {
 /// The eBPF toolchain, as shared/docs/TOOLCHAIN.md prescribes: nightly's rust-src, and a
 /// bpf-linker built against the very LLVM nightly rustc uses (the crates.io default and
 /// Debian's LLVM do not work).
-fn setup() -> anyhow::Result<()> {
+pub(crate) fn setup() -> anyhow::Result<()> {
     let installed = output(Command::new("rustup").args([
         "component",
         "list",
@@ -249,7 +256,7 @@ fn marker_matches(llvm_major: &str) -> bool {
 }
 
 /// Installs a Debian package when `probe` is not on PATH.
-fn apt_install(probe: &str, package: &str) -> anyhow::Result<()> {
+pub(crate) fn apt_install(probe: &str, package: &str) -> anyhow::Result<()> {
     if Command::new("sh")
         .args(["-c", &format!("command -v {probe}")])
         .output()?

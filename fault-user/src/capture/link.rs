@@ -149,7 +149,14 @@ pub(super) fn family_type(value: u32) -> u16 {
 
 /// Turns a record's bytes into an Ethernet frame; `orig` is the record's length on the wire
 /// (at least its captured length, see `check_lengths`).
-pub(super) fn make_frame(link: Link, data: &[u8], orig: u32, ts_ns: u64, at: usize) -> Res<Frame> {
+pub(super) fn make_frame(
+    link: Link,
+    data: &[u8],
+    orig: u32,
+    ts_ns: u64,
+    at: usize,
+    out: &mut Frame,
+) -> Res<()> {
     let offset = at as u64;
     let be = Endian::Big;
     let header = |len, what| take(data, 0, len, what).map_err(|(_, k)| (at, k));
@@ -227,24 +234,19 @@ pub(super) fn make_frame(link: Link, data: &[u8], orig: u32, ts_ns: u64, at: usi
     };
     let payload = &data[hdr..];
     let wire_payload = orig - hdr as u32; // orig >= incl >= hdr, checked above
+    // The frame's buffer is reused: a replay allocates nothing per frame.
+    (out.ts_ns, out.offset) = (ts_ns, offset);
+    out.data.clear();
     let Some(eth) = eth_header else {
-        return Ok(Frame {
-            ts_ns,
-            data: payload.to_vec(),
-            wire_len: wire_payload,
-            offset,
-        });
+        out.data.extend_from_slice(payload);
+        out.wire_len = wire_payload;
+        return Ok(());
     };
-    let mut out = Vec::with_capacity(14 + payload.len());
-    out.extend_from_slice(&eth.dst);
-    out.extend_from_slice(&eth.src);
-    out.extend_from_slice(&eth.type_or_len.to_be_bytes());
-    out.extend_from_slice(payload);
-    Ok(Frame {
-        ts_ns,
-        data: out,
-        // An original length field is not checked against anything, so it may be any value.
-        wire_len: wire_payload.saturating_add(14),
-        offset,
-    })
+    out.data.extend_from_slice(&eth.dst);
+    out.data.extend_from_slice(&eth.src);
+    out.data.extend_from_slice(&eth.type_or_len.to_be_bytes());
+    out.data.extend_from_slice(payload);
+    // An original length field is not checked against anything, so it may be any value.
+    out.wire_len = wire_payload.saturating_add(14);
+    Ok(())
 }

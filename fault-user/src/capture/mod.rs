@@ -32,7 +32,7 @@ pub use open::STDIN;
 pub use timeline::Timeline;
 
 /// One captured frame, always in Ethernet form.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Frame {
     pub ts_ns: u64,
     pub data: Vec<u8>,
@@ -300,31 +300,42 @@ fn thousands(n: u64) -> String {
     out
 }
 
-impl Iterator for Capture {
-    type Item = Result<Frame, CaptureError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl Capture {
+    /// Reads the next frame into `out`, whose buffer is reused; false at the end. After an
+    /// error, or the end, there is nothing more.
+    pub fn read_into(&mut self, out: &mut Frame) -> Result<bool, CaptureError> {
         if self.done {
-            return None;
+            return Ok(false);
         }
         let (input, pos) = (&mut self.input, &mut self.pos);
         let result = match &mut self.kind {
-            Kind::Pcap(endian, nanos, link) => pcap_record(input, pos, *endian, *nanos, *link),
-            Kind::PcapNg(ng) => pcapng_next(input, pos, ng, &mut self.skipped),
-            Kind::Snoop => snoop_record(input, pos),
+            Kind::Pcap(endian, nanos, link) => pcap_record(input, pos, *endian, *nanos, *link, out),
+            Kind::PcapNg(ng) => pcapng_next(input, pos, ng, &mut self.skipped, out),
+            Kind::Snoop => snoop_record(input, pos, out),
         };
         if matches!(result, Err((_, ErrorKind::UnsupportedLinkType(_)))) {
             // The refusal speaks for every packet skipped.
             self.skipped.clear();
         }
         // Past an error the framing is lost, so nothing after it can be trusted.
-        self.done = !matches!(result, Ok(Some(_)));
-        result
-            .map_err(|e| CaptureError {
-                compression: self.compression,
-                ..error(&self.path, e)
-            })
-            .transpose()
+        self.done = !matches!(result, Ok(true));
+        result.map_err(|e| CaptureError {
+            compression: self.compression,
+            ..error(&self.path, e)
+        })
+    }
+}
+
+impl Iterator for Capture {
+    type Item = Result<Frame, CaptureError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut frame = Frame::default();
+        match self.read_into(&mut frame) {
+            Ok(true) => Some(Ok(frame)),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
+        }
     }
 }
 

@@ -8,10 +8,11 @@ pub(super) fn pcap_record(
     e: Endian,
     nanos: bool,
     link: Link,
-) -> Res<Option<Frame>> {
+    out: &mut Frame,
+) -> Res<bool> {
     let at = *pos;
     if input.ends_at(at)? {
-        return Ok(None);
+        return Ok(false);
     }
     let h = input.take(at, 16, "pcap record header")?;
     let (secs, frac, incl, orig) = (e.u32(h, 0), e.u32(h, 4), e.u32(h, 8), e.u32(h, 12));
@@ -20,5 +21,5 @@ pub(super) fn pcap_record(
     *pos = at + rec.len();
     let frac_ns = u64::from(frac) * if nanos { 1 } else { 1000 };
     let ts = u64::from(secs) * 1_000_000_000 + frac_ns;
-    make_frame(link, &rec[16..], orig, ts, at).map(Some)
+    make_frame(link, &rec[16..], orig, ts, at, out).map(|()| true)
 }

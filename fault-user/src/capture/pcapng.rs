@@ -162,7 +162,8 @@ pub(super) fn pcapng_next(
     pos: &mut usize,
     ng: &mut PcapNg,
     skipped: &mut Vec<(u32, u64)>,
-) -> Res<Option<Frame>> {
+    out: &mut Frame,
+) -> Res<bool> {
     loop {
         let at = *pos;
         if input.ends_at(at)? {
@@ -171,7 +172,7 @@ pub(super) fn pcapng_next(
             // in any section the others are skipped, and counted.
             return match ng.first_unreadable {
                 Some((at, lt)) if !ng.readable => Err((at, ErrorKind::UnsupportedLinkType(lt))),
-                _ => Ok(None),
+                _ => Ok(false),
             };
         }
         let h = input.take(at, 8, "pcapng block header")?;
@@ -252,6 +253,6 @@ pub(super) fn pcapng_next(
             .get(data_at..data_at + incl as usize)
             .ok_or_else(|| bad(at, "pcapng captured length (beyond its block)", incl))?;
         let ts_ns = ts.map_or(0, |units| pcapng_ts_ns(units, iface));
-        return make_frame(link, data, orig, ts_ns, at).map(Some);
+        return make_frame(link, data, orig, ts_ns, at, out).map(|()| true);
     }
 }

@@ -2,10 +2,10 @@
 
 use super::*;
 
-pub(super) fn snoop_record(input: &mut Input, pos: &mut usize) -> Res<Option<Frame>> {
+pub(super) fn snoop_record(input: &mut Input, pos: &mut usize, out: &mut Frame) -> Res<bool> {
     let at = *pos;
     if input.ends_at(at)? {
-        return Ok(None);
+        return Ok(false);
     }
     let be = Endian::Big;
     let h = input.take(at, 24, "snoop record header")?;
@@ -18,13 +18,13 @@ pub(super) fn snoop_record(input: &mut Input, pos: &mut usize) -> Res<Option<Fra
     // The record length covers padding after the data (of any length), so it is what
     // moves us on; the record must hold it all.
     let rec_len = rec_len as usize;
-    let frame = match input.get(at, 24 + incl as usize)? {
+    match input.get(at, 24 + incl as usize)? {
         rec if rec.len() == 24 + incl as usize => {
-            make_frame(Link::Ethernet, &rec[24..], orig, ts, at)?
+            make_frame(Link::Ethernet, &rec[24..], orig, ts, at, out)?
         }
         rec => return Err(truncated(at, "snoop record", rec_len, rec.len())),
-    };
+    }
     input.tail(at, rec_len, 0, "snoop record")?;
     *pos = at + rec_len;
-    Ok(Some(frame))
+    Ok(true)
 }

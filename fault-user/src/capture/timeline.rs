@@ -5,7 +5,7 @@
 
 use std::cell::Cell;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, binary_heap::PeekMut};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -15,8 +15,8 @@ use super::{Capture, CaptureError, ErrorKind, Frame, STDIN};
 /// records twice; beyond them a file is reopened when its first frame is due.
 const KEEP_OPEN: usize = 8;
 
-/// The frames of many captures in time order; each frame with the index of its file
-/// ([`Timeline::path`]). A file that fails part-way stops there and the others go on: the
+/// The frames of many captures in time order ([`Timeline::next_into`]), each with the
+/// index of its file ([`Timeline::path`]). A file that fails part-way stops there and the others go on: the
 /// failure is in [`Timeline::finish`].
 pub struct Timeline {
     files: Vec<PathBuf>,
@@ -101,11 +101,10 @@ fn expand(inputs: &[PathBuf]) -> Result<(Vec<Named>, Vec<String>), CaptureError>
 /// `path` opened, with its first frame; `None` for a capture without frames.
 fn first(path: &Path, read: &Rc<Cell<u64>>) -> Result<Option<Open>, CaptureError> {
     let mut capture = Capture::open_counted(path, read.clone())?;
-    Ok(match capture.next() {
-        Some(Ok(next)) => Some(Open { capture, next }),
-        Some(Err(e)) => return Err(e),
-        None => None,
-    })
+    let mut next = Frame::default();
+    Ok(capture
+        .read_into(&mut next)?
+        .then_some(Open { capture, next }))
 }
 
 /// A file in a directory that is none of faultd's: another kind of file, or one a capture
@@ -217,10 +216,10 @@ impl Timeline {
     }
 }
 
-impl Iterator for Timeline {
-    type Item = (usize, Frame);
-
-    fn next(&mut self) -> Option<(usize, Frame)> {
+impl Timeline {
+    /// The next frame in time order, into `out` (its buffer is reused: a replay allocates
+    /// nothing per frame); the index of its file, or `None` at the end of them all.
+    pub fn next_into(&mut self, out: &mut Frame) -> Option<usize> {
         // A file joins when its first frame is due: no later than the earliest frame held
         // (a tie goes to the file named first, as between open files).
         while let Some(p) = self.pending.last() {
@@ -234,22 +233,23 @@ impl Iterator for Timeline {
             let p = self.pending.pop().expect("just seen");
             self.admit(p);
         }
-        let Reverse((_, index)) = self.due.pop()?;
-        let mut o = self.open[index].take().expect("a file due is open");
-        match o.capture.next() {
-            Some(Ok(next)) => {
-                self.due.push(Reverse((next.ts_ns, index)));
-                let frame = std::mem::replace(&mut o.next, next);
-                self.open[index] = Some(o);
-                Some((index, frame))
-            }
+        let mut top = self.due.peek_mut()?;
+        let Reverse((_, index)) = *top;
+        let o = self.open[index].as_mut().expect("a file due is open");
+        std::mem::swap(out, &mut o.next);
+        match o.capture.read_into(&mut o.next) {
+            // Mostly the same file is due again: the heap is only sifted, not popped and
+            // pushed.
+            Ok(true) => *top = Reverse((o.next.ts_ns, index)),
             end => {
-                if let Some(Err(e)) = end {
+                PeekMut::pop(top);
+                if let Err(e) = end {
                     self.failures.push(e);
                 }
+                let o = self.open[index].take().expect("open");
                 self.notes.extend(o.capture.skipped_notes());
-                Some((index, o.next))
             }
         }
+        Some(index)
     }
 }
