@@ -50,7 +50,7 @@ EXIT STATUS:
 
 #[derive(Subcommand)]
 enum Command {
-    /// Count the frames of a capture in each class (CLASSES.md), as the XDP program does live.
+    /// Count the frames of captures in each class, as the XDP program does live.
     Classify(Offline),
     /// Run the detectors over a capture on its own packet times and print the fault
     /// records, one per line; --events prints the events they are fed instead.
