@@ -333,3 +333,35 @@ fn progress_goes_to_stderr_and_leaves_stdout_alone() {
         "not a terminal: no progress"
     );
 }
+
+#[test]
+fn compressed_streams_of_several_members_or_frames_read_whole() {
+    // pigz, `cat a.gz b.gz`, zstd -T and pzstd write streams in pieces; a zstd skippable
+    // frame (metadata some tools add) carries nothing to decompress.
+    let frames = all_frames();
+    let bytes = pcap_bytes(&frames);
+    let half = bytes.len() / 2;
+    let dir = TempDir::new("members");
+    let whole = dir.write("whole.pcap", &bytes);
+    let expected = replay(&whole, "user", &[]);
+    let mut skippable = 0x184D_2A53u32.to_le_bytes().to_vec();
+    skippable.extend(5u32.to_le_bytes());
+    skippable.extend(b"hello");
+    for tool in ["gzip", "zstd"] {
+        let (Some(a), Some(b)) = (
+            compress(tool, &bytes[..half]),
+            compress(tool, &bytes[half..]),
+        ) else {
+            continue;
+        };
+        let mut joined = a;
+        if tool == "zstd" {
+            joined.extend(&skippable);
+        }
+        joined.extend(b);
+        let p = dir.write(&format!("joined.{tool}"), &joined);
+        let (code, got, err) = replay_args(&[p.to_str().unwrap()], "user");
+        assert_eq!(code, 0, "{tool}: {err}");
+        assert_eq!(got, expected, "{tool}");
+    }
+}
