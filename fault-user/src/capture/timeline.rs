@@ -177,11 +177,6 @@ impl Timeline {
         &self.files[index]
     }
 
-    /// The capture files, in the order named (a directory's by name).
-    pub fn files(&self) -> &[PathBuf] {
-        &self.files
-    }
-
     /// Bytes read so far from the files themselves (compressed, where they are).
     pub fn bytes_read(&self) -> u64 {
         self.read.get()
