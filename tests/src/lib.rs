@@ -17,7 +17,8 @@
 //! Layout: [`eth`] (Ethernet, VLAN tags, PPPoE/PPP, ARP), [`ip`] (IPv4/IPv6, UDP, TCP, ICMP),
 //! [`ipx`] (IPX framings, SAP, RIP), [`netbios`] (names, NBNS, NBDGM, NBSS), [`ncp`],
 //! [`pptp`] (control messages, enhanced GRE), [`l2tp`], [`catalogue`], [`scenario`] (timed
-//! fault scenarios), [`tunnel`] (IP-in-IP, GRE, ERSPAN and VXLAN around any frame), [`pcap`],
+//! fault scenarios), [`golden`] (the records each scenario must give, as reviewable
+//! files), [`tunnel`] (IP-in-IP, GRE, ERSPAN and VXLAN around any frame), [`pcap`],
 //! [`link`] (Ethernet frames re-encapsulated for other link types' captures), [`tshark`],
 //! [`netns`] (namespaces, a veth wire, raw sending and HTTP for live end-to-end tests),
 //! [`prometheus`] (a real Prometheus scraping a daemon).
@@ -25,6 +26,7 @@
 pub mod catalogue;
 pub mod daemon;
 pub mod eth;
+pub mod golden;
 pub mod ip;
 pub mod ipx;
 pub mod l2tp;

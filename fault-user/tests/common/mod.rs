@@ -1,6 +1,6 @@
 //! What the fault tests share: running `faultd replay` as a user would, the scenario
 //! checks every fault family gets (tshark vouches for each frame; each scenario gives
-//! exactly its records on both engines), and the real corpus.
+//! exactly its golden file's records on both engines), and the real corpus.
 
 #![allow(dead_code, reason = "each test file uses what it needs")]
 
@@ -10,7 +10,7 @@ use std::{
     process::Command,
 };
 
-use fault_tests::{TempPcap, netns::is_root, scenario::Scenario, tshark};
+use fault_tests::{TempPcap, golden, netns::is_root, scenario::Scenario, tshark};
 use serde_json::Value;
 
 pub const FAULTD: &str = env!("CARGO_BIN_EXE_faultd");
@@ -28,13 +28,19 @@ pub fn faultd(args: &[&str]) -> (i32, String, String) {
 
 /// `faultd replay` on `pcap` with `engine` and `extra` flags: the records it printed.
 pub fn replay(pcap: &Path, engine: &str, extra: &[&str]) -> Vec<Value> {
+    replay_lines(pcap, engine, extra)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+/// [`replay`]'s records as printed, one line each: what the golden files hold.
+pub fn replay_lines(pcap: &Path, engine: &str, extra: &[&str]) -> Vec<String> {
     let mut args = vec!["replay", pcap.to_str().unwrap(), "--engine", engine];
     args.extend_from_slice(extra);
     let (code, out, err) = faultd(&args);
     assert_eq!(code, 0, "faultd {args:?}: {err}");
-    out.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect()
+    out.lines().map(str::to_owned).collect()
 }
 
 /// The kernel engine needs BPF_PROG_TEST_RUN (root); the user engine runs anywhere.
@@ -81,37 +87,44 @@ pub fn frames_are_what_tshark_says(test: &str, scenarios: &[Scenario]) {
     assert_eq!(tshark::count(pcap.path(), bad), 0, "tshark: {bad}");
 }
 
-/// Each scenario, replayed alone on both engines, gives exactly `expected(name)`, which
-/// holds records of the scenario's fault only (none for a benign look-alike).
-pub fn each_gives_exactly(scenarios: &[Scenario], expected: impl Fn(&str) -> Vec<Value>) {
+/// Each scenario, replayed alone on both engines, gives exactly the records of its golden
+/// file (`tests/golden/<name>.jsonl`, see `fault_tests::golden`; `FAULTD_BLESS=1` rewrites
+/// it from the user engine), which are records of the scenario's fault only (none for a
+/// benign look-alike). The kernel engine must give the same, never blessed.
+pub fn each_gives_exactly(scenarios: &[Scenario]) {
     for s in scenarios {
-        let want = expected(s.name);
-        let faults: BTreeSet<&str> = want.iter().map(|r| r["fault"].as_str().unwrap()).collect();
+        let pcap = TempPcap::new(s.name, &s.frames(BASE_NS, 1)).unwrap();
+        for engine in engines() {
+            let got = replay_lines(pcap.path(), engine, &[]);
+            let what = format!("{} ({engine} engine)", s.name);
+            if engine == "user" {
+                golden::check(s.name, &got, &what);
+            } else {
+                golden::compare(s.name, &got, &what);
+            }
+        }
+        let records = golden::records(s.name);
+        let faults: BTreeSet<&str> = records
+            .iter()
+            .map(|r| r["fault"].as_str().unwrap())
+            .collect();
         assert_eq!(
             faults,
             s.fault.into_iter().collect(),
-            "{}: the expected records are for its fault",
+            "{}: the golden records are for its fault",
             s.name
         );
-        let pcap = TempPcap::new(s.name, &s.frames(BASE_NS, 1)).unwrap();
-        for engine in engines() {
-            let got = replay(pcap.path(), engine, &[]);
-            assert_eq!(got, want, "{} ({engine} engine)", s.name);
-        }
     }
 }
 
 /// Played all at once, scenarios do not disturb one another: the records are the union
-/// of each one's, in time order.
-pub fn all_at_once_give_the_union(
-    tag: &str,
-    scenarios: &[Scenario],
-    expected: impl Fn(&str) -> Vec<Value>,
-) {
+/// of their golden files', in time order.
+pub fn all_at_once_give_the_union(tag: &str, scenarios: &[Scenario]) {
     let merged = fault_tests::scenario::merged(scenarios, BASE_NS, 1);
     let pcap = TempPcap::new(tag, &merged).unwrap();
-    let got = replay(pcap.path(), "user", &[]);
-    let key = |r: &Value| {
+    let got = replay_lines(pcap.path(), "user", &[]);
+    let key = |line: &String| {
+        let r: Value = serde_json::from_str(line).unwrap();
         (
             r["ts"].as_str().unwrap().to_owned(),
             r["client"].to_string(),
@@ -119,11 +132,30 @@ pub fn all_at_once_give_the_union(
     };
     let ts: Vec<String> = got.iter().map(|r| key(r).0).collect();
     assert!(ts.is_sorted(), "records come out in time order: {ts:?}");
-    let mut want: Vec<Value> = scenarios.iter().flat_map(|s| expected(s.name)).collect();
+    // Blessing, the files may be rewritten under us: what they are being rewritten to is
+    // each scenario replayed alone.
+    let alone = |s: &Scenario| {
+        let pcap = TempPcap::new(s.name, &s.frames(BASE_NS, 1)).unwrap();
+        replay_lines(pcap.path(), "user", &[])
+    };
+    let mut want: Vec<String> = scenarios
+        .iter()
+        .flat_map(|s| {
+            if golden::blessing() {
+                alone(s)
+            } else {
+                golden::lines(s.name)
+            }
+        })
+        .collect();
     want.sort_by_key(key);
     let mut got = got;
     got.sort_by_key(key);
-    assert_eq!(got, want);
+    golden::assert_same(
+        &want,
+        &got,
+        &format!("{tag}: the union of the golden files"),
+    );
 }
 
 /// The real captures (`shared/corpus/real`), or `None`, said loudly, in a clone without
