@@ -1,8 +1,8 @@
 //! Fault scenarios: timed frame sequences that put a KB article's fault on the wire, its
-//! variants, and the benign look-alikes FAULTS.md lists. Each step names the tshark filter
-//! its frame must match, so an independent dissector vouches for every frame, and each
-//! scenario says which fault (if any) it should produce. The expected records themselves
-//! live with the tests that assert them.
+//! variants, and the benign look-alikes docs/faults.md lists. Each step names the tshark
+//! filter its frame must match, so an independent dissector vouches for every frame, and
+//! each scenario says which fault (if any) it should produce. The expected records
+//! themselves live with the tests that assert them.
 //!
 //! Every scenario has its own subnet `10.<net>.0.0/24` (and MAC addresses to match), so any
 //! number of them can be played at once, into one capture or onto one wire, without one
@@ -25,7 +25,7 @@ use crate::{
 
 /// Live runs (tests, the demo) play scenarios this many times faster than life...
 pub const SPEEDUP: u64 = 10;
-/// ...with the detectors' timeouts and windows (FAULTS.md's defaults) shortened to match,
+/// ...with the detectors' timeouts and windows (their defaults) shortened to match,
 /// as `faultd run` flags.
 pub const FAST_FLAGS: [&str; 12] = [
     "--nbns-timeout",
@@ -1532,8 +1532,8 @@ fn ras_benign_control_connection_ends() -> Scenario {
 }
 
 /// The client clears its call and tears the control connection down (Stop request and
-/// reply, then TCP FIN both ways); the server never sends the disconnect-notify. FAULTS.md
-/// asks only for that notify within the timeout: still a leak.
+/// reply, then TCP FIN both ways); the server never sends the disconnect-notify.
+/// docs/faults.md asks only for that notify within the timeout: still a leak.
 fn ras_clear_then_control_connection_closed() -> Scenario {
     let mut lan = Lan::new(76);
     let c = control(CLIENT, 1112, RAS);
