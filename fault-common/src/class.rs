@@ -42,7 +42,7 @@ pub enum Class {
     PptpGre,
     L2tp,
     IcmpUnreachable,
-    // Beyond CLASSES.md's table.
+    // Added after the first catalogue: appended, since the order is the map layout.
     L2tpControl,
     SmsHelpdesk,
     SmsRemoteControl,

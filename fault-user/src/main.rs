@@ -468,7 +468,7 @@ fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
         print(&mut out, &mut faults)
     })?;
     // The end of the capture passes every deadline: a request never answered in it is
-    // unanswered (FAULTS.md, "clock").
+    // unanswered (docs/faults.md, "Clock").
     pipeline.finish(&mut faults);
     print(&mut out, &mut faults)?;
     out.flush()?;

@@ -1,5 +1,6 @@
 //! How wire values are shown to people: addresses, NetBIOS names, times. One place, so
-//! events, fault records and metrics all spell them the same way (FAULTS.md's forms).
+//! events, fault records and metrics all spell them the same way (docs/faults.md, "Words
+//! used here").
 
 use std::{
     fmt::Write as _,

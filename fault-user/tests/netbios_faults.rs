@@ -1,5 +1,5 @@
-//! The NetBIOS detectors, `wins_backup_swap` (FAULTS.md §1, Q153073) and
-//! `netbios_ip_connect_failure` (§3, Q251166), judged on what a user sees: the records
+//! The NetBIOS detectors, `wins_backup_swap` (Q153073) and `netbios_ip_connect_failure`
+//! (Q251166), as docs/faults.md defines them, judged on what a user sees: the records
 //! `faultd replay` prints for the scenarios of `fault_tests::scenario` (each frame vouched
 //! for by tshark), which must be those of the scenario's golden file
 //! (`tests/golden/<scenario>.jsonl`; `FAULTD_BLESS=1` rewrites them), and for the real
@@ -88,13 +88,13 @@ fn the_timeout_and_windows_are_flags() {
     }
 }
 
-/// Of the real captures, only one shows a NetBIOS fault. In it, 10.232.82.150 answers
-/// each NBSTAT query 10.232.82.190 sends from UDP 137 with an ICMP port unreachable that
-/// quotes the query (the queries themselves were not captured), twice three times 24 s
-/// apart, and no session follows: Q251166's signature, through the ICMP proof FAULTS.md
-/// accepts. The rest includes the look-alikes: a WINS server that never answers and a
-/// client that falls back to broadcast, unanswered refreshes, refused broadcast
-/// registrations, answered NBSTAT queries, an NBSTAT sweep from port 37259.
+/// Of the real captures, only one shows a NetBIOS fault. In it, 10.232.82.150 answers each
+/// NBSTAT query 10.232.82.190 sends from UDP 137 with an ICMP port unreachable that quotes
+/// the query (the queries themselves were not captured), twice three times 24 s apart, and
+/// no session follows: Q251166's signature, through the ICMP proof docs/faults.md accepts.
+/// The rest includes the look-alikes: a WINS server that never answers and a client that
+/// falls back to broadcast, unanswered refreshes, refused broadcast registrations, answered
+/// NBSTAT queries, an NBSTAT sweep from port 37259.
 #[test]
 fn real_captures_show_only_the_one_nbstat_failure_they_hold() {
     let Some(files) = common::corpus() else {

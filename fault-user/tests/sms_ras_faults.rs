@@ -1,9 +1,17 @@
+<<<<<<< HEAD
 //! The SMS and RAS detectors, `sms_port_conflict` (FAULTS.md §4, Q229097) and
 //! `ras_port_leak` (§5, Q244717), judged on what a user sees: the records `faultd replay`
 //! prints for the scenarios of `fault_tests::scenario` (each frame vouched for by tshark),
 //! which must be those of the scenario's golden file (`tests/golden/<scenario>.jsonl`;
 //! `FAULTD_BLESS=1` rewrites them), and for the real captures. `scenarios_live.rs` plays
 //! the same scenarios to `faultd run` and checks the `faultd_ras_leaked_ports` gauge.
+=======
+//! The SMS and RAS detectors, `sms_port_conflict` (Q229097) and `ras_port_leak` (Q244717),
+//! as docs/faults.md defines them, judged on what a user sees: the records `faultd replay`
+//! prints for the scenarios of `fault_tests::scenario` (each frame vouched for by tshark)
+//! and for the real captures. `scenarios_live.rs` plays the same scenarios to `faultd run`
+//! and checks the `faultd_ras_leaked_ports` gauge.
+>>>>>>> wt-docs
 
 mod common;
 
@@ -194,7 +202,7 @@ fn coalesced_and_cut_segments_show_in_the_class_counts() {
 /// calls left up: no ras_port_leak. One capture holds an sms_port_conflict: in
 /// `nbss_called_SMBSERVER_positive_resp__wswiki_packet_capture.pcap` 64.235.108.186 sweeps
 /// 192.168.1.101's ports from source port 2246 (a SYN scan) and 1764 answers RST. That is
-/// FAULTS.md's `refused` to the letter, and faultd, seeing only the ports it watches,
+/// docs/faults.md's `refused` to the letter, and faultd, seeing only the ports it watches,
 /// cannot tell a scanner from a console: the record stands, and says what it saw.
 #[test]
 fn real_captures_show_only_the_refused_port_they_hold() {

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Class name → tshark 4.0 display filter. A class counts the frames its filter matches; counts
 /// nest (`ipx` ⊇ `ipx.ncp.create`, `pptp.control` ⊇ `pptp.out_call_request`).
 ///
-/// SAP: CLASSES.md gives `ipxsap.request`/`ipxsap.response`, but Wireshark 4.0's SAP dissector
-/// sets the hidden `ipxsap.response` boolean on query packet types 1/3 and `ipxsap.request` on
-/// response types 2/4 (swapped), so these filters use `ipxsap.packet_type`.
+/// SAP: not the `ipxsap.request`/`ipxsap.response` booleans, as one would write: Wireshark
+/// 4.0's SAP dissector sets the hidden `ipxsap.response` boolean on query packet types 1/3
+/// and `ipxsap.request` on response types 2/4 (swapped), so these filters use
+/// `ipxsap.packet_type`.
 ///
 /// `icmp.unreachable.watched`: tshark 4.0 rejects the space-separated set `{137 138 ...}`,
 /// and a comma would split the filter in `-z io,stat` (see `class_counts`), so it is

@@ -78,8 +78,8 @@ fn num(s: &str) -> u64 {
     )
 }
 
-/// tshark writes `NAME<1d>` (lower-case suffix), appends a description to record names,
-/// and spells each NUL of the wildcard's padding (`*<00><00>…`); FAULTS.md's form trims
+/// tshark writes `NAME<1d>` (lower-case suffix), appends a description to record names, and
+/// spells each NUL of the wildcard's padding (`*<00><00>…`); docs/faults.md's form trims
 /// padding, so the wildcard is `*<00>`.
 fn tshark_name(s: &str) -> String {
     let s = s.split(" (").next().unwrap();

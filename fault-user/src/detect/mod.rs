@@ -1,7 +1,7 @@
-//! The stateful detectors: one per fault of FAULTS.md, fed the XDP program's events in time
-//! order. Their only clock is packet time: live, a periodic tick moves it on between events;
-//! in replay, the end of the capture moves it past every deadline. So a detector gives the
-//! same records live and offline, and never reads the wall clock.
+//! The stateful detectors: one per fault of docs/faults.md, fed the XDP program's events in
+//! time order. Their only clock is packet time: live, a periodic tick moves it on between
+//! events; in replay, the end of the capture moves it past every deadline. So a detector
+//! gives the same records live and offline, and never reads the wall clock.
 
 mod bounded;
 pub mod canary;
@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 
 use crate::names;
 
-/// The detectors' timeouts and windows (FAULTS.md's defaults; `faultd --help` names the
-/// flags).
+/// The detectors' timeouts and windows (docs/faults.md, "Configuration"; `faultd --help`
+/// names the flags).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
     /// An NBNS request with no response this long after its last transmission is
@@ -108,7 +108,7 @@ impl std::fmt::Display for Host {
     }
 }
 
-/// The fault catalogue (FAULTS.md), plus the plumbing's own test fault.
+/// The fault catalogue (docs/faults.md), plus the plumbing's own test fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FaultKind {
     WinsBackupSwap,
@@ -122,8 +122,8 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    /// The faults FAULTS.md defines: every one has a `faultd_faults_total` series from the
-    /// start, so a dashboard shows 0 rather than nothing.
+    /// The faults docs/faults.md defines: every one has a `faultd_faults_total` series from
+    /// the start, so a dashboard shows 0 rather than nothing.
     pub const CATALOGUE: [FaultKind; 5] = [
         FaultKind::WinsBackupSwap,
         FaultKind::NcpWrongSocket,
@@ -188,7 +188,7 @@ impl Evidence {
     }
 }
 
-/// A fault record (FAULTS.md, "Every record").
+/// A fault record (docs/faults.md, "Every record").
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     pub kind: FaultKind,
@@ -197,7 +197,8 @@ pub struct Fault {
     pub client: String,
     pub server: String,
     pub summary: String,
-    /// The fault's own fields (`names_failed`, `reason`, ...), in the order FAULTS.md lists.
+    /// The fault's own fields (`names_failed`, `reason`, ...), in the order docs/faults.md
+    /// lists them.
     pub fields: Map<String, Value>,
     pub evidence: Vec<Evidence>,
 }

@@ -42,7 +42,8 @@ impl Flags {
     pub fn rcode(self) -> u16 {
         self.0 & 0xf
     }
-    /// Registration in the wide sense of FAULTS.md: registration, refresh, multi-homed.
+    /// Registration in the wide sense of docs/faults.md: registration, refresh,
+    /// multi-homed.
     pub fn registration(self) -> bool {
         matches!(
             self.opcode(),

@@ -182,7 +182,7 @@ impl WinsBackupSwap {
         r.answer = Some(*ev);
     }
 
-    /// The signature over a closed episode (FAULTS.md §1).
+    /// The signature over a closed episode (docs/faults.md, "wins_backup_swap").
     fn judge(&self, client: Host, e: &Episode, close: u64) -> Option<Fault> {
         // The swap: the first answer from a server S that came after a registration to
         // another server P, which went unanswered.

@@ -1,5 +1,5 @@
 //! Fault scenarios: timed frame sequences that put a KB article's fault on the wire, its
-//! variants, and the benign look-alikes FAULTS.md lists. Each step names the tshark filter
+//! variants, and the benign look-alikes docs/faults.md lists. Each step names the tshark filter
 //! its frame must match, so an independent dissector vouches for every frame, and each
 //! scenario says which fault (if any) it should produce. The records each must give are
 //! its golden file, `tests/golden/<name>.jsonl` ([`crate::golden`]).
@@ -34,7 +34,7 @@ pub use sms::sms;
 
 /// Live runs (tests, the demo) play scenarios this many times faster than life...
 pub const SPEEDUP: u64 = 10;
-/// ...with the detectors' timeouts and windows (FAULTS.md's defaults) shortened to match,
+/// ...with the detectors' timeouts and windows (their defaults) shortened to match,
 /// as `faultd run` flags.
 pub const FAST_FLAGS: [&str; 12] = [
     "--nbns-timeout",

@@ -224,7 +224,7 @@ fn ras_benign_control_connection_ends() -> Scenario {
 }
 
 /// The client clears its call and tears the control connection down (Stop request and
-/// reply, then TCP FIN both ways); the server never sends the disconnect-notify. FAULTS.md
+/// reply, then TCP FIN both ways); the server never sends the disconnect-notify. docs/faults.md
 /// asks only for that notify within the timeout: still a leak.
 fn ras_clear_then_control_connection_closed() -> Scenario {
     let (mut lan, c) = one_call(76, 1112);
