@@ -1,17 +1,10 @@
-<<<<<<< HEAD
-//! The NetWare detector, `ncp_wrong_socket` (FAULTS.md §2, Q164987), judged on what a user
-//! sees: the records `faultd replay` prints for the scenarios of `fault_tests::scenario`
-//! (each frame vouched for by tshark, its NCP dissector included: function, subfunction,
-//! object name and the NET_ADDRESS bytes), which must be those of the scenario's golden
-//! file (`tests/golden/<scenario>.jsonl`; `FAULTD_BLESS=1` rewrites them), and for the real
-//! IPX captures. `scenarios_live.rs` plays the same scenarios to `faultd run`.
-=======
 //! The NetWare detector, `ncp_wrong_socket` (docs/faults.md, Q164987), judged on what a
 //! user sees: the records `faultd replay` prints for the scenarios of
 //! `fault_tests::scenario` (each frame vouched for by tshark, its NCP dissector included:
-//! function, subfunction, object name and the NET_ADDRESS bytes) and for the real IPX
-//! captures. `scenarios_live.rs` plays the same scenarios to `faultd run`.
->>>>>>> wt-docs
+//! function, subfunction, object name and the NET_ADDRESS bytes), which must be those of
+//! the scenario's golden file (`tests/golden/<scenario>.jsonl`; `FAULTD_BLESS=1` rewrites
+//! them), and for the real IPX captures. `scenarios_live.rs` plays the same scenarios to
+//! `faultd run`.
 
 mod common;
 

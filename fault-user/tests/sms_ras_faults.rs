@@ -1,17 +1,9 @@
-<<<<<<< HEAD
-//! The SMS and RAS detectors, `sms_port_conflict` (FAULTS.md §4, Q229097) and
-//! `ras_port_leak` (§5, Q244717), judged on what a user sees: the records `faultd replay`
+//! The SMS and RAS detectors, `sms_port_conflict` (Q229097) and `ras_port_leak` (Q244717),
+//! as docs/faults.md defines them, judged on what a user sees: the records `faultd replay`
 //! prints for the scenarios of `fault_tests::scenario` (each frame vouched for by tshark),
 //! which must be those of the scenario's golden file (`tests/golden/<scenario>.jsonl`;
 //! `FAULTD_BLESS=1` rewrites them), and for the real captures. `scenarios_live.rs` plays
 //! the same scenarios to `faultd run` and checks the `faultd_ras_leaked_ports` gauge.
-=======
-//! The SMS and RAS detectors, `sms_port_conflict` (Q229097) and `ras_port_leak` (Q244717),
-//! as docs/faults.md defines them, judged on what a user sees: the records `faultd replay`
-//! prints for the scenarios of `fault_tests::scenario` (each frame vouched for by tshark)
-//! and for the real captures. `scenarios_live.rs` plays the same scenarios to `faultd run`
-//! and checks the `faultd_ras_leaked_ports` gauge.
->>>>>>> wt-docs
 
 mod common;
 
