@@ -11,6 +11,8 @@ use std::io::Read;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
+use fault_common::proto::ether;
+
 /// One captured frame, always in Ethernet form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
@@ -288,8 +290,8 @@ fn link(lt: u32) -> Option<Link> {
         12 | 14 | 101 => Link::RawIp(None),
         104 => Link::CiscoHdlc,
         113 => Link::Sll,
-        228 => Link::RawIp(Some(ETH_P_IPV4)),
-        229 => Link::RawIp(Some(ETH_P_IPV6)),
+        228 => Link::RawIp(Some(ether::IPV4)),
+        229 => Link::RawIp(Some(ether::IPV6)),
         276 => Link::Sll2,
         _ => return None,
     })
@@ -344,17 +346,10 @@ fn check_lengths(at: usize, incl: u32, orig: u32) -> Res<u32> {
     Ok(orig.max(incl))
 }
 
-const ETH_P_IPV4: u16 = 0x0800;
-const ETH_P_IPV6: u16 = 0x86dd;
-const ETH_P_IPX: u16 = 0x8137;
 /// IEEE 802 Local Experimental EtherType 1, which nothing faultd watches uses: a protocol with
 /// no EtherType of its own (or not an IP version) gets it, so its frame is counted and not
 /// classified.
 const ETH_P_UNWATCHED: u16 = 0x88b5;
-/// Type/length values up to this are 802.3 lengths, not EtherTypes.
-const MAX_8023_LEN: u16 = 1500;
-/// Cisco HDLC's transparent Ethernet bridging: the payload is a whole Ethernet frame.
-const CHDLC_BRIDGED: u16 = 0x6558;
 
 const NO_MAC: [u8; 6] = [0; 6];
 const BROADCAST: [u8; 6] = [0xff; 6];
@@ -370,8 +365,8 @@ struct EthHeader {
 /// The EtherType of an IP packet, from its version.
 fn ip_version_type(ip: &[u8]) -> u16 {
     match ip.first().map(|b| b >> 4) {
-        Some(4) => ETH_P_IPV4,
-        Some(6) => ETH_P_IPV6,
+        Some(4) => ether::IPV4,
+        Some(6) => ether::IPV6,
         _ => ETH_P_UNWATCHED,
     }
 }
@@ -382,12 +377,12 @@ fn ip_version_type(ip: &[u8]) -> u16 {
 /// host's, so a datagram to it reads as unicast.
 fn ip_dst_mac(ip: &[u8], ethertype: u16) -> [u8; 6] {
     match ethertype {
-        ETH_P_IPV4 => match ip.get(16..20) {
+        ether::IPV4 => match ip.get(16..20) {
             Some([255, 255, 255, 255]) => BROADCAST,
             Some([a, ..]) if a >> 4 == 0xe => MULTICAST,
             _ => NO_MAC,
         },
-        ETH_P_IPV6 if ip.get(24) == Some(&0xff) => MULTICAST,
+        ether::IPV6 if ip.get(24) == Some(&0xff) => MULTICAST,
         _ => NO_MAC,
     }
 }
@@ -402,10 +397,10 @@ fn family_type(value: u32) -> u16 {
         value
     };
     match family {
-        2 => ETH_P_IPV4,
+        2 => ether::IPV4,
         // AF_INET6 differs by OS: 24 NetBSD, OpenBSD, BSD/OS; 28 FreeBSD; 30 Darwin; 10 Linux.
-        10 | 24 | 28 | 30 => ETH_P_IPV6,
-        23 => ETH_P_IPX, // AF_IPX on the BSDs and Darwin
+        10 | 24 | 28 | 30 => ether::IPV6,
+        23 => ether::IPX, // AF_IPX on the BSDs and Darwin
         _ => ETH_P_UNWATCHED,
     }
 }
@@ -455,7 +450,7 @@ fn make_frame(link: Link, data: &[u8], orig: u32, ts_ns: u64, at: usize) -> Res<
             // padding), so it is kept as it is.
             let wire_payload = orig - hdr as u32; // orig >= incl >= hdr
             let type_or_len = match proto {
-                1 | 4 => wire_payload.min(u32::from(MAX_8023_LEN)) as u16,
+                1 | 4 => wire_payload.min(u32::from(ether::MAX_8023_LEN)) as u16,
                 _ => proto,
             };
             (hdr, eth(dst, src, type_or_len))
@@ -467,14 +462,14 @@ fn make_frame(link: Link, data: &[u8], orig: u32, ts_ns: u64, at: usize) -> Res<
         Link::CiscoHdlc => {
             let h = header(4, "Cisco HDLC header")?;
             match be.u16(h, 2) {
-                CHDLC_BRIDGED => (4, None),
+                ether::TEB => (4, None),
                 proto => {
                     // 0x8F (rather than 0x0F) marks a broadcast or multicast; only the group
                     // bit of the MAC address matters to the classifier.
                     let dst = if h[0] & 0x80 != 0 { BROADCAST } else { NO_MAC };
                     // Cisco's own values above 1500 (SLARP 0x8035, CDP 0x2000, ...) are not
                     // EtherTypes faultd watches; those up to 1500 would read as 802.3 lengths.
-                    let type_or_len = if proto > MAX_8023_LEN {
+                    let type_or_len = if proto > ether::MAX_8023_LEN {
                         proto
                     } else {
                         ETH_P_UNWATCHED
