@@ -11,6 +11,7 @@ pub mod event;
 pub mod maps;
 pub mod parse;
 pub mod ports;
+pub mod proto;
 
 pub use class::{Class, NUM_CLASSES};
 pub use event::Event;

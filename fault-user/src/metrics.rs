@@ -14,7 +14,7 @@ use fault_common::{
     maps::{FLOW_CAPACITY, LAYOUT_VERSION},
 };
 
-use crate::detect::FaultKind;
+use crate::detect::{FaultKind, Pipeline};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, fastmetrics::derive::LabelSet)]
 struct ClassLabel {
@@ -96,8 +96,11 @@ pub struct Metrics {
     flows: Gauge,
     faults: Family<FaultLabel, Counter>,
     evictions: Family<DetectorLabel, Counter>,
+    entries: Family<DetectorLabel, Gauge>,
+    capacity: Family<DetectorLabel, Gauge>,
+    /// The detectors' own gauges, by metric name (see [`Metrics::register_detectors`]).
+    detector_gauges: Vec<(&'static str, Gauge)>,
     late_events: Counter,
-    leaked_ports: Gauge,
     attached: Family<AttachLabel, Gauge>,
     http_connections: Gauge,
     http_connections_max: Gauge,
@@ -130,11 +133,13 @@ impl Metrics {
             flows: Gauge::default(),
             faults: Family::default(),
             evictions: Family::default(),
+            entries: Family::default(),
+            capacity: Family::default(),
+            detector_gauges: Vec::new(),
             http_connections: Gauge::default(),
             http_connections_max: Gauge::default(),
             http_closed: Family::default(),
             late_events: Counter::default(),
-            leaked_ports: Gauge::default(),
             attached: Family::default(),
             fault_log_write_errors: Counter::default(),
             fault_log_queued: Gauge::default(),
@@ -225,18 +230,25 @@ impl Metrics {
             .expect("unique");
         registry
             .register(
-                "events_late_total",
-                "Events that reached the detectors after a later one (handled at the later \
-                 one's time).",
-                m.late_events.clone(),
+                "detector_state_entries",
+                "Entries in a detector's maps now, against its detector_state_capacity.",
+                m.entries.clone(),
             )
             .expect("unique");
         registry
             .register(
-                "ras_leaked_ports",
-                "RAS ports (PPTP calls) whose disconnect the server never confirmed, over every \
-                 server: the records name each one (ras_port_leak).",
-                m.leaked_ports.clone(),
+                "detector_state_capacity",
+                "The most entries a detector's maps hold: beyond it, the least recently \
+                 active give way (detector_evictions_total).",
+                m.capacity.clone(),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "events_late_total",
+                "Events that reached the detectors after a later one (handled at the later \
+                 one's time).",
+                m.late_events.clone(),
             )
             .expect("unique");
         registry
@@ -353,18 +365,40 @@ impl Metrics {
             .with_or_new(&FaultLabel { fault: kind.id() }, |c| c.inc());
     }
 
-    pub fn set_evictions(&self, detector: &'static str, evictions: u64) {
-        self.evictions
-            .with_or_new(&DetectorLabel { detector }, |c| c.set(evictions));
+    /// Registers the series of the detectors `pipeline` runs, every one there from the
+    /// start. Before the metrics are shared: a gauge a detector reports that was not
+    /// registered here is not exposed.
+    pub fn register_detectors(&mut self, pipeline: &Pipeline) {
+        for g in pipeline.gauges() {
+            let gauge = Gauge::default();
+            self.registry
+                .register(g.name, g.help, gauge.clone())
+                .expect("a detector gauge's name is unique");
+            self.detector_gauges.push((g.name, gauge));
+        }
+        for (detector, capacity) in pipeline.capacity() {
+            self.capacity
+                .with_or_new(&DetectorLabel { detector }, |g| g.set(saturate(capacity)));
+        }
+        self.set_detectors(pipeline);
     }
 
-    pub fn set_late_events(&self, late: u64) {
-        self.late_events.set(late);
-    }
-
-    pub fn set_leaked_ports(&self, ports: u64) {
-        self.leaked_ports
-            .set(i64::try_from(ports).unwrap_or(i64::MAX));
+    /// What the detectors report now.
+    pub fn set_detectors(&self, pipeline: &Pipeline) {
+        for (detector, evictions) in pipeline.evictions() {
+            self.evictions
+                .with_or_new(&DetectorLabel { detector }, |c| c.set(evictions));
+        }
+        for (detector, entries) in pipeline.entries() {
+            self.entries
+                .with_or_new(&DetectorLabel { detector }, |g| g.set(saturate(entries)));
+        }
+        for g in pipeline.gauges() {
+            if let Some((_, gauge)) = self.detector_gauges.iter().find(|(n, _)| *n == g.name) {
+                gauge.set(saturate(g.value));
+            }
+        }
+        self.late_events.set(pipeline.late_events());
     }
 
     pub fn attached(&self, iface: &str, mode: &'static str, attached: bool) {
@@ -415,6 +449,10 @@ impl Metrics {
         text::encode(&mut out, &self.registry, profile).expect("writing to a String");
         (out, profile.content_type())
     }
+}
+
+fn saturate(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
 }
 
 /// Picks the text format from an `Accept` header: OpenMetrics when the scraper asks for it
@@ -532,5 +570,28 @@ mod tests {
             "{om}"
         );
         assert!(!om.contains("_total_total"), "{om}");
+    }
+
+    #[test]
+    fn every_detector_has_its_series_from_the_start() {
+        let mut m = Metrics::new();
+        let pipeline = Pipeline::standard(&crate::detect::Config::default(), false);
+        m.register_detectors(&pipeline);
+        let (text, _) = m.encode(None);
+        assert!(text.contains("faultd_ras_leaked_ports 0\n"), "{text}");
+        assert!(
+            text.contains("# HELP faultd_ras_leaked_ports RAS ports (PPTP calls) whose"),
+            "{text}"
+        );
+        for (detector, capacity) in pipeline.capacity() {
+            assert!(capacity > 0, "{detector}");
+            for line in [
+                format!("faultd_detector_state_capacity{{detector=\"{detector}\"}} {capacity}\n"),
+                format!("faultd_detector_state_entries{{detector=\"{detector}\"}} 0\n"),
+                format!("faultd_detector_evictions_total{{detector=\"{detector}\"}} 0\n"),
+            ] {
+                assert!(text.contains(&line), "{line} missing from\n{text}");
+            }
+        }
     }
 }

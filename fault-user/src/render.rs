@@ -8,6 +8,7 @@ use fault_common::{
         EventKind, IpxEncap, LINK_GROUP_DST, NAME_OK, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST,
         NCP_HAS_SUBFUNCTION, QUOTED_NBNS, RR_OK, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN,
     },
+    proto::{ip, nbns, nbss, ncp, pptp},
 };
 use serde_json::{Map, Value, json};
 
@@ -58,54 +59,54 @@ pub fn classify_text(inputs: &[String], stats: &Stats) -> String {
 
 fn nbns_opcode(op: u16) -> &'static str {
     match op {
-        0 => "query",
-        5 => "registration",
-        6 => "release",
-        7 => "wack",
-        8 | 9 => "refresh",
-        15 => "multihomed_registration",
+        nbns::OPCODE_QUERY => "query",
+        nbns::OPCODE_REGISTRATION => "registration",
+        nbns::OPCODE_RELEASE => "release",
+        nbns::OPCODE_WACK => "wack",
+        nbns::OPCODE_REFRESH | nbns::OPCODE_REFRESH_ALT => "refresh",
+        nbns::OPCODE_MULTIHOMED => "multihomed_registration",
         _ => "unknown",
     }
 }
 
 fn nbss_type(t: u8) -> &'static str {
     match t {
-        0x81 => "session_request",
-        0x82 => "positive_response",
-        0x83 => "negative_response",
-        0x84 => "retarget_response",
-        0x85 => "keepalive",
+        nbss::REQUEST => "session_request",
+        nbss::POSITIVE => "positive_response",
+        nbss::NEGATIVE => "negative_response",
+        nbss::RETARGET => "retarget_response",
+        nbss::KEEPALIVE => "keepalive",
         _ => "unknown",
     }
 }
 
 fn ncp_type(t: u16) -> &'static str {
     match t {
-        0x1111 => "create_connection",
-        0x2222 => "request",
-        0x3333 => "reply",
-        0x5555 => "destroy_connection",
+        ncp::CREATE_CONNECTION => "create_connection",
+        ncp::REQUEST => "request",
+        ncp::REPLY => "reply",
+        ncp::DESTROY_CONNECTION => "destroy_connection",
         _ => "unknown",
     }
 }
 
 fn pptp_message(t: u16) -> &'static str {
     match t {
-        1 => "start_control_connection_request",
-        2 => "start_control_connection_reply",
-        3 => "stop_control_connection_request",
-        4 => "stop_control_connection_reply",
-        5 => "echo_request",
-        6 => "echo_reply",
-        7 => "outgoing_call_request",
-        8 => "outgoing_call_reply",
-        9 => "incoming_call_request",
-        10 => "incoming_call_reply",
-        11 => "incoming_call_connected",
-        12 => "call_clear_request",
-        13 => "call_disconnect_notify",
-        14 => "wan_error_notify",
-        15 => "set_link_info",
+        pptp::SCCRQ => "start_control_connection_request",
+        pptp::SCCRP => "start_control_connection_reply",
+        pptp::STOP_CCRQ => "stop_control_connection_request",
+        pptp::STOP_CCRP => "stop_control_connection_reply",
+        pptp::ECHO_RQ => "echo_request",
+        pptp::ECHO_RP => "echo_reply",
+        pptp::OCRQ => "outgoing_call_request",
+        pptp::OCRP => "outgoing_call_reply",
+        pptp::ICRQ => "incoming_call_request",
+        pptp::ICRP => "incoming_call_reply",
+        pptp::ICCN => "incoming_call_connected",
+        pptp::CCRQ => "call_clear_request",
+        pptp::CDN => "call_disconnect_notify",
+        pptp::WEN => "wan_error_notify",
+        pptp::SLI => "set_link_info",
         _ => "unknown",
     }
 }
@@ -179,11 +180,11 @@ fn body_fields(ev: &Event, m: &mut Map<String, Value>) {
     };
     if let Some(b) = ev.nbns() {
         put("txid", b.txid.into());
-        put("opcode", nbns_opcode((b.flags >> 11) & 0xf).into());
-        put("response", (b.flags & 0x8000 != 0).into());
-        put("broadcast", (b.flags & 0x0010 != 0).into());
+        put("opcode", nbns_opcode(nbns::opcode(b.flags)).into());
+        put("response", nbns::is_response(b.flags).into());
+        put("broadcast", nbns::is_broadcast(b.flags).into());
         put("flags", format!("0x{:04x}", b.flags).into());
-        put("rcode", (b.flags & 0xf).into());
+        put("rcode", nbns::rcode(b.flags).into());
         if b.name_status == NAME_OK {
             put("name", netbios_name(&b.name).into());
         }
@@ -201,10 +202,10 @@ fn body_fields(ev: &Event, m: &mut Map<String, Value>) {
         if b.names & 2 != 0 {
             put("calling", netbios_name(&b.calling).into());
         }
-        if b.msg_type == 0x83 {
+        if b.msg_type == nbss::NEGATIVE {
             put("error", format!("0x{:02x}", b.error).into());
         }
-        if b.msg_type == 0x84 {
+        if b.msg_type == nbss::RETARGET {
             put(
                 "retarget",
                 endpoint(4, &ipv4_16(b.retarget_ip), b.retarget_port).into(),
@@ -218,7 +219,7 @@ fn body_fields(ev: &Event, m: &mut Map<String, Value>) {
             (b.conn_low as u16 | (b.conn_high as u16) << 8).into(),
         );
         put("task", b.task.into());
-        if b.req_type == 0x3333 {
+        if b.req_type == ncp::REPLY {
             put("completion", b.function.into());
             put("connection_status", b.status.into());
         } else {
@@ -262,7 +263,12 @@ fn body_fields(ev: &Event, m: &mut Map<String, Value>) {
         put("code", b.code.into());
         put(
             "quoted_proto",
-            (if b.quoted_proto == 6 { "tcp" } else { "udp" }).into(),
+            (if b.quoted_proto == ip::TCP {
+                "tcp"
+            } else {
+                "udp"
+            })
+            .into(),
         );
         put(
             "quoted_src",

@@ -6,18 +6,12 @@
 //! IPX framing) goes in the [`Triage`].
 
 use super::{Malformed, Packet, Triage, Walk, ip};
-use crate::event::{Family, IpxEncap, LINK_GROUP_DST};
+use crate::{
+    event::{Family, IpxEncap, LINK_GROUP_DST},
+    proto::ether,
+};
 
 const ETH_HLEN: usize = 14;
-const ETH_P_IPV4: u16 = 0x0800;
-const ETH_P_IPV6: u16 = 0x86DD;
-const ETH_P_IPX: u16 = 0x8137;
-const ETH_P_8021Q: u16 = 0x8100;
-const ETH_P_8021AD: u16 = 0x88A8;
-const ETH_P_QINQ_OLD: u16 = 0x9100;
-const ETH_P_PPPOE_SESSION: u16 = 0x8864;
-/// Type/length values up to this are 802.3 lengths (IEEE 802.3 §3.2.6).
-const MAX_8023_LEN: u16 = 1500;
 const MAX_VLAN_TAGS: usize = 2;
 
 const PPP_IPV4: u16 = 0x0021;
@@ -50,7 +44,10 @@ pub(super) fn link<P: Packet + ?Sized>(w: &mut Walk<P>, eth: usize) -> Result<Li
     w.t.vlan_id = 0;
     let mut off = eth + ETH_HLEN;
     for _ in 0..MAX_VLAN_TAGS {
-        if !matches!(ethertype, ETH_P_8021Q | ETH_P_8021AD | ETH_P_QINQ_OLD) {
+        if !matches!(
+            ethertype,
+            ether::VLAN_8021Q | ether::VLAN_8021AD | ether::VLAN_QINQ_OLD
+        ) {
             break;
         }
         w.t.vlan_id = w.rd.be16(off)? & 0x0fff;
@@ -59,14 +56,14 @@ pub(super) fn link<P: Packet + ?Sized>(w: &mut Walk<P>, eth: usize) -> Result<Li
         off += 4;
     }
 
-    if ethertype <= MAX_8023_LEN {
+    if ethertype <= ether::MAX_8023_LEN {
         return Ok(Link::Done(ieee8023(w, off, ethertype as usize)));
     }
     Ok(match ethertype {
-        ETH_P_IPV4 => Link::Ip(off, false),
-        ETH_P_IPV6 => Link::Ip(off, true),
-        ETH_P_IPX => Link::Done(ipx(w.t, off, IpxEncap::EthernetII)),
-        ETH_P_PPPOE_SESSION => match pppoe(w, off)? {
+        ether::IPV4 => Link::Ip(off, false),
+        ether::IPV6 => Link::Ip(off, true),
+        ether::IPX => Link::Done(ipx(w.t, off, IpxEncap::EthernetII)),
+        ether::PPPOE_SESSION => match pppoe(w, off)? {
             Some((off, v6)) => Link::Ip(off, v6),
             None => Link::Done(false),
         },
@@ -96,8 +93,9 @@ fn ieee8023<P: Packet + ?Sized>(w: &mut Walk<P>, off: usize, len: usize) -> bool
         [0xFF, 0xFF, _] => ipx(w.t, off, IpxEncap::Raw8023),
         [0xE0, 0xE0, 0x03] => ipx(w.t, off + 3, IpxEncap::Llc),
         [0xAA, 0xAA, 0x03] => {
-            w.rd.bytes::<5>(off + 3) == Ok([0, 0, 0, 0x81, 0x37])
-                && ipx(w.t, off + 8, IpxEncap::Snap)
+            // OUI 0, then the EtherType.
+            let [hi, lo] = ether::IPX.to_be_bytes();
+            w.rd.bytes::<5>(off + 3) == Ok([0, 0, 0, hi, lo]) && ipx(w.t, off + 8, IpxEncap::Snap)
         }
         _ => false,
     }

@@ -9,12 +9,9 @@ use super::{
     eth::{self, Link},
     l4,
 };
-use crate::event::Family;
+use crate::{event::Family, proto::ip as ipproto};
 
 const MAX_IPV6_EXT_HEADERS: usize = 4;
-
-const IPPROTO_IPIP: u8 = 4;
-const IPPROTO_IPV6: u8 = 41;
 
 /// Where a network header leaves off: the transport protocol, its offset, and the end of
 /// the IP payload; `None` when there is nothing to follow (a fragment).
@@ -46,8 +43,8 @@ pub(super) fn network<P: Packet + ?Sized>(
             return Ok(false);
         };
         (off, v6) = match proto {
-            IPPROTO_IPIP if tunnels => (l4, false),
-            IPPROTO_IPV6 if tunnels => (l4, true),
+            ipproto::IPIP if tunnels => (l4, false),
+            ipproto::IPV6 if tunnels => (l4, true),
             _ => {
                 w.t.proto = proto;
                 w.t.off = l4 as u32;

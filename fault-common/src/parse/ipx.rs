@@ -8,19 +8,13 @@ use crate::{
         SAP_ENTRY_LEN, SAP_MAX_ENTRIES,
     },
     ports,
+    proto::{ipx, ncp, sap},
 };
 
 const IPX_HLEN: usize = 30;
-const IPX_TYPE_NCP: u8 = 0x11;
 /// NWLink SMB name query: Wireshark skips the low-socket dispatch when it is the high one.
 const IPX_SOCKET_NWLINK_NAMEQUERY: u16 = 0x0551;
 
-const NCP_CREATE: u16 = 0x1111;
-const NCP_REQUEST: u16 = 0x2222;
-const NCP_REPLY: u16 = 0x3333;
-const NCP_DESTROY: u16 = 0x5555;
-const NCP_FN_BINDERY: u8 = 0x17;
-const NCP_SUB_READ_PROPERTY_VALUE: u8 = 0x3D;
 /// Reply: 8-byte header, 128-byte value segment, more-segments flag, property flags.
 const NCP_RPV_REPLY_LEN: usize = 138;
 
@@ -87,7 +81,7 @@ fn service(ssock: u16, dsock: u16, ptype: u8) -> u16 {
     if well_known(high) {
         return high;
     }
-    if ptype == IPX_TYPE_NCP {
+    if ptype == ipx::TYPE_NCP {
         ports::IPX_NCP
     } else {
         0
@@ -98,10 +92,10 @@ fn ncp<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, lim: usize) 
     let (off, lim) = cx.converge(off, lim);
     let req_type = cx.rd.be16_in(off, lim)?;
     let class = match req_type {
-        NCP_CREATE => Class::IpxNcpCreate,
-        NCP_REQUEST => Class::IpxNcpRequest,
-        NCP_REPLY => Class::IpxNcpReply,
-        NCP_DESTROY => Class::IpxNcpDestroy,
+        ncp::CREATE_CONNECTION => Class::IpxNcpCreate,
+        ncp::REQUEST => Class::IpxNcpRequest,
+        ncp::REPLY => Class::IpxNcpReply,
+        ncp::DESTROY_CONNECTION => Class::IpxNcpDestroy,
         _ => return Ok(()),
     };
     cx.class(class);
@@ -126,21 +120,21 @@ fn ncp_details<P: Packet + ?Sized>(
     b.task = h[4];
     b.conn_high = h[5];
     match b.req_type {
-        NCP_REQUEST => {
+        ncp::REQUEST => {
             let Ok(function) = rd.u8_in(off + 6, lim) else {
                 return Ok(());
             };
             b.function = function;
-            if function == NCP_FN_BINDERY {
+            if function == ncp::FN_BINDERY {
                 // Length-prefixed subfunction structure: [7..9] length, [9] subfunction.
                 b.subfunction = rd.u8_in(off + 9, lim)?;
                 b.detail |= NCP_HAS_SUBFUNCTION;
-                if b.subfunction == NCP_SUB_READ_PROPERTY_VALUE {
+                if b.subfunction == ncp::SUB_READ_PROPERTY_VALUE {
                     read_property_value(rd, off + 10, lim, b)?;
                 }
             }
         }
-        NCP_REPLY => {
+        ncp::REPLY => {
             let r = rd.bytes_in::<2>(off + 6, lim)?;
             b.function = r[0];
             b.status = r[1];
@@ -197,8 +191,8 @@ fn sap<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, lim: usize) 
     let (off, lim) = cx.converge(off, lim);
     let op = cx.rd.be16_in(off, lim)?;
     match op {
-        1 | 3 => cx.class(Class::IpxSapQuery),
-        2 | 4 => {
+        sap::GENERAL_QUERY | sap::NEAREST_QUERY => cx.class(Class::IpxSapQuery),
+        sap::GENERAL_RESPONSE | sap::NEAREST_RESPONSE => {
             cx.class(Class::IpxSapResponse);
             // The complete entries go over as they came, in one record, one copy.
             let n = (lim.saturating_sub(off + 2) / SAP_ENTRY_LEN).min(SAP_MAX_ENTRIES);

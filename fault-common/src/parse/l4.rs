@@ -8,18 +8,10 @@ use crate::{
     class::Class,
     event::{EventKind, Family, IcmpBody, QUOTED_NBNS, TCP_FIN, TCP_RST, TCP_SYN},
     ports,
+    proto::{ether, icmp, icmpv6, ip as ipproto},
 };
 
-const IPPROTO_ICMP: u8 = 1;
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
-const IPPROTO_GRE: u8 = 47;
-const IPPROTO_ICMPV6: u8 = 58;
 const UDP_HLEN: usize = 8;
-
-const GRE_PROTO_PPP: u16 = 0x880B;
-const ICMP_DEST_UNREACH: u8 = 3;
-const ICMPV6_DEST_UNREACH: u8 = 1;
 
 /// Phase 1: whether a transport header can give a class, an event or a flow, checked as
 /// far as phase 2 would check it before deciding, so a frame found unwatched here is
@@ -35,7 +27,7 @@ pub(super) fn watched<P: Packet + ?Sized>(
     tunnels: bool,
 ) -> Result<Verdict, Malformed> {
     Ok(Verdict::from(match proto {
-        IPPROTO_UDP => {
+        ipproto::UDP => {
             let (sport, dport, ulen) = udp_header(w.rd, off, end)?;
             w.end_of(off + ulen, end);
             if tunnels
@@ -47,7 +39,7 @@ pub(super) fn watched<P: Packet + ?Sized>(
             }
             ports::is_watched(sport) || ports::is_watched(dport)
         }
-        IPPROTO_TCP => {
+        ipproto::TCP => {
             let (h, doff) = tcp_header(w.rd, off, end)?;
             let sport = u16::from_be_bytes([h[0], h[1]]);
             let dport = u16::from_be_bytes([h[2], h[3]]);
@@ -66,17 +58,17 @@ pub(super) fn watched<P: Packet + ?Sized>(
                 watched
             }
         }
-        IPPROTO_ICMP if w.t.layer == Family::Ipv4 as u8 => {
-            w.rd.bytes_in::<2>(off, end)?[0] == ICMP_DEST_UNREACH
+        ipproto::ICMP if w.t.layer == Family::Ipv4 as u8 => {
+            w.rd.bytes_in::<2>(off, end)?[0] == icmp::DEST_UNREACH
         }
-        IPPROTO_ICMPV6 if w.t.layer == Family::Ipv6 as u8 => {
-            w.rd.bytes_in::<2>(off, end)?[0] == ICMPV6_DEST_UNREACH
+        ipproto::ICMPV6 if w.t.layer == Family::Ipv6 as u8 => {
+            w.rd.bytes_in::<2>(off, end)?[0] == icmpv6::DEST_UNREACH
         }
-        IPPROTO_GRE => {
+        ipproto::GRE => {
             if tunnels && let Some(inner) = tunnel::gre(w, off, end)? {
                 return Ok(inner.follow(w.t));
             }
-            w.rd.be16_in(off + 2, end)? == GRE_PROTO_PPP
+            w.rd.be16_in(off + 2, end)? == ether::PPP
         }
         _ => false,
     }))
@@ -127,15 +119,15 @@ pub(super) fn dispatch<P: Packet + ?Sized, S: Sink>(
     end: usize,
 ) -> Parsed {
     match proto {
-        IPPROTO_UDP => udp(cx, off, end),
-        IPPROTO_TCP => tcp(cx, off, end),
-        IPPROTO_ICMP if cx.family == Family::Ipv4 as u8 => icmp4(cx, off, end),
-        IPPROTO_ICMPV6 if cx.family == Family::Ipv6 as u8 => icmp6(cx, off, end),
-        IPPROTO_GRE => {
+        ipproto::UDP => udp(cx, off, end),
+        ipproto::TCP => tcp(cx, off, end),
+        ipproto::ICMP if cx.family == Family::Ipv4 as u8 => icmp4(cx, off, end),
+        ipproto::ICMPV6 if cx.family == Family::Ipv6 as u8 => icmp6(cx, off, end),
+        ipproto::GRE => {
             let proto = cx.rd.be16_in(off + 2, end)?;
-            if proto == GRE_PROTO_PPP {
+            if proto == ether::PPP {
                 cx.class(Class::PptpGre);
-                cx.flow(IPPROTO_GRE);
+                cx.flow(ipproto::GRE);
             }
             Ok(())
         }
@@ -152,7 +144,7 @@ fn udp<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize) 
     let (sport, dport, ulen) = udp_header(cx.rd, off, end)?;
     cx.ev.hdr.sport = sport;
     cx.ev.hdr.dport = dport;
-    cx.flow(IPPROTO_UDP);
+    cx.flow(ipproto::UDP);
     let payload = off + UDP_HLEN;
     let lim = cx.end_of(off + ulen, end);
 
@@ -214,7 +206,7 @@ fn tcp<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize) 
     let dport = u16::from_be_bytes([h[2], h[3]]);
     cx.ev.hdr.sport = sport;
     cx.ev.hdr.dport = dport;
-    cx.flow(IPPROTO_TCP);
+    cx.flow(ipproto::TCP);
     let flags = h[13];
     let payload = off + doff;
 
@@ -242,11 +234,11 @@ fn tcp<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize) 
 
 fn icmp4<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize) -> Parsed {
     let h = cx.rd.bytes_in::<2>(off, end)?;
-    if h[0] != ICMP_DEST_UNREACH {
+    if h[0] != icmp::DEST_UNREACH {
         return Ok(());
     }
     cx.class(Class::IcmpUnreachable);
-    cx.flow(IPPROTO_ICMP);
+    cx.flow(ipproto::ICMP);
     // The quoted datagram: a short or odd quote is still a valid ICMP message.
     let q = off + 8;
     let Ok(ip) = cx.rd.bytes_in::<20>(q, end) else {
@@ -267,11 +259,11 @@ fn icmp4<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize
 
 fn icmp6<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, end: usize) -> Parsed {
     let h = cx.rd.bytes_in::<2>(off, end)?;
-    if h[0] != ICMPV6_DEST_UNREACH {
+    if h[0] != icmpv6::DEST_UNREACH {
         return Ok(());
     }
     cx.class(Class::Icmp6Unreachable);
-    cx.flow(IPPROTO_ICMPV6);
+    cx.flow(ipproto::ICMPV6);
     let q = off + 8;
     let Ok(ip) = cx.rd.bytes_in::<40>(q, end) else {
         return Ok(());
@@ -302,7 +294,7 @@ fn quoted_transport<P: Packet + ?Sized, S: Sink>(
     end: usize,
     ip: impl FnOnce(&mut IcmpBody),
 ) -> Parsed {
-    if proto != IPPROTO_TCP && proto != IPPROTO_UDP {
+    if proto != ipproto::TCP && proto != ipproto::UDP {
         return Ok(());
     }
     let Ok(p) = cx.rd.bytes_in::<4>(off, end) else {
@@ -319,7 +311,7 @@ fn quoted_transport<P: Packet + ?Sized, S: Sink>(
         cx.class(Class::IcmpUnreachableWatched);
         // A host that drops UDP 137 answers the adapter-status query with this error; the
         // quoted question tells that query apart from other name-service traffic.
-        let nbns = if proto == IPPROTO_UDP && either(sport, dport, ports::NBNS) {
+        let nbns = if proto == ipproto::UDP && either(sport, dport, ports::NBNS) {
             let (q, lim) = cx.converge(off + UDP_HLEN, end);
             netbios::quoted_question(cx.rd, q, lim)
         } else {

@@ -5,11 +5,16 @@ use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink, decode_netbios_name};
 use crate::{
     class::Class,
     event::{EventKind, NAME_MALFORMED, NAME_OK, NbnsBody, NbssBody, RR_OK},
+    proto::{
+        nbns::{
+            self, OPCODE_MULTIHOMED, OPCODE_QUERY, OPCODE_REFRESH, OPCODE_REFRESH_ALT,
+            OPCODE_REGISTRATION, OPCODE_RELEASE, OPCODE_WACK, RTYPE_NB, RTYPE_NBSTAT,
+        },
+        nbss,
+    },
 };
 
 const NBNS_HLEN: usize = 12;
-const RTYPE_NB: u16 = 0x0020;
-const RTYPE_NBSTAT: u16 = 0x0021;
 /// Scope labels after the encoded name: real scopes have a few; each allowed label is a
 /// path the verifier explores.
 const MAX_LABELS: usize = 4;
@@ -71,21 +76,19 @@ pub(super) fn nbns<P: Packet + ?Sized, S: Sink>(
     // The name and its type decide query vs. node status; parse them before classifying,
     // but report a cut-short name only after the class is counted.
     let details = nbns_details(rd, off, lim, b);
-    let response = b.flags & 0x8000 != 0;
-    let opcode = (b.flags >> 11) & 0x0f;
     let nbstat = b.rtype == RTYPE_NBSTAT;
-    let class = match (opcode, response) {
-        (0, false) if nbstat => Class::NbnsNbstat,
-        (0, true) if nbstat => Class::NbnsNbstatResponse,
-        (0, false) => Class::NbnsQuery,
-        (0, true) => Class::NbnsQueryResponse,
-        (5 | 15, false) => Class::NbnsRegistration,
-        (5 | 15, true) => Class::NbnsRegistrationResponse,
-        (6, false) => Class::NbnsRelease,
-        (6, true) => Class::NbnsReleaseResponse,
-        (7, _) => Class::NbnsWack,
-        (8 | 9, false) => Class::NbnsRefresh,
-        (8 | 9, true) => Class::NbnsRefreshResponse,
+    let class = match (nbns::opcode(b.flags), nbns::is_response(b.flags)) {
+        (OPCODE_QUERY, false) if nbstat => Class::NbnsNbstat,
+        (OPCODE_QUERY, true) if nbstat => Class::NbnsNbstatResponse,
+        (OPCODE_QUERY, false) => Class::NbnsQuery,
+        (OPCODE_QUERY, true) => Class::NbnsQueryResponse,
+        (OPCODE_REGISTRATION | OPCODE_MULTIHOMED, false) => Class::NbnsRegistration,
+        (OPCODE_REGISTRATION | OPCODE_MULTIHOMED, true) => Class::NbnsRegistrationResponse,
+        (OPCODE_RELEASE, false) => Class::NbnsRelease,
+        (OPCODE_RELEASE, true) => Class::NbnsReleaseResponse,
+        (OPCODE_WACK, _) => Class::NbnsWack,
+        (OPCODE_REFRESH | OPCODE_REFRESH_ALT, false) => Class::NbnsRefresh,
+        (OPCODE_REFRESH | OPCODE_REFRESH_ALT, true) => Class::NbnsRefreshResponse,
         _ => return details,
     };
     cx.class(class);
@@ -150,17 +153,11 @@ fn nbns_details<P: Packet + ?Sized>(
     Ok(())
 }
 
-const NBSS_REQUEST: u8 = 0x81;
-const NBSS_POSITIVE: u8 = 0x82;
-const NBSS_NEGATIVE: u8 = 0x83;
-const NBSS_RETARGET: u8 = 0x84;
-const NBSS_KEEPALIVE: u8 = 0x85;
-
 /// Whether an NBSS message of type `t` can be a control message: phase 1 turns away the
 /// rest (session messages carry SMB, the bulk of traffic on port 139).
 #[inline(always)]
 pub(super) fn nbss_control_type(t: u8) -> bool {
-    (NBSS_REQUEST..=NBSS_KEEPALIVE).contains(&t)
+    (nbss::REQUEST..=nbss::KEEPALIVE).contains(&t)
 }
 
 /// NBSS control message at the start of a TCP 139 segment. Only a segment that holds
@@ -182,11 +179,11 @@ pub(super) fn nbss<P: Packet + ?Sized, S: Sink>(
         return Ok(());
     }
     let class = match (msg_type, length) {
-        (NBSS_REQUEST, _) => Class::NbssRequest,
-        (NBSS_POSITIVE, 0) => Class::NbssPositive,
-        (NBSS_NEGATIVE, 1) => Class::NbssNegative,
-        (NBSS_RETARGET, 6) => Class::NbssRetarget,
-        (NBSS_KEEPALIVE, 0) => Class::NbssKeepalive,
+        (nbss::REQUEST, _) => Class::NbssRequest,
+        (nbss::POSITIVE, 0) => Class::NbssPositive,
+        (nbss::NEGATIVE, 1) => Class::NbssNegative,
+        (nbss::RETARGET, 6) => Class::NbssRetarget,
+        (nbss::KEEPALIVE, 0) => Class::NbssKeepalive,
         _ => return Ok(()),
     };
     cx.class(class);
@@ -207,13 +204,13 @@ fn nbss_details<P: Packet + ?Sized>(
     b: &mut NbssBody,
 ) -> Parsed {
     match b.msg_type {
-        NBSS_REQUEST => {
+        nbss::REQUEST => {
             let (calling_off, called) = name(rd, off, lim, &mut b.called)?;
             let (_, calling) = name(rd, calling_off, lim, &mut b.calling)?;
             b.names = called as u8 | (calling as u8) << 1;
         }
-        NBSS_NEGATIVE => b.error = rd.u8_in(off, lim)?,
-        NBSS_RETARGET => {
+        nbss::NEGATIVE => b.error = rd.u8_in(off, lim)?,
+        nbss::RETARGET => {
             let r = rd.bytes_in::<6>(off, lim)?;
             b.retarget_ip.copy_from_slice(&r[..4]);
             b.retarget_port = u16::from_be_bytes([r[4], r[5]]);

@@ -18,9 +18,12 @@ use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink};
 use crate::{
     class::Class,
     event::{EventKind, PptpBody},
+    proto::pptp::{
+        CCRQ, CDN, CONTROL_MESSAGE, ICCN, ICRP, ICRQ, MAGIC_COOKIE, OCRP, OCRQ, SCCRP, SLI,
+        STOP_CCRP, STOP_CCRQ, WEN,
+    },
 };
 
-const MAGIC_COOKIE: u32 = 0x1A2B_3C4D;
 const HLEN: usize = 12;
 /// Control messages parsed per segment. The shortest is 16 bytes (Echo-Request,
 /// Call-Clear-Request), so a 1460-byte segment could hold 91, but senders coalesce what
@@ -83,16 +86,16 @@ fn message<P: Packet + ?Sized, S: Sink>(
     let length = u16::from_be_bytes([h[0], h[1]]) as usize;
     let pptp_type = u16::from_be_bytes([h[2], h[3]]);
     let magic = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
-    if magic != MAGIC_COOKIE || length < HLEN || pptp_type != 1 {
+    if magic != MAGIC_COOKIE || length < HLEN || pptp_type != CONTROL_MESSAGE {
         return Ok(None);
     }
     let msg_type = u16::from_be_bytes([h[8], h[9]]);
     cx.class(Class::PptpControl);
     match msg_type {
-        7 => cx.class(Class::PptpOutCallRequest),
-        8 => cx.class(Class::PptpOutCallReply),
-        12 => cx.class(Class::PptpCallClearRequest),
-        13 => cx.class(Class::PptpCallDisconnectNotify),
+        OCRQ => cx.class(Class::PptpOutCallRequest),
+        OCRP => cx.class(Class::PptpOutCallReply),
+        CCRQ => cx.class(Class::PptpCallClearRequest),
+        CDN => cx.class(Class::PptpCallDisconnectNotify),
         _ => {}
     }
     let end = p + length;
@@ -117,21 +120,21 @@ fn message<P: Packet + ?Sized, S: Sink>(
 fn fields<P: Packet + ?Sized>(rd: Reader<P>, f: usize, lim: usize, b: &mut PptpBody) -> Parsed {
     match b.msg_type {
         // SCCRP: version, then result and error.
-        2 => {
+        SCCRP => {
             let r = rd.bytes_in::<4>(f, lim)?;
             b.result = r[2];
             b.error = r[3];
         }
         // StopCCRQ: reason; StopCCRP: result, error.
-        3 | 4 => {
+        STOP_CCRQ | STOP_CCRP => {
             let r = rd.bytes_in::<2>(f, lim)?;
             b.result = r[0];
             b.error = r[1];
         }
         // OCRQ, ICRQ, CCRQ: call id. ICCN, WEN, SLI: peer call id.
-        7 | 9 | 11 | 12 | 14 | 15 => b.call_id = rd.be16_in(f, lim)?,
+        OCRQ | ICRQ | ICCN | CCRQ | WEN | SLI => b.call_id = rd.be16_in(f, lim)?,
         // OCRP, ICRP: call id, peer call id, result, error, cause.
-        8 | 10 => {
+        OCRP | ICRP => {
             let r = rd.bytes_in::<8>(f, lim)?;
             b.call_id = u16::from_be_bytes([r[0], r[1]]);
             b.peer_call_id = u16::from_be_bytes([r[2], r[3]]);
@@ -140,7 +143,7 @@ fn fields<P: Packet + ?Sized>(rd: Reader<P>, f: usize, lim: usize, b: &mut PptpB
             b.cause = u16::from_be_bytes([r[6], r[7]]);
         }
         // CDN: call id, result, error, cause.
-        13 => {
+        CDN => {
             let r = rd.bytes_in::<6>(f, lim)?;
             b.call_id = u16::from_be_bytes([r[0], r[1]]);
             b.result = r[2];

@@ -8,20 +8,13 @@
 //! compression and encryption, and is classified as such (`pptp.gre`) in [`super::l4`].
 
 use super::{Malformed, Packet, Triage, Verdict, Walk};
+use crate::proto::ether;
 
 const GRE_C: u8 = 0x80;
 const GRE_R: u8 = 0x40;
 const GRE_K: u8 = 0x20;
 const GRE_S: u8 = 0x10;
 const GRE_VERSION: u8 = 0x07;
-
-const GRE_IPV4: u16 = 0x0800;
-const GRE_IPV6: u16 = 0x86DD;
-/// Transparent Ethernet bridging: an Ethernet frame follows the GRE header.
-const GRE_TEB: u16 = 0x6558;
-/// ERSPAN type II, or type I when the GRE header has no sequence number.
-const GRE_ERSPAN: u16 = 0x88BE;
-const GRE_ERSPAN3: u16 = 0x22EB;
 
 const ERSPAN2_HLEN: usize = 8;
 const ERSPAN3_HLEN: usize = 12;
@@ -79,16 +72,16 @@ pub(super) fn gre<P: Packet + ?Sized>(
         inner += 4;
     }
     Ok(match u16::from_be_bytes([h[2], h[3]]) {
-        GRE_IPV4 => Some(Inner::Ip(inner, false)),
-        GRE_IPV6 => Some(Inner::Ip(inner, true)),
-        GRE_TEB => Some(Inner::Ethernet(inner)),
+        ether::IPV4 => Some(Inner::Ip(inner, false)),
+        ether::IPV6 => Some(Inner::Ip(inner, true)),
+        ether::TEB => Some(Inner::Ethernet(inner)),
         // Type I has no header of its own; type II's says version 1.
-        GRE_ERSPAN if h[0] & GRE_S == 0 => Some(Inner::Ethernet(inner)),
-        GRE_ERSPAN => {
+        ether::ERSPAN if h[0] & GRE_S == 0 => Some(Inner::Ethernet(inner)),
+        ether::ERSPAN => {
             let e = w.rd.bytes_in::<1>(inner, end)?;
             (e[0] >> 4 == 1).then_some(Inner::Ethernet(inner + ERSPAN2_HLEN))
         }
-        GRE_ERSPAN3 => {
+        ether::ERSPAN3 => {
             let e = w.rd.bytes_in::<ERSPAN3_HLEN>(inner, end)?;
             // Version 2 and frame type 0 (Ethernet); type 2 (bare IP) is not followed.
             let frame_type = (e[10] >> 2) & 0x1f;

@@ -1,5 +1,7 @@
 //! Link types: how each one's records become Ethernet frames.
 
+use fault_common::proto::ether;
+
 use super::*;
 
 /// How the records of a link type become Ethernet frames: the one place that knows link headers.
@@ -25,8 +27,8 @@ pub(super) fn link(lt: u32) -> Option<Link> {
         12 | 14 | 101 => Link::RawIp(None),
         104 => Link::CiscoHdlc,
         113 => Link::Sll,
-        228 => Link::RawIp(Some(ETH_P_IPV4)),
-        229 => Link::RawIp(Some(ETH_P_IPV6)),
+        228 => Link::RawIp(Some(ether::IPV4)),
+        229 => Link::RawIp(Some(ether::IPV6)),
         276 => Link::Sll2,
         _ => return None,
     })
@@ -81,17 +83,10 @@ pub(super) fn check_lengths(at: usize, incl: u32, orig: u32) -> Res<u32> {
     Ok(orig.max(incl))
 }
 
-pub(super) const ETH_P_IPV4: u16 = 0x0800;
-pub(super) const ETH_P_IPV6: u16 = 0x86dd;
-pub(super) const ETH_P_IPX: u16 = 0x8137;
 /// IEEE 802 Local Experimental EtherType 1, which nothing faultd watches uses: a protocol with
 /// no EtherType of its own (or not an IP version) gets it, so its frame is counted and not
 /// classified.
 pub(super) const ETH_P_UNWATCHED: u16 = 0x88b5;
-/// Type/length values up to this are 802.3 lengths, not EtherTypes.
-pub(super) const MAX_8023_LEN: u16 = 1500;
-/// Cisco HDLC's transparent Ethernet bridging: the payload is a whole Ethernet frame.
-pub(super) const CHDLC_BRIDGED: u16 = 0x6558;
 
 pub(super) const NO_MAC: [u8; 6] = [0; 6];
 pub(super) const BROADCAST: [u8; 6] = [0xff; 6];
@@ -107,8 +102,8 @@ pub(super) struct EthHeader {
 /// The EtherType of an IP packet, from its version.
 pub(super) fn ip_version_type(ip: &[u8]) -> u16 {
     match ip.first().map(|b| b >> 4) {
-        Some(4) => ETH_P_IPV4,
-        Some(6) => ETH_P_IPV6,
+        Some(4) => ether::IPV4,
+        Some(6) => ether::IPV6,
         _ => ETH_P_UNWATCHED,
     }
 }
@@ -119,12 +114,12 @@ pub(super) fn ip_version_type(ip: &[u8]) -> u16 {
 /// host's, so a datagram to it reads as unicast.
 pub(super) fn ip_dst_mac(ip: &[u8], ethertype: u16) -> [u8; 6] {
     match ethertype {
-        ETH_P_IPV4 => match ip.get(16..20) {
+        ether::IPV4 => match ip.get(16..20) {
             Some([255, 255, 255, 255]) => BROADCAST,
             Some([a, ..]) if a >> 4 == 0xe => MULTICAST,
             _ => NO_MAC,
         },
-        ETH_P_IPV6 if ip.get(24) == Some(&0xff) => MULTICAST,
+        ether::IPV6 if ip.get(24) == Some(&0xff) => MULTICAST,
         _ => NO_MAC,
     }
 }
@@ -139,10 +134,10 @@ pub(super) fn family_type(value: u32) -> u16 {
         value
     };
     match family {
-        2 => ETH_P_IPV4,
+        2 => ether::IPV4,
         // AF_INET6 differs by OS: 24 NetBSD, OpenBSD, BSD/OS; 28 FreeBSD; 30 Darwin; 10 Linux.
-        10 | 24 | 28 | 30 => ETH_P_IPV6,
-        23 => ETH_P_IPX, // AF_IPX on the BSDs and Darwin
+        10 | 24 | 28 | 30 => ether::IPV6,
+        23 => ether::IPX, // AF_IPX on the BSDs and Darwin
         _ => ETH_P_UNWATCHED,
     }
 }
@@ -199,7 +194,7 @@ pub(super) fn make_frame(
             // padding), so it is kept as it is.
             let wire_payload = orig - hdr as u32; // orig >= incl >= hdr
             let type_or_len = match proto {
-                1 | 4 => wire_payload.min(u32::from(MAX_8023_LEN)) as u16,
+                1 | 4 => wire_payload.min(u32::from(ether::MAX_8023_LEN)) as u16,
                 _ => proto,
             };
             (hdr, eth(dst, src, type_or_len))
@@ -211,14 +206,14 @@ pub(super) fn make_frame(
         Link::CiscoHdlc => {
             let h = header(4, "Cisco HDLC header")?;
             match be.u16(h, 2) {
-                CHDLC_BRIDGED => (4, None),
+                ether::TEB => (4, None),
                 proto => {
                     // 0x8F (rather than 0x0F) marks a broadcast or multicast; only the group
                     // bit of the MAC address matters to the classifier.
                     let dst = if h[0] & 0x80 != 0 { BROADCAST } else { NO_MAC };
                     // Cisco's own values above 1500 (SLARP 0x8035, CDP 0x2000, ...) are not
                     // EtherTypes faultd watches; those up to 1500 would read as 802.3 lengths.
-                    let type_or_len = if proto > MAX_8023_LEN {
+                    let type_or_len = if proto > ether::MAX_8023_LEN {
                         proto
                     } else {
                         ETH_P_UNWATCHED

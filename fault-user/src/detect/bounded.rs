@@ -230,6 +230,10 @@ impl<K: Ord + Hash + Copy, V> Bounded<K, V> {
         self.index.len()
     }
 
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn evicted(&self) -> u64 {
         self.evicted
     }

@@ -4,20 +4,22 @@
 //! tick can pass, bounded state), so a test can prove the pipeline end to end before the
 //! real detectors exist, and keep proving it after.
 
-use std::collections::BTreeMap;
-
-use fault_common::{Event, event::NAME_OK};
+use fault_common::{
+    Event,
+    event::NAME_OK,
+    proto::nbns::{self, OPCODE_QUERY},
+};
 use serde_json::Map;
 
-use super::{Detector, Evidence, Fault, FaultKind};
+use super::{Detector, Evidence, Fault, FaultKind, bounded::Bounded};
 use crate::names;
 
 pub const NAME: &str = "FAULTD-CANARY";
 const TIMEOUT_NS: u64 = 1_000_000_000;
-/// Queries tracked at once; the oldest is dropped (and counted) beyond this.
+/// Queries tracked at once; the least recently sent is dropped (and counted) beyond this.
 const CAPACITY: usize = 64;
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Key {
     client: [u8; 16],
     server: [u8; 16],
@@ -30,10 +32,16 @@ struct Pending {
     deadline: u64,
 }
 
-#[derive(Default)]
 pub struct Canary {
-    pending: BTreeMap<Key, Pending>,
-    evicted: u64,
+    pending: Bounded<Key, Pending>,
+}
+
+impl Default for Canary {
+    fn default() -> Self {
+        Canary {
+            pending: Bounded::new(CAPACITY),
+        }
+    }
 }
 
 impl Detector for Canary {
@@ -44,12 +52,10 @@ impl Detector for Canary {
     fn event(&mut self, ev: &Event, _out: &mut Vec<Fault>) {
         let Some(nb) = ev.nbns() else { return };
         let h = &ev.hdr;
-        let opcode = (nb.flags >> 11) & 0xf;
-        let response = nb.flags & 0x8000 != 0;
-        if opcode != 0 {
+        if nbns::opcode(nb.flags) != OPCODE_QUERY {
             return;
         }
-        if response {
+        if nbns::is_response(nb.flags) {
             let key = Key {
                 client: h.dst,
                 server: h.src,
@@ -72,38 +78,19 @@ impl Detector for Canary {
         };
         // A retransmission keeps the first query and pushes the deadline on.
         let deadline = h.ts_ns.saturating_add(TIMEOUT_NS);
-        if let Some(p) = self.pending.get_mut(&key) {
-            p.deadline = deadline;
-            return;
-        }
-        if self.pending.len() >= CAPACITY {
-            let oldest = self
-                .pending
-                .iter()
-                .min_by_key(|(_, p)| p.deadline)
-                .map(|(k, _)| *k);
-            if let Some(k) = oldest {
-                self.pending.remove(&k);
-                self.evicted += 1;
-            }
-        }
-        self.pending.insert(
-            key,
-            Pending {
+        self.pending
+            .touch(key, h.ts_ns, || Pending {
                 query: *ev,
                 deadline,
-            },
-        );
+            })
+            .deadline = deadline;
+        self.pending.set_due(&key, deadline);
     }
 
     fn advance(&mut self, now_ns: u64, out: &mut Vec<Fault>) {
-        let due: Vec<Key> = self
+        let mut faults: Vec<Fault> = self
             .pending
-            .iter()
-            .filter(|(_, p)| p.deadline <= now_ns)
-            .map(|(k, _)| *k)
-            .collect();
-        let mut faults: Vec<Fault> = due
+            .take_due(now_ns)
             .into_iter()
             .filter_map(|k| self.pending.remove(&k))
             .map(|p| {
@@ -136,6 +123,14 @@ impl Detector for Canary {
     }
 
     fn evictions(&self) -> u64 {
-        self.evicted
+        self.pending.evicted()
+    }
+
+    fn entries(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn capacity(&self) -> usize {
+        self.pending.capacity()
     }
 }

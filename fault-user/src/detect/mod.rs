@@ -252,11 +252,23 @@ pub trait Detector: Send {
     fn entries(&self) -> usize {
         0
     }
-    /// Ports it currently knows to be leaked (`faultd_ras_leaked_ports`: one total, so the
-    /// label set stays empty however many servers there are).
-    fn leaked_ports(&self) -> u64 {
+    /// The most entries its maps hold, counted as [`Detector::entries`] counts them.
+    fn capacity(&self) -> usize {
         0
     }
+    /// What it has to say beyond its entries and evictions. Reports the same gauges,
+    /// in the same order, on every call: the metrics register them once, at start.
+    fn gauges(&self, _out: &mut dyn FnMut(Gauge)) {}
+}
+
+/// A detector's own gauge: the metric `faultd_<name>`, one series without labels, summed
+/// over the detectors that report it, so its label set stays empty however many hosts are
+/// behind the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gauge {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub value: u64,
 }
 
 /// Feeds events to every detector in time order and collects their records.
@@ -343,14 +355,27 @@ impl Pipeline {
         self.late
     }
 
-    /// Leaked ports over every detector that knows of any.
-    pub fn leaked_ports(&self) -> u64 {
-        self.detectors.iter().map(|d| d.leaked_ports()).sum()
+    /// Every detector's own gauges, those of one name summed, in the order they first
+    /// come.
+    pub fn gauges(&self) -> Vec<Gauge> {
+        let mut all: Vec<Gauge> = Vec::new();
+        for d in &self.detectors {
+            d.gauges(&mut |g| match all.iter_mut().find(|a| a.name == g.name) {
+                Some(a) => a.value = a.value.saturating_add(g.value),
+                None => all.push(g),
+            });
+        }
+        all
     }
 
     /// `(detector, entries)` for each detector.
     pub fn entries(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
         self.detectors.iter().map(|d| (d.name(), d.entries()))
+    }
+
+    /// `(detector, capacity)` for each detector.
+    pub fn capacity(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+        self.detectors.iter().map(|d| (d.name(), d.capacity()))
     }
 
     /// `(detector, evictions)` for each detector.

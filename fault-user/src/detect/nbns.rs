@@ -1,10 +1,11 @@
 //! What the NetBIOS detectors read from an event: who talks to whom, and what an NBNS
-//! message is (RFC 1002 §4.2.1.1), in one place.
+//! message is, in their terms (the flag bits themselves are `fault_common::proto::nbns`'s).
 
 use fault_common::{
     Event,
     event::{LINK_GROUP_DST, NAME_OK, NbnsBody},
     ports,
+    proto::nbns as wire,
 };
 
 use super::Host;
@@ -15,39 +16,32 @@ pub fn unicast(ev: &Event) -> bool {
     ev.hdr.link & LINK_GROUP_DST == 0 && !Host::dst(ev).is_group()
 }
 
-pub const OPCODE_QUERY: u16 = 0;
-pub const OPCODE_REGISTRATION: u16 = 5;
-pub const OPCODE_WACK: u16 = 7;
-pub const OPCODE_REFRESH: u16 = 8;
-pub const OPCODE_REFRESH_ALT: u16 = 9;
-pub const OPCODE_MULTIHOMED: u16 = 15;
-pub const TYPE_NBSTAT: u16 = 0x0021;
-const FLAG_RESPONSE: u16 = 0x8000;
-const FLAG_BROADCAST: u16 = 0x0010;
-
 /// An NBNS message's flags word, taken apart.
 #[derive(Clone, Copy, Debug)]
 pub struct Flags(pub u16);
 
 impl Flags {
     pub fn opcode(self) -> u16 {
-        (self.0 >> 11) & 0xf
+        wire::opcode(self.0)
     }
     pub fn response(self) -> bool {
-        self.0 & FLAG_RESPONSE != 0
+        wire::is_response(self.0)
     }
     pub fn broadcast(self) -> bool {
-        self.0 & FLAG_BROADCAST != 0
+        wire::is_broadcast(self.0)
     }
     pub fn rcode(self) -> u16 {
-        self.0 & 0xf
+        wire::rcode(self.0)
     }
     /// Registration in the wide sense of docs/faults.md: registration, refresh,
     /// multi-homed.
     pub fn registration(self) -> bool {
         matches!(
             self.opcode(),
-            OPCODE_REGISTRATION | OPCODE_REFRESH | OPCODE_REFRESH_ALT | OPCODE_MULTIHOMED
+            wire::OPCODE_REGISTRATION
+                | wire::OPCODE_REFRESH
+                | wire::OPCODE_REFRESH_ALT
+                | wire::OPCODE_MULTIHOMED
         )
     }
 }

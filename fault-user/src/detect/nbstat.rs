@@ -14,13 +14,18 @@ use fault_common::{
     Event,
     event::{Family, QUOTED_NBNS, TCP_ACK, TCP_SYN},
     ports,
+    proto::{
+        ip,
+        nbns::{OPCODE_QUERY, RTYPE_NBSTAT},
+        nbss,
+    },
 };
 use serde_json::Map;
 
 use super::{
     Config, Detector, Evidence, Fault, FaultKind, Host,
     bounded::{Bounded, map_bytes},
-    nbns::{self, Flags, OPCODE_QUERY, TYPE_NBSTAT},
+    nbns::{self, Flags},
 };
 use crate::names;
 
@@ -33,9 +38,6 @@ pub const QUERIES: usize = 8;
 pub const CONTEXT: usize = 4096;
 /// How long a SYN-ACK from TCP 139 is remembered as proof that the port is reachable.
 const REACHABLE_FOR_NS: u64 = 3600 * 1_000_000_000;
-const NBSS_REQUEST: u8 = 0x81;
-const NBSS_POSITIVE: u8 = 0x82;
-const IPPROTO_UDP: u8 = 17;
 /// `*SMBSERVER<20>`, space padded: the called name every CIFS server must accept.
 const SMBSERVER: [u8; 16] = *b"*SMBSERVER     \x20";
 
@@ -174,7 +176,7 @@ impl NbstatConnectFailure {
             {
                 self.answered_late.push((dst, src));
             }
-        } else if nb.rtype == TYPE_NBSTAT
+        } else if nb.rtype == RTYPE_NBSTAT
             && nbns::port_137_both(ev)
             && !flags.broadcast()
             && nbns::unicast(ev)
@@ -189,7 +191,7 @@ impl NbstatConnectFailure {
 
     fn icmp(&mut self, ev: &Event) {
         let Some(b) = ev.icmp() else { return };
-        if b.quoted_proto != IPPROTO_UDP
+        if b.quoted_proto != ip::UDP
             || b.quoted_sport != ports::NBNS
             || b.quoted_dport != ports::NBNS
         {
@@ -205,7 +207,8 @@ impl NbstatConnectFailure {
         };
         let flags = Flags(b.quoted_flags);
         if b.quoted_app == QUOTED_NBNS {
-            if flags.response() || flags.opcode() != OPCODE_QUERY || b.quoted_rtype != TYPE_NBSTAT {
+            if flags.response() || flags.opcode() != OPCODE_QUERY || b.quoted_rtype != RTYPE_NBSTAT
+            {
                 return;
             }
             // Hosts answer no broadcast with an ICMP error: the quote proves a unicast query.
@@ -224,7 +227,7 @@ impl NbstatConnectFailure {
         let Some(b) = ev.nbss() else { return };
         let ts = ev.hdr.ts_ns;
         let (src, dst) = (Host::src(ev), Host::dst(ev));
-        if b.msg_type == NBSS_POSITIVE && ev.hdr.sport == ports::NBSS {
+        if b.msg_type == nbss::POSITIVE && ev.hdr.sport == ports::NBSS {
             self.sessions.put((dst, src), ts, ts);
             // The session came up: whatever the queries did, the client got through.
             if let Some(e) = self.episodes.get_mut(&(dst, src))
@@ -232,7 +235,7 @@ impl NbstatConnectFailure {
             {
                 self.answered_late.push((dst, src));
             }
-        } else if b.msg_type == NBSS_REQUEST && b.names & 1 != 0 && b.called == SMBSERVER {
+        } else if b.msg_type == nbss::REQUEST && b.names & 1 != 0 && b.called == SMBSERVER {
             self.smbserver.put((src, dst), ts, *ev);
         }
     }
@@ -418,6 +421,13 @@ impl Detector for NbstatConnectFailure {
 
     fn entries(&self) -> usize {
         self.episodes.len() + self.sessions.len() + self.smbserver.len() + self.reachable.len()
+    }
+
+    fn capacity(&self) -> usize {
+        self.episodes.capacity()
+            + self.sessions.capacity()
+            + self.smbserver.capacity()
+            + self.reachable.capacity()
     }
 }
 

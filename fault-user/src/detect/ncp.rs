@@ -13,6 +13,7 @@
 use fault_common::{
     Event,
     event::{Family, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST, NcpBody},
+    proto::{ncp, sap},
 };
 use serde_json::Map;
 
@@ -30,17 +31,7 @@ pub const PER_NODE: usize = 4;
 pub const PENDING: usize = 1024;
 /// How long an advertisement stands without being repeated (SAP repeats every minute).
 const ADVERT_TTL_NS: u64 = 3600 * 1_000_000_000;
-const CREATE_SERVICE_CONNECTION: u16 = 0x1111;
-const REQUEST: u16 = 0x2222;
-const REPLY: u16 = 0x3333;
-const FN_BINDERY: u8 = 23;
-const SUB_READ_PROPERTY_VALUE: u8 = 61;
-const FILE_SERVER: u16 = 0x0004;
 const NET_ADDRESS: &[u8] = b"NET_ADDRESS";
-/// SAP's "unreachable" hop count: the server is going down.
-const SAP_DOWN: u16 = 16;
-const SAP_GENERAL_RESPONSE: u16 = 2;
-const SAP_NEAREST_RESPONSE: u16 = 4;
 
 /// An IPX network + node.
 type Node = [u8; 10];
@@ -170,8 +161,8 @@ impl NcpWrongSocket {
 
     fn sap(&mut self, ev: &Event) {
         let Some(b) = ev.sap() else { return };
-        if !matches!(b.op, SAP_GENERAL_RESPONSE | SAP_NEAREST_RESPONSE)
-            || b.server_type != FILE_SERVER
+        if !matches!(b.op, sap::GENERAL_RESPONSE | sap::NEAREST_RESPONSE)
+            || b.server_type != sap::FILE_SERVER
         {
             return;
         }
@@ -182,12 +173,12 @@ impl NcpWrongSocket {
             node: n,
             socket: b.socket,
         };
-        if b.hops >= SAP_DOWN {
+        if b.hops >= sap::HOPS_DOWN {
             self.forget(at, &b.name);
             return;
         }
         let name = names::c_string(&b.name);
-        let kind = if b.op == SAP_NEAREST_RESPONSE {
+        let kind = if b.op == sap::NEAREST_RESPONSE {
             "nearest"
         } else {
             "general"
@@ -207,10 +198,10 @@ impl NcpWrongSocket {
 
     fn request(&mut self, ev: &Event, b: &NcpBody) {
         let property = b.property_name();
-        if b.function == FN_BINDERY
-            && b.subfunction == SUB_READ_PROPERTY_VALUE
+        if b.function == ncp::FN_BINDERY
+            && b.subfunction == ncp::SUB_READ_PROPERTY_VALUE
             && b.detail & NCP_HAS_RPV_REQUEST != 0
-            && b.object_type == FILE_SERVER
+            && b.object_type == sap::FILE_SERVER
             && property == NET_ADDRESS
         {
             let key = (Addr::src(ev), Addr::dst(ev), b.seq, connection(b));
@@ -359,9 +350,9 @@ impl Detector for NcpWrongSocket {
         self.sap(ev);
         let Some(b) = ev.ncp() else { return };
         match b.req_type {
-            CREATE_SERVICE_CONNECTION => self.create(ev, b),
-            REQUEST => self.request(ev, b),
-            REPLY => self.reply(ev, b),
+            ncp::CREATE_CONNECTION => self.create(ev, b),
+            ncp::REQUEST => self.request(ev, b),
+            ncp::REPLY => self.reply(ev, b),
             _ => {}
         }
     }
@@ -392,6 +383,13 @@ impl Detector for NcpWrongSocket {
 
     fn entries(&self) -> usize {
         self.by_node.len() + self.by_name.len() + self.requests.len() + self.connects.len()
+    }
+
+    fn capacity(&self) -> usize {
+        self.by_node.capacity()
+            + self.by_name.capacity()
+            + self.requests.capacity()
+            + self.connects.capacity()
     }
 }
 

@@ -19,11 +19,12 @@ use fault_common::{
     Event,
     event::{TCP_FIN, TCP_RST},
     ports,
+    proto::pptp::{CCRQ, CDN, OCRP, OCRP_CONNECTED, OCRQ, STOP_CCRP, STOP_CCRQ},
 };
 use serde_json::Map;
 
 use super::{
-    Config, Detector, Evidence, Fault, FaultKind, Host,
+    Config, Detector, Evidence, Fault, FaultKind, Gauge, Host,
     bounded::{Bounded, map_bytes},
 };
 use crate::names;
@@ -35,16 +36,6 @@ pub const ENTRIES: usize = 1024;
 /// hundreds per server, rarely many per connection).
 pub const CALLS: usize = 64;
 const LEAK_REMEMBERED_NS: u64 = 3600 * 1_000_000_000;
-const STOP_CCRQ: u16 = 3;
-const STOP_CCRP: u16 = 4;
-const OCRQ: u16 = 7;
-const OCRP: u16 = 8;
-const CCRQ: u16 = 12;
-const CDN: u16 = 13;
-/// Outgoing-Call-Reply result codes: 1 is connected; RFC 2637 defines none below it, so a
-/// 0 is no verdict (the parser hands over whole messages only, so it is what the server
-/// sent), neither a call nor a rejection.
-const CONNECTED: u8 = 1;
 
 /// A control connection: (server, client, client's TCP port).
 type Conn = (Host, Host, u16);
@@ -245,7 +236,10 @@ impl RasPortLeak {
             (OCRQ, false) => {
                 self.requests.put((conn, b.call_id), ts, *ev);
             }
-            (OCRP, true) if b.result >= CONNECTED => self.reply(conn, ev, out),
+            // RFC 2637 defines no result below connected, so a 0 is no verdict (the parser
+            // hands over whole messages only, so it is what the server sent), neither a
+            // call nor a rejection.
+            (OCRP, true) if b.result >= OCRP_CONNECTED => self.reply(conn, ev, out),
             (CCRQ, false) => {
                 let Some(call) = self.end_call(conn, |k| k.client_call == b.call_id) else {
                     return;
@@ -300,7 +294,7 @@ impl RasPortLeak {
         let ts = ev.hdr.ts_ns;
         let server = conn.0;
         let request = self.requests.remove(&(conn, b.peer_call_id));
-        if b.result == CONNECTED {
+        if b.result == OCRP_CONNECTED {
             let calls = self.controls.touch(conn, ts, Vec::new);
             // A full connection drops its oldest call for the new one: no more carried.
             let more = if calls.len() >= CALLS {
@@ -453,8 +447,21 @@ impl Detector for RasPortLeak {
             + self.leaked.map.len()
     }
 
-    fn leaked_ports(&self) -> u64 {
-        RasPortLeak::leaked_ports(self)
+    fn capacity(&self) -> usize {
+        self.controls.capacity()
+            + self.requests.capacity()
+            + self.servers.capacity()
+            + self.clears.map.capacity()
+            + self.leaked.map.capacity()
+    }
+
+    fn gauges(&self, out: &mut dyn FnMut(Gauge)) {
+        out(Gauge {
+            name: "ras_leaked_ports",
+            help: "RAS ports (PPTP calls) whose disconnect the server never confirmed, over \
+                   every server: the records name each one (ras_port_leak).",
+            value: self.leaked_ports(),
+        });
     }
 }
 
@@ -722,7 +729,7 @@ mod tests {
             match rng.below(if busy { 17 } else { 20 }) {
                 0..=9 => {
                     d.event(&ev(true, OCRQ, id, 0, 0), &mut out);
-                    d.event(&ev(false, OCRP, other, id, CONNECTED), &mut out);
+                    d.event(&ev(false, OCRP, other, id, OCRP_CONNECTED), &mut out);
                 }
                 10 => d.event(&ev(false, OCRP, other, id, 4), &mut out),
                 11..=13 => d.event(&ev(true, CCRQ, id, 0, 0), &mut out),

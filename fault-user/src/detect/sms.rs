@@ -12,6 +12,7 @@ use fault_common::{
     Event,
     event::{Family, TCP_ACK, TCP_RST, TCP_SYN},
     ports,
+    proto::{icmp, icmpv6, ip},
 };
 use serde_json::Map;
 
@@ -27,11 +28,6 @@ pub const ENTRIES: usize = 4096;
 /// A RST answers a SYN within this; a datagram sent back within this is a reply.
 const SYN_ANSWER_NS: u64 = 10 * 1_000_000_000;
 const UDP_REPLY_NS: u64 = 180 * 1_000_000_000;
-const ICMP_DEST_UNREACH: u8 = 3;
-const ICMP_PORT_UNREACH: u8 = 3;
-const ICMPV6_DEST_UNREACH: u8 = 1;
-const ICMPV6_PORT_UNREACH: u8 = 4;
-const IPPROTO_UDP: u8 = 17;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Transport {
@@ -216,8 +212,10 @@ impl SmsPortConflict {
     fn icmp(&mut self, ev: &Event, out: &mut Vec<Fault>) {
         let Some(b) = ev.icmp() else { return };
         let port_unreachable = match Family::try_from(ev.hdr.family) {
-            Ok(Family::Ipv4) => b.icmp_type == ICMP_DEST_UNREACH && b.code == ICMP_PORT_UNREACH,
-            Ok(Family::Ipv6) => b.icmp_type == ICMPV6_DEST_UNREACH && b.code == ICMPV6_PORT_UNREACH,
+            Ok(Family::Ipv4) => b.icmp_type == icmp::DEST_UNREACH && b.code == icmp::PORT_UNREACH,
+            Ok(Family::Ipv6) => {
+                b.icmp_type == icmpv6::DEST_UNREACH && b.code == icmpv6::PORT_UNREACH
+            }
             _ => false,
         };
         let host = Host {
@@ -230,7 +228,7 @@ impl SmsPortConflict {
         };
         // From H itself: a router's unreachable says nothing about H's ports.
         if !port_unreachable
-            || b.quoted_proto != IPPROTO_UDP
+            || b.quoted_proto != ip::UDP
             || !ports::is_sms_helpdesk(b.quoted_dport)
             || Host::src(ev) != host
         {
@@ -281,6 +279,10 @@ impl Detector for SmsPortConflict {
 
     fn entries(&self) -> usize {
         self.syns.len() + self.received.len() + self.reported.len()
+    }
+
+    fn capacity(&self) -> usize {
+        self.syns.capacity() + self.received.capacity() + self.reported.capacity()
     }
 }
 

@@ -9,13 +9,13 @@
 //! benign look-alike (the client tries the primary, times out, then the backup, for every
 //! name) differs from the fault only in what happens to each name afterwards.
 
-use fault_common::Event;
+use fault_common::{Event, proto::nbns::OPCODE_WACK};
 use serde_json::{Map, Value};
 
 use super::{
     Config, Detector, Evidence, Fault, FaultKind, Host,
     bounded::{Bounded, map_bytes},
-    nbns::{self, Flags, OPCODE_WACK},
+    nbns::{self, Flags},
 };
 use crate::names;
 
@@ -379,6 +379,10 @@ impl Detector for WinsBackupSwap {
 
     fn entries(&self) -> usize {
         self.clients.len()
+    }
+
+    fn capacity(&self) -> usize {
+        self.clients.capacity()
     }
 }
 

@@ -149,7 +149,10 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
         addr: opts.listen,
         source,
     })?;
-    let metrics = Arc::new(Metrics::new());
+    let pipeline = Pipeline::standard(&opts.detectors, opts.canary);
+    let mut metrics = Metrics::new();
+    metrics.register_detectors(&pipeline);
+    let metrics = Arc::new(metrics);
     let log = Arc::new(FaultLog::open(opts.fault_log.as_deref(), metrics.clone())?);
 
     let mut loader = EbpfLoader::new();
@@ -244,8 +247,6 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     let consumer = Consumer {
         events,
         logger,
-        detectors: opts.detectors,
-        canary: opts.canary,
         metrics: metrics.clone(),
         log: log.clone(),
         stop: stop.clone(),
@@ -253,7 +254,7 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     let thread = std::thread::Builder::new()
         .name("faultd-events".into())
         .spawn(move || {
-            let r = consumer.run();
+            let r = consumer.run(pipeline);
             let _ = done_tx.send(());
             r
         })?;
@@ -458,8 +459,6 @@ const BATCH: usize = 4096;
 struct Consumer {
     events: RingBuf<MapData>,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
-    detectors: crate::detect::Config,
-    canary: bool,
     metrics: Arc<Metrics>,
     log: Arc<FaultLog>,
     stop: Arc<AtomicBool>,
@@ -468,9 +467,9 @@ struct Consumer {
 impl Consumer {
     /// Drains the ring buffer every `DRAIN_EVERY` (or at once when the program wakes it),
     /// in batches, ticks packet time, and returns once `stop` is set and every event then
-    /// in the ring buffer has been handled.
-    fn run(mut self) -> Result<(), LiveError> {
-        let mut pipeline = Pipeline::standard(&self.detectors, self.canary);
+    /// in the ring buffer has been handled. `pipeline` is the one whose gauges the metrics
+    /// registered.
+    fn run(mut self, mut pipeline: Pipeline) -> Result<(), LiveError> {
         let mut faults: Vec<Fault> = Vec::new();
         let mut offset = monotonic_to_unix();
         let mut next_tick = Instant::now() + TICK;
@@ -568,9 +567,5 @@ fn publish(faults: &mut Vec<Fault>, pipeline: &Pipeline, metrics: &Metrics, log:
         log::warn!("{}: {}", f.kind, f.summary);
         log.record(&f);
     }
-    for (detector, evictions) in pipeline.evictions() {
-        metrics.set_evictions(detector, evictions);
-    }
-    metrics.set_late_events(pipeline.late_events());
-    metrics.set_leaked_ports(pipeline.leaked_ports());
+    metrics.set_detectors(pipeline);
 }
