@@ -270,8 +270,8 @@ struct Offline {
     #[arg(long, value_enum, default_value_t = EngineKind::User)]
     engine: EngineKind,
     /// A progress line on stderr (frames, bytes, rate, time left): auto shows it when
-    /// stderr is a terminal, redrawn in place; always also writes it to a file or pipe,
-    /// every 5 s and at the end. Standard output is the same either way.
+    /// stderr is a terminal (and stdout is not), redrawn in place; always also writes it
+    /// to a file or pipe, every 5 s and at the end. Standard output is the same either way.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = progress::When::Auto)]
     progress: progress::When,
 }

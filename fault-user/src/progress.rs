@@ -9,7 +9,7 @@ use clap::ValueEnum;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum When {
-    /// When standard error is a terminal.
+    /// When standard error is a terminal and standard output is not.
     Auto,
     /// Also to a file or pipe: a line every few seconds and one at the end, for logs.
     Always,
@@ -39,7 +39,8 @@ impl Progress {
         let terminal = std::io::stderr().is_terminal();
         Progress {
             on: match when {
-                When::Auto => terminal,
+                // Records printed to the same terminal would land on the progress line.
+                When::Auto => terminal && !std::io::stdout().is_terminal(),
                 When::Always => true,
                 When::Never => false,
             },

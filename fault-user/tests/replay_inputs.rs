@@ -365,3 +365,64 @@ fn compressed_streams_of_several_members_or_frames_read_whole() {
         assert_eq!(got, expected, "{tool}");
     }
 }
+
+#[test]
+fn a_corrupt_zstd_frame_is_refused_and_pzstd_files_read() {
+    let bytes = pcap_bytes(&all_frames());
+    let Some(zst) = compress("zstd", &bytes) else {
+        return;
+    };
+    let dir = TempDir::new("zstd-checks");
+    let whole = dir.write("whole.pcap", &bytes);
+    let expected = replay(&whole, "user", &[]);
+    // The frame's last four bytes are its checksum (the zstd tool writes one by default).
+    let mut bad = zst.clone();
+    *bad.last_mut().unwrap() ^= 0x55;
+    let bad = dir.write("bad.pcap.zst", &bad);
+    let (code, _, err) = replay_args(&[bad.to_str().unwrap()], "user");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("zstd checksum mismatch"), "{err}");
+    // pzstd begins every file with a skippable frame.
+    let mut pz = 0x184D_2A50u32.to_le_bytes().to_vec();
+    pz.extend(4u32.to_le_bytes());
+    pz.extend([0; 4]);
+    pz.extend(&zst);
+    let pz = dir.write("p.pcap.zst", &pz);
+    let (code, got, err) = replay_args(&[pz.to_str().unwrap()], "user");
+    assert_eq!((code, got), (0, expected), "{err}");
+}
+
+#[test]
+fn pipes_are_read_once_among_many_files_and_skipped_in_a_directory() {
+    let frames = all_frames();
+    let dir = TempDir::new("pipes");
+    // More files than faultd keeps open, so the others are looked at, then read again.
+    let parts = runs(&frames, 10);
+    for (i, part) in parts.iter().enumerate().skip(1) {
+        dir.write(&format!("{i:02}.pcap"), &pcap_bytes(part));
+    }
+    let fifo = dir.0.join("first.fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let whole = dir.write(".whole.pcap", &pcap_bytes(&frames));
+    let expected = replay(&whole, "user", &[]);
+    let first = pcap_bytes(&parts[0]);
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, first).unwrap())
+    };
+    let (code, got, err) = replay_args(&[fifo.to_str().unwrap(), dir.arg()], "user");
+    writer.join().unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(got, expected);
+    // In the directory the FIFO itself is passed over (reading it would wait for a writer).
+    assert!(
+        err.contains("first.fifo: skipped, not a regular file"),
+        "{err}"
+    );
+}

@@ -249,6 +249,11 @@ impl Capture {
         &self.path
     }
 
+    /// "gzip" or "zstd" when the file is compressed.
+    pub fn compression(&self) -> Option<&'static str> {
+        self.compression
+    }
+
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Capture, CaptureError> {
         Capture::from_reader(path, Box::new(std::io::Cursor::new(bytes)))
     }

@@ -20,6 +20,10 @@ pub const STDIN: &str = "-";
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+/// A skippable frame's magic is 0x184D2A5?, little-endian; pzstd starts every file with one.
+fn zstd_skippable(head: &[u8]) -> bool {
+    matches!(head, [b0, 0x2a, 0x4d, 0x18] if b0 & 0xf0 == 0x50)
+}
 /// The decoders read a few bytes at a time; this spares a system call for each.
 const DECODER_BUFFER: usize = 64 * 1024;
 
@@ -78,7 +82,7 @@ pub(super) fn open(path: &Path, count: Rc<Cell<u64>>) -> Result<Opened, CaptureE
             reader: Box::new(flate2::read::MultiGzDecoder::new(src)),
             compression: Some("gzip"),
         }
-    } else if head[..n] == ZSTD_MAGIC {
+    } else if head[..n] == ZSTD_MAGIC || zstd_skippable(&head[..n]) {
         Opened {
             reader: Box::new(Zstd::new(BufReader::with_capacity(DECODER_BUFFER, src))),
             compression: Some("zstd"),
@@ -130,10 +134,38 @@ impl<R: BufRead> Zstd<R> {
                         ));
                     }
                 }
-                Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+                Err(e) => return Err(invalid(e)),
             }
         }
     }
+
+    /// A frame that carries a checksum must match it, as `zstd -d` insists: a flipped
+    /// bit otherwise passes as a packet.
+    fn check_frame(&self) -> io::Result<()> {
+        match (
+            self.decoder.get_checksum_from_data(),
+            self.decoder.get_calculated_checksum(),
+        ) {
+            (Some(stored), Some(computed)) if stored != computed => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "zstd checksum mismatch: the data is corrupt",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// ruzstd's errors say what they wrap twice over; the outermost's words are enough.
+fn invalid(e: impl std::fmt::Display) -> io::Error {
+    let text = e.to_string();
+    let text = match text.split_once("): ") {
+        Some((_, tail)) => tail.to_string(),
+        None => text,
+    };
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("corrupt zstd data: {text}"),
+    )
 }
 
 impl<R: BufRead> Read for Zstd<R> {
@@ -145,12 +177,13 @@ impl<R: BufRead> Read for Zstd<R> {
                 while self.decoder.can_collect() == 0 && !self.decoder.is_finished() {
                     self.decoder
                         .decode_blocks(&mut self.src, BlockDecodingStrategy::UptoBlocks(1))
-                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                        .map_err(invalid)?;
                 }
                 let n = self.decoder.read(&mut *buf)?;
                 if n > 0 || buf.is_empty() {
                     return Ok(n);
                 }
+                self.check_frame()?;
                 self.in_frame = false;
             }
             if !self.next_frame()? {

@@ -78,14 +78,18 @@ fn expand(inputs: &[PathBuf]) -> Result<(Vec<Named>, Vec<String>), CaptureError>
             if entry.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }
-            if path.is_dir() {
-                notes.push(format!(
-                    "{}: skipped, a directory (directories are read one level deep)",
-                    path.display()
-                ));
-                continue;
-            }
-            entries.push(path);
+            // Symbolic links followed: a dangling one, a FIFO (whose reader would wait for
+            // a writer) or a device is no capture file.
+            let skipped = match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => {
+                    entries.push(path);
+                    continue;
+                }
+                Ok(m) if m.is_dir() => "a directory (directories are read one level deep)",
+                Ok(_) => "not a regular file",
+                Err(_) => "a link to nothing",
+            };
+            notes.push(format!("{}: skipped, {skipped}", path.display()));
         }
         // Rotated files are named in order (capture_00001_..., x.pcap0, x.pcap1 ...); the
         // merge puts frames in time order anyway, this only makes messages come in order.
@@ -98,13 +102,32 @@ fn expand(inputs: &[PathBuf]) -> Result<(Vec<Named>, Vec<String>), CaptureError>
     Ok((files, notes))
 }
 
-/// `path` opened, with its first frame; `None` for a capture without frames.
-fn first(path: &Path, read: &Rc<Cell<u64>>) -> Result<Option<Open>, CaptureError> {
-    let mut capture = Capture::open_counted(path, read.clone())?;
+/// What the first look at a capture found.
+enum Peek {
+    Frame(Open),
+    /// No frame: only the notes on what was skipped in it.
+    Empty(Vec<String>),
+    /// Its header read, its first record bad: a failure part-way, like any later one.
+    Failed(CaptureError),
+}
+
+/// `path` opened, with its first frame; an error when it cannot be opened or its header
+/// is not a capture's.
+fn first(path: &Path, read: &Rc<Cell<u64>>) -> Result<Peek, CaptureError> {
+    let mut capture = match Capture::open_counted(path, read.clone()) {
+        // A decompressor may hold back everything up to a window's length, the capture's
+        // header with it: a stream broken anywhere in that stretch fails here, part-way.
+        Err(e) if e.compression.is_some() && matches!(e.kind, ErrorKind::Io(_)) => {
+            return Ok(Peek::Failed(e));
+        }
+        opened => opened?,
+    };
     let mut next = Frame::default();
-    Ok(capture
-        .read_into(&mut next)?
-        .then_some(Open { capture, next }))
+    Ok(match capture.read_into(&mut next) {
+        Ok(true) => Peek::Frame(Open { capture, next }),
+        Ok(false) => Peek::Empty(capture.skipped_notes()),
+        Err(e) => Peek::Failed(e),
+    })
 }
 
 /// A file in a directory that is none of faultd's: another kind of file, or one a capture
@@ -133,39 +156,44 @@ impl Timeline {
             read,
             size: Some(0),
         };
-        let keep = named.len() <= KEEP_OPEN;
+        let few = named.len() <= KEEP_OPEN;
+        let mut reread = false;
         for (path, in_dir) in named {
             let index = t.files.len();
             let opened = match first(&path, &t.read) {
-                Err(e) if in_dir && e.offset == 0 && not_a_capture(&e.kind) => {
+                Err(e) if in_dir && not_a_capture(&e.kind) => {
                     t.notes.push(format!("{e}: skipped, not a capture"));
                     continue;
                 }
                 // Opening is all or nothing: a name mistyped is said before any result.
-                Err(e) if e.offset == 0 => return Err(e),
-                // A file failing at its first record has failed part-way, like any other.
-                Err(e) => {
+                Err(e) => return Err(e),
+                Ok(Peek::Failed(e)) => {
                     t.failures.push(e);
                     None
                 }
-                Ok(o) => o,
+                Ok(Peek::Empty(notes)) => {
+                    t.notes.extend(notes);
+                    None
+                }
+                Ok(Peek::Frame(o)) => Some(o),
             };
-            let stdin = path.as_os_str() == STDIN;
-            t.size = match (t.size, std::fs::metadata(&path)) {
-                (Some(n), Ok(m)) if !stdin => Some(n + m.len()),
-                _ => None,
-            };
+            let meta = std::fs::metadata(&path).ok().filter(|m| m.is_file());
+            t.size = t.size.zip(meta.as_ref()).map(|(n, m)| n + m.len());
             t.files.push(path);
             t.open.push(None);
             let Some(o) = opened else { continue };
+            // A pipe (standard input, a FIFO, <(...)) cannot be read again. A decompressor
+            // holds its window (up to 128 MiB for zstd --long) while open, so a compressed
+            // file is read again when due rather than held.
+            let keep = meta.is_none() || (few && o.capture.compression().is_none());
+            reread |= !keep;
             t.pending.push(Pending {
                 first_ts: o.next.ts_ns,
                 index,
-                // Standard input cannot be read again.
-                kept: (keep || stdin).then_some(o),
+                kept: keep.then_some(o),
             });
         }
-        if !keep {
+        if reread {
             // What will be read again is counted when it is.
             t.read.set(0);
         }
@@ -199,11 +227,20 @@ impl Timeline {
     fn admit(&mut self, p: Pending) {
         let opened = match p.kept {
             Some(o) => Some(o),
-            None => first(&self.files[p.index], &self.read).unwrap_or_else(|e| {
-                self.failures.push(e);
-                None
-            }),
+            None => match first(&self.files[p.index], &self.read) {
+                Ok(Peek::Frame(o)) => Some(o),
+                Ok(Peek::Empty(notes)) => {
+                    self.notes.extend(notes);
+                    None
+                }
+                Ok(Peek::Failed(e)) | Err(e) => {
+                    self.failures.push(e);
+                    None
+                }
+            },
         };
+        // A file rewritten since its first look (a ring buffer reusing its names) goes by
+        // its frame's time now: later is merged in order, earlier cannot be.
         if let Some(o) = opened {
             self.due.push(Reverse((o.next.ts_ns, p.index)));
             self.open[p.index] = Some(o);
