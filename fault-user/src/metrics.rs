@@ -78,6 +78,17 @@ struct AttachLabel {
     mode: &'static str,
 }
 
+/// HELP for a counter the XDP program keeps in its pinned maps: a user reading a rate
+/// across a restart needs to know it does not start again from 0.
+macro_rules! pinned {
+    ($help:literal) => {
+        concat!(
+            $help,
+            " Kept in the pinned maps: survives a restart of faultd."
+        )
+    };
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash, fastmetrics::derive::LabelSet)]
 struct BuildLabel {
     version: &'static str,
@@ -148,54 +159,60 @@ impl Metrics {
         };
         registry
             .register(
-                "frames_seen_total",
-                "Frames the XDP program has seen, on every watched interface.",
+                "frames_total",
+                pinned!("Frames the XDP program has seen, on every watched interface."),
                 m.frames_seen.clone(),
             )
             .expect("unique");
         registry
             .register(
-                "frames_total",
-                "Frames per class; a frame is in every class it matches, so classes \
-                 overlap, and counts once in a class however many of its messages are in it.",
+                "class_frames_total",
+                pinned!(
+                    "Frames per class; a frame is in every class it matches, so classes \
+                 overlap, and counts once in a class however many of its messages are in it."
+                ),
                 m.frames.clone(),
             )
             .expect("unique");
         registry
             .register(
-                "malformed_frames_total",
-                "Frames that end inside a header faultd parses, or whose lengths contradict \
-                 them: the wire's doing; counted and passed on.",
+                "frames_malformed_total",
+                pinned!(
+                    "Frames that end inside a header faultd parses, or whose lengths contradict \
+                 them: the wire's doing; counted and passed on."
+                ),
                 m.malformed.clone(),
             )
             .expect("unique");
         registry
             .register(
-                "truncated_frames_total",
-                "Frames that end inside a header faultd parses because only part of them \
+                "frames_truncated_total",
+                pinned!(
+                    "Frames that end inside a header faultd parses because only part of them \
                  reached it (the part of a multi-buffer frame XDP reads), not because the \
-                 wire cut them: counted apart from malformed, and passed on.",
+                 wire cut them: counted apart from malformed, and passed on."
+                ),
                 m.truncated.clone(),
             )
             .expect("unique");
         registry
             .register(
                 "events_total",
-                "Events the XDP program handed to the detectors through the ring buffer.",
+                pinned!("Events the XDP program handed to the detectors through the ring buffer."),
                 m.events.clone(),
             )
             .expect("unique");
         registry
             .register(
                 "events_dropped_total",
-                "Events lost because the ring buffer was full.",
+                pinned!("Events lost because the ring buffer was full."),
                 m.events_dropped.clone(),
             )
             .expect("unique");
         registry
             .register(
                 "flow_updates_failed_total",
-                "Flows pushed out of the flow table by a new flow in their bucket.",
+                pinned!("Flows pushed out of the flow table by a new flow in their bucket."),
                 m.flow_updates_failed.clone(),
             )
             .expect("unique");
@@ -217,7 +234,7 @@ impl Metrics {
         registry
             .register(
                 "faults_total",
-                "Fault records produced since this daemon started.",
+                "Fault records produced since this daemon started (not kept across restarts).",
                 m.faults.clone(),
             )
             .expect("unique");
@@ -535,14 +552,14 @@ mod tests {
             assert!(text.contains(&line), "{line} missing from\n{text}");
         }
         assert!(
-            text.contains("faultd_frames_total{class=\"ipx.rip\"} 5\n"),
+            text.contains("faultd_class_frames_total{class=\"ipx.rip\"} 5\n"),
             "{text}"
         );
         assert!(
-            text.contains("faultd_frames_total{class=\"ipx.ncp.create\"} 0\n"),
+            text.contains("faultd_class_frames_total{class=\"ipx.ncp.create\"} 0\n"),
             "{text}"
         );
-        assert!(text.contains("faultd_frames_seen_total 7\n"), "{text}");
+        assert!(text.contains("faultd_frames_total 7\n"), "{text}");
         assert!(text.contains("faultd_flows 3\n"), "{text}");
         assert!(text.contains("faultd_flows_capacity 65536\n"), "{text}");
         assert!(

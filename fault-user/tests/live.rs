@@ -47,12 +47,12 @@ fn offline(frames: &[Vec<u8>]) -> fault_common::Stats {
 fn assert_counts(s: &Scrape, want: &fault_common::Stats, what: &str) {
     assert_eq!(s.frames_seen(), want.frames, "{what}: frames seen");
     assert_eq!(
-        s.u64("faultd_malformed_frames_total"),
+        s.u64("faultd_frames_malformed_total"),
         want.malformed,
         "{what}: malformed"
     );
     assert_eq!(
-        s.u64("faultd_truncated_frames_total"),
+        s.u64("faultd_frames_truncated_total"),
         want.truncated,
         "{what}: truncated"
     );
@@ -579,11 +579,11 @@ fn a_real_prometheus_scrapes_faultd_and_promtool_accepts_the_exposition() {
     };
     let value = |r: &serde_json::Value| r[0]["value"][1].as_str().unwrap().parse::<u64>().unwrap();
     let seen = fault_tests::netns::wait_for(std::time::Duration::from_secs(30), || {
-        query("faultd_frames_seen_total")
+        query("faultd_frames_total")
     });
     let seen = seen.unwrap_or_else(|| panic!("Prometheus never scraped faultd:\n{}", prom.log()));
     assert_eq!(value(&seen), want.frames);
-    let ipx = query("faultd_frames_total%7Bclass%3D%22ipx%22%7D").unwrap();
+    let ipx = query("faultd_class_frames_total%7Bclass%3D%22ipx%22%7D").unwrap();
     assert_eq!(value(&ipx), want.classes[Class::Ipx as usize]);
     let faults = query("faultd_faults_total").unwrap();
     assert_eq!(

@@ -50,11 +50,11 @@ impl Scrape {
     }
 
     pub fn frames(&self, class: &str) -> u64 {
-        self.u64(&format!("faultd_frames_total{{class=\"{class}\"}}"))
+        self.u64(&format!("faultd_class_frames_total{{class=\"{class}\"}}"))
     }
 
     pub fn frames_seen(&self) -> u64 {
-        self.u64("faultd_frames_seen_total")
+        self.u64("faultd_frames_total")
     }
 }
 

@@ -136,13 +136,13 @@ pub fn run() -> anyhow::Result<()> {
     );
     let classes =
         s.0.iter()
-            .filter(|(k, v)| k.starts_with("faultd_frames_total{") && **v > 0.0);
+            .filter(|(k, v)| k.starts_with("faultd_class_frames_total{") && **v > 0.0);
     for (k, v) in classes {
         println!("   {k} {v}");
     }
     println!();
     for (k, v) in &s.0 {
-        let shown = !k.starts_with("faultd_frames_total{") && k.starts_with("faultd_");
+        let shown = !k.starts_with("faultd_class_frames_total{") && k.starts_with("faultd_");
         if shown {
             println!("   {k} {v}");
         }

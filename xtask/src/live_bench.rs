@@ -157,7 +157,7 @@ impl<'a> Wire<'a> {
         };
         if let (Some(s0), Some(s1), Some(cpu0), Some(cpu1)) = (s0, scrape()?, cpu0, cpu()?) {
             let delta = |series: &str| s1.u64(series) - s0.u64(series);
-            run.xdp_frames = delta("faultd_frames_seen_total");
+            run.xdp_frames = delta("faultd_frames_total");
             run.events = delta("faultd_events_total");
             run.dropped = delta("faultd_events_dropped_total");
             run.faultd_cpu = (cpu1 - cpu0) / secs;
