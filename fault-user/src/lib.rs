@@ -6,6 +6,7 @@ pub mod capture;
 pub mod detect;
 pub mod ebpf;
 pub mod engine;
+pub mod explain;
 pub mod faultlog;
 pub mod flows;
 pub mod live;

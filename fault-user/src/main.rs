@@ -15,7 +15,7 @@ use fault_common::Event;
 use fault_user::{
     bench::BenchInputError,
     capture::{CaptureError, Frame, STDIN, Timeline},
-    detect::{self, Fault, Pipeline},
+    detect::{self, Fault, FaultKind, Pipeline},
     ebpf::LoadError,
     engine::{self, EngineError, EngineKind, Run},
     live::{
@@ -61,6 +61,9 @@ enum Command {
     /// Remove what `faultd run --keep-attached` left: the attachments and the pinned maps
     /// (refused while a faultd runs on that pin path).
     Detach(DetachArgs),
+    /// What a fault is, how faultd recognises it, its record, and what to do about it;
+    /// without FAULT, the list of faults.
+    Explain(ExplainArgs),
     /// Measure the XDP program per frame of a capture, by class, next to an empty XDP
     /// program (BPF_PROG_TEST_RUN; root or CAP_BPF).
     Bench(Bench),
@@ -210,6 +213,13 @@ fn duration_ns(text: &str) -> Result<u64, String> {
 }
 
 #[derive(clap::Args)]
+struct ExplainArgs {
+    #[arg(value_name = "FAULT", value_parser = clap::builder::PossibleValuesParser::new(
+        FaultKind::CATALOGUE.map(FaultKind::id)))]
+    fault: Option<String>,
+}
+
+#[derive(clap::Args)]
 struct DetachArgs {
     #[arg(long, value_name = "DIR", default_value = DEFAULT_PIN_PATH)]
     pin_path: PathBuf,
@@ -305,6 +315,16 @@ fn main() -> ExitCode {
         Command::Bench(b) => bench(&b),
         Command::Run(r) => run(r),
         Command::Detach(d) => detach(&d),
+        Command::Explain(e) => {
+            let kind = FaultKind::CATALOGUE
+                .into_iter()
+                .find(|k| e.fault.as_deref() == Some(k.id()));
+            match kind {
+                Some(k) => print!("{}", fault_user::explain::explain(k)),
+                None => print!("{}", fault_user::explain::list()),
+            }
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

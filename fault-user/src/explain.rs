@@ -1,0 +1,110 @@
+//! `faultd explain FAULT`: what a fault is, how faultd recognises it, and what to do about
+//! it, taken from the project's own documents at build time, so the command and the
+//! documents cannot say different things.
+
+use crate::detect::FaultKind;
+
+const FAULTS: &str = include_str!("../../docs/faults.md");
+const RUNBOOKS: &str = include_str!("../../docs/runbooks.md");
+
+/// The part of `doc` from the heading line `starts` (matched by prefix) to the next
+/// heading of the same or a higher level.
+fn section<'a>(doc: &'a str, starts: &str) -> Option<&'a str> {
+    let begin = doc.find(&format!("\n{starts}"))? + 1;
+    let level = starts.chars().take_while(|&c| c == '#').count();
+    let body = &doc[begin..];
+    let end = body
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .find(|&i| {
+            let hashes = body[i..].chars().take_while(|&c| c == '#').count();
+            (1..=level).contains(&hashes) && body[i..].chars().nth(hashes) == Some(' ')
+        })
+        .unwrap_or(body.len());
+    Some(body[..end].trim_end())
+}
+
+/// The runbook's alert for a fault: `FaultdWinsBackupSwap` for `wins_backup_swap`.
+fn alert_name(kind: FaultKind) -> String {
+    let camel: String = kind
+        .id()
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("Faultd{camel}")
+}
+
+/// The fault's description, signature and record (docs/faults.md), then what to do
+/// (docs/runbooks.md).
+pub fn explain(kind: FaultKind) -> String {
+    let what = section(FAULTS, &format!("## `{}`", kind.id())).unwrap_or("");
+    let todo = section(RUNBOOKS, &format!("### {}", alert_name(kind)))
+        .and_then(|s| s.find("**What to do.**").map(|i| &s[i..]))
+        .unwrap_or("");
+    format!("{what}\n\n{todo}\n")
+}
+
+/// One line per fault: its id, KB article and what users see, for `faultd explain`
+/// without a fault.
+pub fn list() -> String {
+    FaultKind::CATALOGUE
+        .iter()
+        .map(|&k| format!("{:<28} {}  {}\n", k.id(), k.kb(), first_sentence(k)))
+        .collect()
+}
+
+fn first_sentence(kind: FaultKind) -> String {
+    let Some(s) = section(FAULTS, &format!("## `{}`", kind.id())) else {
+        return String::new();
+    };
+    let text = s
+        .split("**What users see.**")
+        .nth(1)
+        .unwrap_or("")
+        .split("\n\n")
+        .next()
+        .unwrap_or("");
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    flat.split_inclusive(". ")
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fault_has_its_description_and_its_remedy() {
+        for kind in FaultKind::CATALOGUE {
+            let text = explain(kind);
+            assert!(
+                text.starts_with(&format!("## `{}` ({})", kind.id(), kind.kb())),
+                "{text}"
+            );
+            for part in [
+                "**What users see.**",
+                "**Not reported.**",
+                "**What to do.**",
+            ] {
+                assert!(text.contains(part), "{kind}: no {part} in\n{text}");
+            }
+            // One fault's text only.
+            for other in FaultKind::CATALOGUE.iter().filter(|&&o| o != kind) {
+                assert!(
+                    !text.contains(&format!("## `{}`", other.id())),
+                    "{kind}: {other}"
+                );
+            }
+            assert!(!first_sentence(kind).is_empty(), "{kind}");
+        }
+        assert_eq!(list().lines().count(), FaultKind::CATALOGUE.len());
+    }
+}
