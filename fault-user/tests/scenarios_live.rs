@@ -98,6 +98,31 @@ fn the_scenarios_played_live_give_the_same_records() {
             .collect(),
     );
     assert_eq!(live, want);
+    // The page for people shows every record's summary (escaped: names hold `<` and `>`)
+    // and the fault counters.
+    let page = d.get("/", Some("text/html")).unwrap();
+    assert_eq!(page.status, 200);
+    assert!(
+        page.content_type
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("text/html")
+    );
+    let escaped = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;")
+    };
+    for r in &want {
+        let summary = escaped(r["summary"].as_str().unwrap());
+        assert!(page.body.contains(&summary), "{summary} not on the page");
+    }
+    assert!(
+        page.body
+            .contains(&format!("Recent faults ({}", want.len()))
+    );
     let (status, _) = d.stop().unwrap();
     assert!(status.success());
     let logged: Vec<Value> = std::fs::read_to_string(&log)

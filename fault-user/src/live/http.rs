@@ -517,28 +517,51 @@ fn basic_credentials(value: &str) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-async fn index() -> &'static str {
-    "faultd\n  /metrics      Prometheus text or OpenMetrics (Accept)\n  \
-     /api/faults   recent fault records, oldest first (?limit=N, at most 1000)\n"
+/// A browser (Accept: text/html) gets the page for people; anything else, the list of
+/// endpoints.
+async fn index(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    if !accept.is_some_and(|a| a.contains("text/html")) {
+        return "faultd\n  /             this page, as HTML for a browser\n  \
+                /metrics      Prometheus text or OpenMetrics (Accept)\n  \
+                /api/faults   recent fault records, oldest first (?limit=N, at most 1000)\n"
+            .into_response();
+    }
+    if let Err(e) = read_kernel(&s).await {
+        return e;
+    }
+    let (exposition, _) = s.metrics.encode(None);
+    let html = super::page::render(&exposition, &s.log.recent(PAGE_RECORDS));
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
-async fn metrics_page(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    // Reading the maps is a system call per flow: off the runtime's thread, so other
-    // requests are not held up behind it.
+/// Records on the page: a screenful or two.
+const PAGE_RECORDS: usize = 50;
+
+/// The XDP program's counters into the metrics. Reading the maps is a system call per
+/// flow: off the runtime's thread, so other requests are not held up behind it.
+async fn read_kernel(s: &Arc<Shared>) -> Result<(), Response> {
     let maps = s.clone();
     let read =
         tokio::task::spawn_blocking(move || maps.kernel.lock().expect("kernel maps lock").read())
             .await
             .unwrap_or_else(|e| Err(aya::maps::MapError::from(std::io::Error::other(e))));
     match read {
-        Ok((stats, flows)) => s.metrics.set_kernel(&stats, flows),
-        Err(e) => {
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("reading the XDP program's maps: {e}\n"),
-            )
-                .into_response();
+        Ok((stats, flows)) => {
+            s.metrics.set_kernel(&stats, flows);
+            Ok(())
         }
+        Err(e) => Err((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reading the XDP program's maps: {e}\n"),
+        )
+            .into_response()),
+    }
+}
+
+async fn metrics_page(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Err(e) = read_kernel(&s).await {
+        return e;
     }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let (body, content_type) = s.metrics.encode(accept);

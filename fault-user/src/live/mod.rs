@@ -6,6 +6,7 @@
 pub mod attach;
 mod http;
 mod links;
+mod page;
 pub mod web;
 
 use std::{
