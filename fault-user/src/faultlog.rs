@@ -118,6 +118,28 @@ impl FaultLog {
         inner.recent.push_back(json);
     }
 
+    /// Opens the log file's path again (SIGHUP): after logrotate has moved the file away,
+    /// records go to a new file of the same name, and the held-back ones with them.
+    pub fn reopen(&self) -> Result<(), FaultLogError> {
+        let mut inner = self.inner.lock().expect("fault log lock");
+        let Some(out) = &mut inner.file else {
+            return Ok(());
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&out.path)
+            .map_err(|source| FaultLogError {
+                path: out.path.clone(),
+                source,
+            })?;
+        out.file = file;
+        // A partial line to cut belongs to the old file, which this one does not continue.
+        out.cut_to = None;
+        out.write_queued(&self.metrics);
+        Ok(())
+    }
+
     /// Writes the records held back, if the file takes them now (the tick calls this).
     pub fn retry(&self) {
         let mut inner = self.inner.lock().expect("fault log lock");

@@ -175,3 +175,77 @@ fn a_full_disk_tears_no_line_and_loses_no_record() {
         .args(["detach", "--pin-path", pin.to_str().unwrap()])
         .output();
 }
+
+/// The records, timeless, in a stable order.
+fn sorted(mut v: Vec<Value>) -> Vec<Value> {
+    v.sort_by_key(|r| r.to_string());
+    v
+}
+
+#[test]
+fn sighup_reopens_the_fault_log_that_logrotate_moved_away() {
+    if !is_root() {
+        eprintln!("SKIPPED sighup_reopens_the_fault_log_that_logrotate_moved_away: needs root");
+        return;
+    }
+    // Half the scenarios before the rotation, half after: each half's records go to its
+    // own file.
+    let all = scenario::all();
+    let (first, second) = all.split_at(all.len() / 2);
+    let halves = [first, second].map(|s| scenario::merged(s, BASE_NS, SPEEDUP));
+    let want = halves.clone().map(|frames| {
+        let pcap = TempPcap::new("rotate", &frames).unwrap();
+        sorted(
+            replay(pcap.path(), "user", &FAST_FLAGS)
+                .into_iter()
+                .map(timeless)
+                .collect(),
+        )
+    });
+    assert!(want.iter().all(|w| !w.is_empty()), "{want:?}");
+    let dir = std::env::temp_dir().join(format!("faultd-rotate-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let (log, rotated) = (dir.join("faults.jsonl"), dir.join("faults.jsonl.1"));
+
+    let (a, b) = (Netns::new("ra").unwrap(), Netns::new("rb").unwrap());
+    let veth = Veth::new(&a, &b, 1500).unwrap();
+    let (addr, pin) = unique("rotate");
+    let mut args = vec!["--iface", &veth.a, "--pin-path", pin.to_str().unwrap()];
+    args.extend(["--fault-log", log.to_str().unwrap()]);
+    args.extend(FAST_FLAGS);
+    let d = Daemon::start(Path::new(FAULTD), &a, addr, &args).unwrap();
+    let health = d.get("/healthz", None).unwrap();
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+
+    send_timed(&b, &veth.b, &halves[0]).unwrap();
+    d.scrape_within(Duration::from_secs(30), |s| {
+        faults(s) >= want[0].len() as u64
+    })
+    .unwrap();
+    // logrotate without copytruncate: move the file, then tell the daemon.
+    fs::rename(&log, &rotated).unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &d.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let total = (want[0].len() + want[1].len()) as u64;
+    // The reopen is logged before the second half is sent, so no record can race it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !d.log().contains("fault log reopened") {
+        assert!(std::time::Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    send_timed(&b, &veth.b, &halves[1]).unwrap();
+    d.scrape_within(Duration::from_secs(30), |s| faults(s) >= total)
+        .unwrap();
+    let (status, daemon_log) = d.stop().unwrap();
+    assert!(status.success(), "{daemon_log}");
+    let read = |p: &Path| sorted(lines(p).into_iter().map(timeless).collect());
+    assert_eq!(read(&rotated), want[0], "before the rotation");
+    assert_eq!(read(&log), want[1], "after it, in the new file");
+    let _ = fs::remove_dir_all(&dir);
+    let _ = Command::new(FAULTD)
+        .args(["detach", "--pin-path", pin.to_str().unwrap()])
+        .output();
+}

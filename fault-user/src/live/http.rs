@@ -107,6 +107,7 @@ pub(super) async fn serve(server: Server, shared: Arc<Shared>, mut stop: watch::
         .route("/", get(index))
         .route("/metrics", get(metrics_page))
         .route("/api/faults", get(faults))
+        .route("/healthz", get(healthz))
         .with_state(shared);
     if let Some(users) = server.users {
         let auth = Arc::new(Auth {
@@ -523,6 +524,7 @@ async fn index(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     if !accept.is_some_and(|a| a.contains("text/html")) {
         return "faultd\n  /             this page, as HTML for a browser\n  \
+                /healthz      200 while the detectors run\n  \
                 /metrics      Prometheus text or OpenMetrics (Accept)\n  \
                 /api/faults   recent fault records, oldest first (?limit=N, at most 1000)\n"
             .into_response();
@@ -533,6 +535,20 @@ async fn index(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     let (exposition, _) = s.metrics.encode(None);
     let html = super::page::render(&exposition, &s.log.recent(PAGE_RECORDS));
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+/// 200 while the detectors run: the server starts only once the program is attached, so
+/// an answer at all means attached. 503 once the event consumer has stopped.
+async fn healthz(State(s): State<Arc<Shared>>) -> Response {
+    if s.events_running.load(std::sync::atomic::Ordering::Acquire) {
+        "ok\n".into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the event consumer has stopped\n",
+        )
+            .into_response()
+    }
 }
 
 /// Records on the page: a screenful or two.

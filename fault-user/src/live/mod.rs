@@ -117,6 +117,8 @@ struct Shared {
     metrics: Arc<Metrics>,
     kernel: Mutex<KernelMaps>,
     log: Arc<FaultLog>,
+    /// The event consumer (and so the detectors) runs: what /healthz reports.
+    events_running: Arc<AtomicBool>,
 }
 
 pub fn run(opts: Options) -> Result<(), LiveError> {
@@ -226,10 +228,12 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
         pins.dir().display()
     );
 
+    let events_running = Arc::new(AtomicBool::new(true));
     let shared = Arc::new(Shared {
         metrics: metrics.clone(),
         kernel: Mutex::new(kernel),
         log: log.clone(),
+        events_running: events_running.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = http::Server {
@@ -256,17 +260,24 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
         .name("faultd-events".into())
         .spawn(move || {
             let r = consumer.run(pipeline);
+            events_running.store(false, Ordering::Release);
             let _ = done_tx.send(());
             r
         })?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
     pin_guard.started();
     let mut done_rx = done_rx;
     loop {
         tokio::select! {
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
+            // logrotate's postrotate (no copytruncate needed).
+            _ = sighup.recv() => match log.reopen() {
+                Ok(()) => log::info!("SIGHUP: fault log reopened"),
+                Err(e) => log::error!("SIGHUP: {e}; records wait for the file"),
+            },
             _ = &mut done_rx => {
                 log::error!("the event consumer stopped");
                 break;
