@@ -30,13 +30,41 @@ use fault_user::{
 #[derive(Parser)]
 #[command(
     name = "faultd",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("FAULTD_GIT_REVISION"), ")"),
     about = "Network fault detector for NetBIOS, IPX/NCP, PPTP and SMS, on eBPF/XDP",
     after_long_help = EXIT_STATUS
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How faultd's own messages on stderr look: text, or one JSON object per line (ts,
+    /// level, target, msg) for a log collector. Fault records are not messages: they go to
+    /// stdout, the fault log and /api/faults.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// RUST_LOG still chooses what is logged (default info).
+fn init_logging(format: LogFormat) {
+    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    if format == LogFormat::Json {
+        b.format(|buf, record| {
+            let line = serde_json::json!({
+                "ts": buf.timestamp_micros().to_string(),
+                "level": record.level().as_str().to_ascii_lowercase(),
+                "target": record.target(),
+                "msg": record.args().to_string(),
+            });
+            writeln!(buf, "{line}")
+        });
+    }
+    b.init();
 }
 
 /// Every command's exit status (`is_users_problem` decides it).
@@ -293,7 +321,6 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
@@ -309,6 +336,7 @@ fn main() -> ExitCode {
         }
         Err(e) => e.exit(),
     };
+    init_logging(cli.log_format);
     let result = match cli.command {
         Command::Classify(o) => classify(&o),
         Command::Replay(r) => replay(&r),
@@ -329,7 +357,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("faultd: {}", message(&e));
+            match cli.log_format {
+                LogFormat::Json => log::error!("{}", message(&e)),
+                LogFormat::Text => eprintln!("faultd: {}", message(&e)),
+            }
             if is_users_problem(&e) {
                 ExitCode::from(2)
             } else {

@@ -93,6 +93,7 @@ macro_rules! pinned {
 struct BuildLabel {
     version: &'static str,
     layout: String,
+    revision: &'static str,
 }
 
 pub struct Metrics {
@@ -336,11 +337,16 @@ impl Metrics {
             &BuildLabel {
                 version: env!("CARGO_PKG_VERSION"),
                 layout: format!("v{LAYOUT_VERSION}"),
+                revision: env!("FAULTD_GIT_REVISION"),
             },
             |g| g.set(1),
         );
         registry
-            .register("build_info", "faultd's version and map layout.", build)
+            .register(
+                "build_info",
+                "faultd's version, map layout and the git commit it was built from.",
+                build,
+            )
             .expect("unique");
         for kind in FaultKind::CATALOGUE {
             m.faults
@@ -575,6 +581,8 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("faultd_build_info{version=\""), "{text}");
+        let revision = format!("revision=\"{}\"}} 1\n", env!("FAULTD_GIT_REVISION"));
+        assert!(text.contains(&revision), "{text}");
         let (om, ct) = m.encode(Some("application/openmetrics-text;version=1.0.0"));
         assert!(
             ct.starts_with("application/openmetrics-text; version=1.0.0"),

@@ -352,3 +352,24 @@ fn every_command_exits_with_the_documented_status() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--log-format json`: every line faultd writes to stderr is a JSON object a log collector
+/// can take, the final error included.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let (code, _, err) = faultd(&["run", "--iface", "faultd-none0", "--log-format", "json"]);
+    assert_eq!(code, 2, "{err}");
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let last = lines.last().expect("a line");
+    assert_eq!(last["level"], "error");
+    assert!(
+        last["msg"].as_str().unwrap().contains("no interface named"),
+        "{last}"
+    );
+    assert!(last["ts"].as_str().unwrap().ends_with('Z'), "{last}");
+    let (_, _, text) = faultd(&["run", "--iface", "faultd-none0"]);
+    assert!(text.starts_with("faultd: no interface named"), "{text}");
+}
