@@ -80,6 +80,8 @@ fn main() -> anyhow::Result<()> {
             apt_install("promtool", "prometheus")?;
             // Replay's tests have their compressed captures written by the real tools.
             apt_install("zstd", "zstd")?;
+            // The Kubernetes manifests are checked against Kubernetes' own schemas.
+            python_tool("kubernetes-validate", "kubernetes-validate==1.37.0")?;
             let mut cmd = cargo();
             cmd.args(["test", "--workspace"]).args(args);
             run(&mut cmd)
@@ -256,6 +258,38 @@ fn marker_matches(llvm_major: &str) -> bool {
 }
 
 /// Installs a Debian package when `probe` is not on PATH.
+/// The virtual environment of the Python tools the tests use (PyPI packages Debian does
+/// not have), under target/ so a clean clone starts without it.
+pub(crate) fn tools_venv() -> PathBuf {
+    root().join("target/tools-venv")
+}
+
+/// Installs `package` from PyPI into [`tools_venv`] unless its command `bin` is there.
+fn python_tool(bin: &str, package: &str) -> anyhow::Result<()> {
+    let venv = tools_venv();
+    if venv.join("bin").join(bin).exists() {
+        return Ok(());
+    }
+    if !venv.join("bin/pip").exists() {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !made {
+            // Debian's python3 has no venv module without this package.
+            let _ = std::fs::remove_dir_all(&venv);
+            apt_get_install("python3-venv")?;
+            run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        }
+    }
+    eprintln!(
+        "xtask: installing {package} from PyPI into {}",
+        venv.display()
+    );
+    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", package]))
+}
+
 pub(crate) fn apt_install(probe: &str, package: &str) -> anyhow::Result<()> {
     if Command::new("sh")
         .args(["-c", &format!("command -v {probe}")])
@@ -265,6 +299,10 @@ pub(crate) fn apt_install(probe: &str, package: &str) -> anyhow::Result<()> {
     {
         return Ok(());
     }
+    apt_get_install(package)
+}
+
+fn apt_get_install(package: &str) -> anyhow::Result<()> {
     eprintln!("xtask: installing the Debian package {package}");
     run(Command::new("apt-get").arg("update").arg("-qq"))?;
     run(Command::new("apt-get")
