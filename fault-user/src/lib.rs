@@ -13,3 +13,4 @@ pub mod metrics;
 pub mod names;
 pub mod progress;
 pub mod render;
+pub mod settings;
