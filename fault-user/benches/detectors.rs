@@ -311,7 +311,7 @@ impl Workload for WinsLoad {
         "wins_backup_swap"
     }
     fn detector(&self, cfg: &Config) -> Box<dyn Detector> {
-        Box::new(wins::WinsBackupSwap::new(cfg))
+        Box::new(wins::WinsBackupSwap::new(&cfg.nbns, &cfg.wins_backup_swap))
     }
     fn dt(&self) -> u64 {
         MS
@@ -372,7 +372,10 @@ impl Workload for NbstatLoad {
         "netbios_ip_connect_failure"
     }
     fn detector(&self, cfg: &Config) -> Box<dyn Detector> {
-        Box::new(nbstat::NbstatConnectFailure::new(cfg))
+        Box::new(nbstat::NbstatConnectFailure::new(
+            &cfg.nbns,
+            &cfg.netbios_ip_connect_failure,
+        ))
     }
     fn dt(&self) -> u64 {
         MS
@@ -458,7 +461,7 @@ impl Workload for NcpLoad {
         "ncp_wrong_socket"
     }
     fn detector(&self, cfg: &Config) -> Box<dyn Detector> {
-        Box::new(ncp::NcpWrongSocket::new(cfg))
+        Box::new(ncp::NcpWrongSocket::new(&cfg.ncp_wrong_socket))
     }
     fn dt(&self) -> u64 {
         18 * MS / 10
@@ -664,7 +667,7 @@ impl Workload for SmsLoad {
         "sms_port_conflict"
     }
     fn detector(&self, cfg: &Config) -> Box<dyn Detector> {
-        Box::new(sms::SmsPortConflict::new(cfg))
+        Box::new(sms::SmsPortConflict::new(&cfg.sms_port_conflict))
     }
     fn dt(&self) -> u64 {
         MS / 2
@@ -755,7 +758,7 @@ impl Workload for RasLoad {
         "ras_port_leak"
     }
     fn detector(&self, cfg: &Config) -> Box<dyn Detector> {
-        Box::new(ras::RasPortLeak::new(cfg))
+        Box::new(ras::RasPortLeak::new(&cfg.ras_port_leak))
     }
     fn dt(&self) -> u64 {
         MS

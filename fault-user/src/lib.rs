@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod names;
 pub mod progress;
 pub mod render;
+pub mod settings;

@@ -5,7 +5,6 @@ use std::{
     net::SocketAddr,
     path::PathBuf,
     process::ExitCode,
-    time::Duration,
 };
 
 use anyhow::Context as _;
@@ -25,6 +24,7 @@ use fault_user::{
     names,
     progress::{self, Progress},
     render,
+    settings::Nanos,
 };
 
 #[derive(Parser)]
@@ -121,7 +121,7 @@ struct RunArgs {
     #[command(flatten)]
     http: HttpArgs,
     #[command(flatten)]
-    detectors: DetectorArgs,
+    detectors: detect::Config,
     /// Also run the test detector (an unanswered NBNS query for FAULTD-CANARY).
     #[arg(long, hide = true)]
     canary: bool,
@@ -151,93 +151,25 @@ struct HttpArgs {
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     http_max_connections: u32,
     /// From a connection's opening (and TLS handshake) to its first complete request head.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_ns)]
-    http_header_timeout: u64,
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    http_header_timeout: Nanos,
     /// A kept-alive connection's wait for its next complete request head.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration_ns)]
-    http_idle_timeout: u64,
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    http_idle_timeout: Nanos,
     /// From a request's head to the last byte of its response.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration_ns)]
-    http_request_timeout: u64,
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    http_request_timeout: Nanos,
 }
 
 impl HttpArgs {
     fn limits(&self) -> live::HttpLimits {
         live::HttpLimits {
             max_connections: self.http_max_connections as usize,
-            header_timeout: Duration::from_nanos(self.http_header_timeout),
-            idle_timeout: Duration::from_nanos(self.http_idle_timeout),
-            request_timeout: Duration::from_nanos(self.http_request_timeout),
+            header_timeout: self.http_header_timeout.into(),
+            idle_timeout: self.http_idle_timeout.into(),
+            request_timeout: self.http_request_timeout.into(),
         }
     }
-}
-
-/// The detectors' timeouts and windows; a duration is a number with a unit:
-/// 5s, 1500ms, 2m, 1h (a bare number is seconds).
-#[derive(clap::Args)]
-#[command(next_help_heading = "Detectors")]
-struct DetectorArgs {
-    /// An NBNS request with no response this long after its last transmission is unanswered.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration_ns)]
-    nbns_timeout: u64,
-    /// A client's WINS registration episode (wins_backup_swap) closes this long after its
-    /// last registration.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration_ns)]
-    wins_episode: u64,
-    /// An unanswered NBSTAT query (netbios_ip_connect_failure) is a fault when no NetBIOS
-    /// session follows within this.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration_ns)]
-    nbstat_window: u64,
-    /// An NCP request (ncp_wrong_socket: the Create Service Connection) with no reply this
-    /// long after its last transmission is unanswered.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration_ns)]
-    ncp_timeout: u64,
-    /// sms_port_conflict reports each (host, port, transport, reason) at most once per this.
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = duration_ns)]
-    sms_report_interval: u64,
-    /// A PPTP Call-Clear-Request the server does not confirm with a
-    /// Call-Disconnect-Notify within this is ras_port_leak's disconnect_unacknowledged.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_ns)]
-    pptp_clear_timeout: u64,
-}
-
-impl DetectorArgs {
-    fn config(&self) -> detect::Config {
-        detect::Config {
-            nbns_timeout_ns: self.nbns_timeout,
-            wins_episode_ns: self.wins_episode,
-            nbstat_window_ns: self.nbstat_window,
-            ncp_timeout_ns: self.ncp_timeout,
-            sms_report_interval_ns: self.sms_report_interval,
-            pptp_clear_timeout_ns: self.pptp_clear_timeout,
-        }
-    }
-}
-
-/// `5s`, `1500ms`, `2m`, `1h`, `0.5s` or a bare number of seconds, in nanoseconds; from
-/// a millisecond to a day.
-fn duration_ns(text: &str) -> Result<u64, String> {
-    const ALLOWED: &str = "a duration such as 5s, 1500ms or 2m (units: ms, s, m, h)";
-    let t = text.trim();
-    let (number, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => t.split_at(i),
-        None => (t, "s"),
-    };
-    let scale = match unit {
-        "ms" => 1e6,
-        "s" => 1e9,
-        "m" => 60e9,
-        "h" => 3600e9,
-        _ => return Err(format!("{text:?}: unknown unit; expected {ALLOWED}")),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not {ALLOWED}"))?;
-    let ns = value * scale;
-    if !(1e6..=86_400e9).contains(&ns) {
-        return Err(format!("{text:?}: must be from 1ms to 24h"));
-    }
-    Ok(ns.round() as u64)
 }
 
 #[derive(clap::Args)]
@@ -284,7 +216,7 @@ struct ReplayArgs {
     #[arg(long)]
     events: bool,
     #[command(flatten)]
-    detectors: DetectorArgs,
+    detectors: detect::Config,
     /// Also run the test detector (an unanswered NBNS query for FAULTD-CANARY).
     #[arg(long, hide = true)]
     canary: bool,
@@ -479,7 +411,7 @@ fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
     let mut out = io::BufWriter::new(io::stdout().lock());
     // Read from a pipe, records are wanted as they are found (tcpdump -w - | faultd replay -).
     let live = o.files.iter().any(|f| f.as_os_str() == STDIN);
-    let mut pipeline = Pipeline::standard(&r.detectors.config(), r.canary);
+    let mut pipeline = Pipeline::standard(&r.detectors, r.canary);
     let mut faults = Vec::new();
     let print = |out: &mut io::BufWriter<_>, faults: &mut Vec<Fault>| -> io::Result<()> {
         let any = !faults.is_empty();
@@ -549,7 +481,7 @@ fn run(r: RunArgs) -> anyhow::Result<()> {
         http: r.http.limits(),
         web_config: r.http.web_config_file,
         fault_log: r.fault_log,
-        detectors: r.detectors.config(),
+        detectors: r.detectors,
         canary: r.canary,
     })?;
     Ok(())
@@ -564,4 +496,15 @@ fn detach(d: &DetachArgs) -> anyhow::Result<()> {
         println!("removed {}", p.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap checks a command's consistency only when it parses one: here for every command,
+    /// such as two flattened settings groups under one name (every group's type is called
+    /// `Settings`, hence their `#[group(skip)]`).
+    #[test]
+    fn the_command_line_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

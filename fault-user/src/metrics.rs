@@ -14,7 +14,7 @@ use fault_common::{
     maps::{FLOW_CAPACITY, LAYOUT_VERSION},
 };
 
-use crate::detect::{FaultKind, Pipeline};
+use crate::detect::{FaultKind, Pipeline, REGISTRY};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, fastmetrics::derive::LabelSet)]
 struct ClassLabel {
@@ -348,9 +348,11 @@ impl Metrics {
                 build,
             )
             .expect("unique");
-        for kind in FaultKind::CATALOGUE {
+        // Every fault of the catalogue has its series from the start, so a dashboard shows
+        // 0 rather than nothing (the canary's comes when it fires).
+        for entry in REGISTRY {
             m.faults
-                .with_or_new(&FaultLabel { fault: kind.id() }, |_| ());
+                .with_or_new(&FaultLabel { fault: entry.id }, |_| ());
         }
         for class in Class::ALL {
             m.frames.with_or_new(
@@ -553,8 +555,8 @@ mod tests {
         m.attached("eth1", "skb", false);
         let (text, ct) = m.encode(None);
         assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8");
-        for kind in FaultKind::CATALOGUE {
-            let line = format!("faultd_faults_total{{fault=\"{}\"}} 0\n", kind.id());
+        for entry in REGISTRY {
+            let line = format!("faultd_faults_total{{fault=\"{}\"}} 0\n", entry.id);
             assert!(text.contains(&line), "{line} missing from\n{text}");
         }
         assert!(

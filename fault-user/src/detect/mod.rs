@@ -5,10 +5,11 @@
 
 mod bounded;
 pub mod canary;
-mod nbns;
+pub mod nbns;
 pub mod nbstat;
 pub mod ncp;
 pub mod ras;
+mod registry;
 pub mod sms;
 pub mod wins;
 
@@ -20,41 +21,9 @@ use fault_common::{
 };
 use serde_json::{Map, Value, json};
 
+pub use registry::{CANARY, Config, Entry, REGISTRY};
+
 use crate::names;
-
-/// The detectors' timeouts and windows (docs/faults.md, "Configuration"; `faultd --help`
-/// names the flags).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Config {
-    /// An NBNS request with no response this long after its last transmission is
-    /// unanswered.
-    pub nbns_timeout_ns: u64,
-    /// A client's WINS registration episode closes this long after its last registration.
-    pub wins_episode_ns: u64,
-    /// An unanswered NBSTAT query is a fault when no NetBIOS session follows within this.
-    pub nbstat_window_ns: u64,
-    /// An NCP request with no reply this long after its last transmission is unanswered.
-    pub ncp_timeout_ns: u64,
-    /// `sms_port_conflict` reports each (host, port, transport, reason) once per this.
-    pub sms_report_interval_ns: u64,
-    /// A PPTP Call-Clear-Request not confirmed by a Call-Disconnect-Notify within this is
-    /// `disconnect_unacknowledged`.
-    pub pptp_clear_timeout_ns: u64,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        const S: u64 = 1_000_000_000;
-        Config {
-            nbns_timeout_ns: 5 * S,
-            wins_episode_ns: 60 * S,
-            nbstat_window_ns: 30 * S,
-            ncp_timeout_ns: 5 * S,
-            sms_report_interval_ns: 3600 * S,
-            pptp_clear_timeout_ns: 10 * S,
-        }
-    }
-}
 
 /// An IP host: what the IP detectors key their state by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -108,7 +77,8 @@ impl std::fmt::Display for Host {
     }
 }
 
-/// The fault catalogue (docs/faults.md), plus the plumbing's own test fault.
+/// The fault catalogue (docs/faults.md), plus the plumbing's own test fault. Each fault
+/// has its row in [`REGISTRY`], in this order (the build checks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FaultKind {
     WinsBackupSwap,
@@ -117,41 +87,26 @@ pub enum FaultKind {
     SmsPortConflict,
     RasPortLeak,
     /// Not a fault: proves events reach the detectors and records reach the log, metrics
-    /// and API. Only with `faultd run --canary` (tests).
+    /// and API. Only with `faultd run --canary` (tests). Stays the last kind: the
+    /// catalogue's are numbered from 0 to find their rows.
     Canary,
 }
 
 impl FaultKind {
-    /// The faults docs/faults.md defines: every one has a `faultd_faults_total` series from
-    /// the start, so a dashboard shows 0 rather than nothing.
-    pub const CATALOGUE: [FaultKind; 5] = [
-        FaultKind::WinsBackupSwap,
-        FaultKind::NcpWrongSocket,
-        FaultKind::NetbiosIpConnectFailure,
-        FaultKind::SmsPortConflict,
-        FaultKind::RasPortLeak,
-    ];
-
-    pub fn id(self) -> &'static str {
+    /// Its row: [`REGISTRY`]'s, or [`CANARY`].
+    pub fn entry(self) -> &'static Entry {
         match self {
-            FaultKind::WinsBackupSwap => "wins_backup_swap",
-            FaultKind::NcpWrongSocket => "ncp_wrong_socket",
-            FaultKind::NetbiosIpConnectFailure => "netbios_ip_connect_failure",
-            FaultKind::SmsPortConflict => "sms_port_conflict",
-            FaultKind::RasPortLeak => "ras_port_leak",
-            FaultKind::Canary => "canary",
+            FaultKind::Canary => &CANARY,
+            listed => &REGISTRY[listed as usize],
         }
     }
 
+    pub fn id(self) -> &'static str {
+        self.entry().id
+    }
+
     pub fn kb(self) -> &'static str {
-        match self {
-            FaultKind::WinsBackupSwap => "Q153073",
-            FaultKind::NcpWrongSocket => "Q164987",
-            FaultKind::NetbiosIpConnectFailure => "Q251166",
-            FaultKind::SmsPortConflict => "Q229097",
-            FaultKind::RasPortLeak => "Q244717",
-            FaultKind::Canary => "-",
-        }
+        self.entry().kb
     }
 }
 
@@ -289,19 +244,17 @@ impl Pipeline {
         }
     }
 
-    /// The detectors every `faultd` command runs (`canary`: the test detector too).
+    /// The detectors every `faultd` command runs: [`REGISTRY`]'s (`canary`: the test
+    /// detector too).
     pub fn standard(cfg: &Config, canary: bool) -> Self {
-        let mut detectors: Vec<Box<dyn Detector>> = vec![
-            Box::new(wins::WinsBackupSwap::new(cfg)),
-            Box::new(nbstat::NbstatConnectFailure::new(cfg)),
-            Box::new(ncp::NcpWrongSocket::new(cfg)),
-            Box::new(sms::SmsPortConflict::new(cfg)),
-            Box::new(ras::RasPortLeak::new(cfg)),
-        ];
-        if canary {
-            detectors.push(Box::new(canary::Canary::default()));
-        }
-        Pipeline::new(detectors)
+        let canary = canary.then_some(&CANARY);
+        Pipeline::new(
+            REGISTRY
+                .iter()
+                .chain(canary)
+                .map(|e| (e.new)(cfg))
+                .collect(),
+        )
     }
 
     pub fn event(&mut self, ev: &Event, out: &mut Vec<Fault>) {

@@ -1,5 +1,6 @@
 //! What the NetBIOS detectors read from an event: who talks to whom, and what an NBNS
-//! message is, in their terms (the flag bits themselves are `fault_common::proto::nbns`'s).
+//! message is, in their terms (the flag bits themselves are `fault_common::proto::nbns`'s);
+//! and the NBNS timeout they share.
 
 use fault_common::{
     Event,
@@ -8,8 +9,37 @@ use fault_common::{
     proto::nbns as wire,
 };
 
+use serde::Deserialize;
+
 use super::Host;
-use crate::names;
+use crate::{
+    names,
+    settings::{self, Nanos},
+};
+
+/// The NBNS response timeout, for every detector that waits for an NBNS answer
+/// (`wins_backup_swap`'s registrations, `netbios_ip_connect_failure`'s NBSTAT queries).
+/// It belongs to the name service, not to a detector: two timeouts would let one detector
+/// call a request unanswered that the other still waits for, on the same server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize)]
+#[group(skip)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// An NBNS request with no response this long after its last transmission is unanswered.
+    #[arg(
+        id = "nbns-timeout",
+        long = "nbns-timeout",
+        value_name = "DURATION",
+        default_value = "5s"
+    )]
+    pub timeout: Nanos,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        settings::defaults()
+    }
+}
 
 /// Sent to one host: neither the MAC nor the IP destination is a group address.
 pub fn unicast(ev: &Event) -> bool {

@@ -20,14 +20,41 @@ use fault_common::{
         nbss,
     },
 };
+use serde::Deserialize;
 use serde_json::Map;
 
 use super::{
-    Config, Detector, Evidence, Fault, FaultKind, Host,
+    Detector, Evidence, Fault, FaultKind, Host,
     bounded::{Bounded, map_bytes},
     nbns::{self, Flags},
 };
-use crate::names;
+use crate::{
+    names,
+    settings::{self, Nanos},
+};
+
+/// `netbios_ip_connect_failure`'s own settings. When a query is unanswered is the NBNS
+/// timeout's to say, shared with `wins_backup_swap` ([`nbns::Settings`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize)]
+#[group(skip)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// An unanswered NBSTAT query (netbios_ip_connect_failure) is a fault when no NetBIOS
+    /// session follows within this.
+    #[arg(
+        id = "nbstat-window",
+        long = "nbstat-window",
+        value_name = "DURATION",
+        default_value = "30s"
+    )]
+    pub window: Nanos,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        settings::defaults()
+    }
+}
 
 /// Open episodes: (client, target) pairs with an NBSTAT query awaiting judgement.
 pub const EPISODES: usize = 4096;
@@ -108,10 +135,10 @@ impl NbstatConnectFailure {
             + map_bytes::<Host, Event>(CONTEXT)
     }
 
-    pub fn new(cfg: &Config) -> Self {
+    pub fn new(nbns: &nbns::Settings, settings: &Settings) -> Self {
         NbstatConnectFailure {
-            timeout: cfg.nbns_timeout_ns,
-            window: cfg.nbstat_window_ns,
+            timeout: nbns.timeout.ns(),
+            window: settings.window.ns(),
             episodes: Bounded::new(EPISODES),
             answered_late: Vec::new(),
             sessions: Bounded::new(CONTEXT),
@@ -453,7 +480,7 @@ mod tests {
 
     #[test]
     fn episodes_beyond_the_cap_push_out_the_least_recent_and_are_counted() {
-        let mut d = NbstatConnectFailure::new(&Config::default());
+        let mut d = NbstatConnectFailure::new(&Default::default(), &Default::default());
         let mut out = Vec::new();
         for i in 0..EPISODES as u32 + 7 {
             let ev = nbstat_query(Ipv4Addr::from(0x0a02_0000 + i), 1, 1_000 + u64::from(i));
@@ -468,7 +495,7 @@ mod tests {
 
     #[test]
     fn queries_beyond_the_cap_are_not_listed() {
-        let mut d = NbstatConnectFailure::new(&Config::default());
+        let mut d = NbstatConnectFailure::new(&Default::default(), &Default::default());
         let mut out = Vec::new();
         for id in 0..QUERIES as u16 + 4 {
             let ev = nbstat_query(Ipv4Addr::new(10, 0, 0, 2), id, 1_000 + u64::from(id));
@@ -482,7 +509,7 @@ mod tests {
     #[test]
     fn an_episode_answered_while_its_queries_wait_goes_at_the_next_judgement() {
         const S: u64 = 1_000_000_000;
-        let mut d = NbstatConnectFailure::new(&Config::default());
+        let mut d = NbstatConnectFailure::new(&Default::default(), &Default::default());
         let mut out = Vec::new();
         let (a, b) = (Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3));
         d.event(&nbstat_query(a, 1, S), &mut out);

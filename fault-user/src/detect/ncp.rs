@@ -15,13 +15,39 @@ use fault_common::{
     event::{Family, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST, NcpBody},
     proto::{ncp, sap},
 };
+use serde::Deserialize;
 use serde_json::Map;
 
 use super::{
-    Config, Detector, Evidence, Fault, FaultKind,
+    Detector, Evidence, Fault, FaultKind,
     bounded::{Bounded, map_bytes},
 };
-use crate::names;
+use crate::{
+    names,
+    settings::{self, Nanos},
+};
+
+/// `ncp_wrong_socket`'s settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize)]
+#[group(skip)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// An NCP request (ncp_wrong_socket: the Create Service Connection) with no reply this
+    /// long after its last transmission is unanswered.
+    #[arg(
+        id = "ncp-timeout",
+        long = "ncp-timeout",
+        value_name = "DURATION",
+        default_value = "5s"
+    )]
+    pub timeout: Nanos,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        settings::defaults()
+    }
+}
 
 /// Nodes with advertised file servers, and server names, each.
 pub const NODES: usize = 1024;
@@ -126,9 +152,9 @@ impl NcpWrongSocket {
             + PENDING * strings
     }
 
-    pub fn new(cfg: &Config) -> Self {
+    pub fn new(settings: &Settings) -> Self {
         NcpWrongSocket {
-            timeout: cfg.ncp_timeout_ns,
+            timeout: settings.timeout.ns(),
             by_node: Bounded::new(NODES),
             by_name: Bounded::new(NODES),
             requests: Bounded::new(PENDING),
@@ -429,7 +455,7 @@ mod tests {
 
     #[test]
     fn nodes_beyond_the_cap_push_out_the_least_recent_and_are_counted() {
-        let mut d = NcpWrongSocket::new(&Config::default());
+        let mut d = NcpWrongSocket::new(&Default::default());
         let mut out = Vec::new();
         for i in 0..NODES as u32 + 5 {
             for ev in advert(i, &format!("FS{i}"), 1_000 + u64::from(i)) {
@@ -443,7 +469,7 @@ mod tests {
 
     #[test]
     fn a_connect_is_judged_against_the_node_it_went_to() {
-        let mut d = NcpWrongSocket::new(&Config::default());
+        let mut d = NcpWrongSocket::new(&Default::default());
         let mut out = Vec::new();
         for ev in advert(7, "DTW4", 1_000) {
             d.event(&ev, &mut out);
@@ -465,7 +491,7 @@ mod tests {
     #[test]
     fn a_retransmitted_connect_is_judged_a_timeout_after_the_last_one() {
         const S: u64 = 1_000_000_000;
-        let mut d = NcpWrongSocket::new(&Config::default());
+        let mut d = NcpWrongSocket::new(&Default::default());
         let mut out = Vec::new();
         for ev in advert(7, "DTW4", 1_000) {
             d.event(&ev, &mut out);

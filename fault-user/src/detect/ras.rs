@@ -21,13 +21,39 @@ use fault_common::{
     ports,
     proto::pptp::{CCRQ, CDN, OCRP, OCRP_CONNECTED, OCRQ, STOP_CCRP, STOP_CCRQ},
 };
+use serde::Deserialize;
 use serde_json::Map;
 
 use super::{
-    Config, Detector, Evidence, Fault, FaultKind, Gauge, Host,
+    Detector, Evidence, Fault, FaultKind, Gauge, Host,
     bounded::{Bounded, map_bytes},
 };
-use crate::names;
+use crate::{
+    names,
+    settings::{self, Nanos},
+};
+
+/// `ras_port_leak`'s settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize)]
+#[group(skip)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// A PPTP Call-Clear-Request the server does not confirm with a
+    /// Call-Disconnect-Notify within this is ras_port_leak's disconnect_unacknowledged.
+    #[arg(
+        id = "pptp-clear-timeout",
+        long = "pptp-clear-timeout",
+        value_name = "DURATION",
+        default_value = "10s"
+    )]
+    pub clear_timeout: Nanos,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        settings::defaults()
+    }
+}
 
 /// Control connections with calls up, Outgoing-Call-Requests awaiting their reply,
 /// servers, pending clears, leaked ports: each.
@@ -173,9 +199,9 @@ impl RasPortLeak {
             + ByCall::<Leak>::bytes_max()
     }
 
-    pub fn new(cfg: &Config) -> Self {
+    pub fn new(settings: &Settings) -> Self {
         RasPortLeak {
-            clear_timeout: cfg.pptp_clear_timeout_ns,
+            clear_timeout: settings.clear_timeout.ns(),
             controls: Bounded::spilling(ENTRIES),
             carried: BTreeMap::new(),
             requests: Bounded::new(ENTRIES),
@@ -505,7 +531,7 @@ mod tests {
 
     #[test]
     fn a_flood_of_requests_does_not_push_out_calls_or_fake_lost_capacity() {
-        let mut d = RasPortLeak::new(&Config::default());
+        let mut d = RasPortLeak::new(&Default::default());
         let mut out = Vec::new();
         let (a, b) = (Ipv4Addr::new(10, 2, 0, 1), Ipv4Addr::new(10, 2, 0, 2));
         connected(&mut d, a, 1_000, &mut out);
@@ -531,7 +557,7 @@ mod tests {
 
     #[test]
     fn control_connections_pushed_out_still_count_as_carrying_their_calls() {
-        let mut d = RasPortLeak::new(&Config::default());
+        let mut d = RasPortLeak::new(&Default::default());
         let mut out = Vec::new();
         for i in 0..ENTRIES as u16 + 2 {
             let c = Ipv4Addr::new(10, 1, (i >> 8) as u8, i as u8);
@@ -548,7 +574,7 @@ mod tests {
 
     #[test]
     fn a_reply_cut_short_gives_no_event_and_a_result_of_0_is_no_rejection() {
-        let mut d = RasPortLeak::new(&Config::default());
+        let mut d = RasPortLeak::new(&Default::default());
         let mut out = Vec::new();
         let c = Ipv4Addr::new(10, 4, 0, 1);
         connected(&mut d, c, 1_000, &mut out);
@@ -581,7 +607,7 @@ mod tests {
         let first_only = pptp::concat(&[&pptp::wen(1), &cdn100]);
         // The notifies' segment, and the calls that leak.
         for (notifies, leaked) in [(&both, vec![]), (&first_only, vec![2])] {
-            let mut d = RasPortLeak::new(&Config::default());
+            let mut d = RasPortLeak::new(&Default::default());
             let mut out = Vec::new();
             d.event(&msg(c, 1100, true, &pptp::ocrq(1, 1), 1_000), &mut out);
             d.event(&msg(c, 1100, true, &pptp::ocrq(2, 2), 1_000), &mut out);
@@ -618,7 +644,7 @@ mod tests {
 
     #[test]
     fn the_leak_gauge_follows_unconfirmed_clears_and_late_confirmations() {
-        let mut d = RasPortLeak::new(&Config::default());
+        let mut d = RasPortLeak::new(&Default::default());
         let mut out = Vec::new();
         let c = Ipv4Addr::new(10, 5, 0, 1);
         connected(&mut d, c, 1_000, &mut out);
@@ -697,7 +723,7 @@ mod tests {
 
     #[test]
     fn each_servers_carried_calls_equal_a_recount_whatever_comes_and_goes() {
-        let mut d = RasPortLeak::new(&Config::default());
+        let mut d = RasPortLeak::new(&Default::default());
         let mut out = Vec::new();
         let mut rng = crate::detect::TestRng(0x5eed);
         let mut full = 0;

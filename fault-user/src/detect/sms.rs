@@ -14,13 +14,38 @@ use fault_common::{
     ports,
     proto::{icmp, icmpv6, ip},
 };
+use serde::Deserialize;
 use serde_json::Map;
 
 use super::{
-    Config, Detector, Evidence, Fault, FaultKind, Host,
+    Detector, Evidence, Fault, FaultKind, Host,
     bounded::{Bounded, map_bytes},
 };
-use crate::names;
+use crate::{
+    names,
+    settings::{self, Nanos},
+};
+
+/// `sms_port_conflict`'s settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize)]
+#[group(skip)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// sms_port_conflict reports each (host, port, transport, reason) at most once per this.
+    #[arg(
+        id = "sms-report-interval",
+        long = "sms-report-interval",
+        value_name = "DURATION",
+        default_value = "1h"
+    )]
+    pub report_interval: Nanos,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        settings::defaults()
+    }
+}
 
 /// Entries of each map: SYNs awaiting their answer, datagrams H received (so its replies
 /// are not collisions), and reports made within the interval.
@@ -62,9 +87,9 @@ impl SmsPortConflict {
             + map_bytes::<(Host, u16, Transport, Reason), u64>(ENTRIES)
     }
 
-    pub fn new(cfg: &Config) -> Self {
+    pub fn new(settings: &Settings) -> Self {
         SmsPortConflict {
-            interval: cfg.sms_report_interval_ns,
+            interval: settings.report_interval.ns(),
             syns: Bounded::new(ENTRIES),
             received: Bounded::new(ENTRIES),
             reported: Bounded::new(ENTRIES),
@@ -306,7 +331,7 @@ mod tests {
 
     #[test]
     fn reports_beyond_the_cap_push_out_the_oldest_and_are_counted() {
-        let mut d = SmsPortConflict::new(&Config::default());
+        let mut d = SmsPortConflict::new(&Default::default());
         let mut out = Vec::new();
         for i in 0..ENTRIES as u32 + 3 {
             d.event(

@@ -10,14 +10,41 @@
 //! name) differs from the fault only in what happens to each name afterwards.
 
 use fault_common::{Event, proto::nbns::OPCODE_WACK};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{
-    Config, Detector, Evidence, Fault, FaultKind, Host,
+    Detector, Evidence, Fault, FaultKind, Host,
     bounded::{Bounded, map_bytes},
     nbns::{self, Flags},
 };
-use crate::names;
+use crate::{
+    names,
+    settings::{self, Nanos},
+};
+
+/// `wins_backup_swap`'s own settings. When a registration is unanswered is the NBNS
+/// timeout's to say, shared with `netbios_ip_connect_failure` ([`nbns::Settings`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize)]
+#[group(skip)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// A client's WINS registration episode (wins_backup_swap) closes this long after its
+    /// last registration.
+    #[arg(
+        id = "wins-episode",
+        long = "wins-episode",
+        value_name = "DURATION",
+        default_value = "60s"
+    )]
+    pub episode: Nanos,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        settings::defaults()
+    }
+}
 
 /// Clients with an open episode; the least recently active gives way.
 pub const CLIENTS: usize = 1024;
@@ -110,10 +137,10 @@ impl WinsBackupSwap {
         map_bytes::<Host, Episode>(CLIENTS) + CLIENTS * episode
     }
 
-    pub fn new(cfg: &Config) -> Self {
+    pub fn new(nbns: &nbns::Settings, settings: &Settings) -> Self {
         WinsBackupSwap {
-            timeout: cfg.nbns_timeout_ns,
-            episode: cfg.wins_episode_ns.max(cfg.nbns_timeout_ns),
+            timeout: nbns.timeout.ns(),
+            episode: settings.episode.max(nbns.timeout).ns(),
             clients: Bounded::new(CLIENTS),
             dropped: 0,
             clock: None,
@@ -411,7 +438,7 @@ mod tests {
 
     #[test]
     fn clients_beyond_the_cap_push_out_the_least_recent_and_are_counted() {
-        let mut d = WinsBackupSwap::new(&Config::default());
+        let mut d = WinsBackupSwap::new(&Default::default(), &Default::default());
         let mut out = Vec::new();
         for i in 0..CLIENTS as u32 + 10 {
             let client = Ipv4Addr::from(0x0a01_0000 + i);
@@ -435,7 +462,7 @@ mod tests {
 
     #[test]
     fn requests_beyond_the_cap_drop_the_oldest_and_are_counted() {
-        let mut d = WinsBackupSwap::new(&Config::default());
+        let mut d = WinsBackupSwap::new(&Default::default(), &Default::default());
         let mut out = Vec::new();
         let client = Ipv4Addr::new(10, 0, 0, 9);
         for id in 0..REQUESTS as u16 + 3 {
@@ -454,7 +481,7 @@ mod tests {
     #[test]
     fn a_request_goes_unanswered_once_a_tick_passes_its_timeout() {
         const S: u64 = 1_000_000_000;
-        let mut d = WinsBackupSwap::new(&Config::default());
+        let mut d = WinsBackupSwap::new(&Default::default(), &Default::default());
         let mut out = Vec::new();
         let client = Ipv4Addr::new(10, 0, 0, 9);
         let host = Host::src(&registration(client, 1, "PC", 0)[0]);

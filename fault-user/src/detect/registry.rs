@@ -1,0 +1,206 @@
+//! The detectors faultd runs, in one table: each fault's id, KB article, constructor and
+//! settings. The catalogue, the ids and KB names of records, `Pipeline::standard` and the
+//! metrics' per-fault series all come from [`REGISTRY`]; docs/adding-a-detector.md walks
+//! through adding a row.
+
+use serde::Deserialize;
+
+use super::{Detector, FaultKind, canary, nbns, nbstat, ncp, ras, sms, wins};
+
+/// One detector, and the fault it finds.
+pub struct Entry {
+    pub kind: FaultKind,
+    /// The fault's name: in records (`fault`), metrics (`fault`, `detector` labels) and as
+    /// its settings' key in [`Config`].
+    pub id: &'static str,
+    /// The Microsoft knowledge-base article that describes the fault.
+    pub kb: &'static str,
+    /// The detector, built from the settings groups it reads.
+    pub new: fn(&Config) -> Box<dyn Detector>,
+}
+
+/// The fault catalogue (docs/faults.md), in [`FaultKind`]'s order.
+pub const REGISTRY: &[Entry] = &[
+    Entry {
+        kind: FaultKind::WinsBackupSwap,
+        id: "wins_backup_swap",
+        kb: "Q153073",
+        new: |c| Box::new(wins::WinsBackupSwap::new(&c.nbns, &c.wins_backup_swap)),
+    },
+    Entry {
+        kind: FaultKind::NcpWrongSocket,
+        id: "ncp_wrong_socket",
+        kb: "Q164987",
+        new: |c| Box::new(ncp::NcpWrongSocket::new(&c.ncp_wrong_socket)),
+    },
+    Entry {
+        kind: FaultKind::NetbiosIpConnectFailure,
+        id: "netbios_ip_connect_failure",
+        kb: "Q251166",
+        new: |c| {
+            Box::new(nbstat::NbstatConnectFailure::new(
+                &c.nbns,
+                &c.netbios_ip_connect_failure,
+            ))
+        },
+    },
+    Entry {
+        kind: FaultKind::SmsPortConflict,
+        id: "sms_port_conflict",
+        kb: "Q229097",
+        new: |c| Box::new(sms::SmsPortConflict::new(&c.sms_port_conflict)),
+    },
+    Entry {
+        kind: FaultKind::RasPortLeak,
+        id: "ras_port_leak",
+        kb: "Q244717",
+        new: |c| Box::new(ras::RasPortLeak::new(&c.ras_port_leak)),
+    },
+];
+
+/// The plumbing's test detector: outside the catalogue, so it has no metrics series until
+/// it fires and no flag in `--help`.
+pub const CANARY: Entry = Entry {
+    kind: FaultKind::Canary,
+    id: "canary",
+    kb: "-",
+    new: |_| Box::new(canary::Canary::default()),
+};
+
+// A kind without its row, or rows out of order, fails the build here: FaultKind::entry
+// finds a row by the kind's position.
+const _: () = {
+    assert!(
+        REGISTRY.len() == FaultKind::Canary as usize,
+        "REGISTRY has one row per FaultKind before Canary"
+    );
+    let mut i = 0;
+    while i < REGISTRY.len() {
+        assert!(
+            REGISTRY[i].kind as usize == i,
+            "REGISTRY's rows are in FaultKind's order"
+        );
+        i += 1;
+    }
+};
+
+/// Every detector's settings: the "Detectors" flags of `faultd run` and `faultd replay`,
+/// and the shape of a configuration file's `[detectors]` table. A group per fault, keyed
+/// by its id, and `nbns`, which two NetBIOS detectors share. The fields are in the order
+/// of `--help`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::Args, Deserialize)]
+#[command(next_help_heading = "Detectors")]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    #[command(flatten)]
+    pub nbns: nbns::Settings,
+    #[command(flatten)]
+    pub wins_backup_swap: wins::Settings,
+    #[command(flatten)]
+    pub netbios_ip_connect_failure: nbstat::Settings,
+    #[command(flatten)]
+    pub ncp_wrong_socket: ncp::Settings,
+    #[command(flatten)]
+    pub sms_port_conflict: sms::Settings,
+    #[command(flatten)]
+    pub ras_port_leak: ras::Settings,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::settings::Nanos;
+
+    #[test]
+    fn each_row_builds_the_detector_named_by_its_id() {
+        let config = Config::default();
+        let mut ids = BTreeSet::new();
+        for e in REGISTRY.iter().chain([&CANARY]) {
+            assert_eq!((e.new)(&config).name(), e.id);
+            assert_eq!(e.kind.id(), e.id);
+            assert_eq!(e.kind.kb(), e.kb);
+            assert!(ids.insert(e.id), "{} twice", e.id);
+        }
+    }
+
+    /// The keys a struct's `Deserialize` takes: serde hands them to `deserialize_struct`.
+    fn keys<T: for<'de> Deserialize<'de>>() -> Vec<&'static str> {
+        use serde::de::{Error as _, Visitor, value::Error};
+        struct Probe<'a>(&'a mut &'static [&'static str]);
+        impl<'de> serde::Deserializer<'de> for Probe<'_> {
+            type Error = Error;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+                Err(Error::custom("not a struct"))
+            }
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Error> {
+                *self.0 = fields;
+                Err(Error::custom("probed"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+                enum identifier ignored_any
+            }
+        }
+        let mut fields: &'static [&'static str] = &[];
+        let _ = T::deserialize(Probe(&mut fields));
+        fields.to_vec()
+    }
+
+    /// A configuration file names a detector's settings by its fault id (a detector
+    /// without settings has no group): a group named otherwise fails here.
+    #[test]
+    fn the_config_names_its_groups_by_fault_id() {
+        let keys = keys::<Config>();
+        assert!(keys.contains(&"nbns"), "{keys:?}");
+        for key in &keys {
+            assert!(
+                *key == "nbns" || REGISTRY.iter().any(|e| e.id == *key),
+                "[detectors.{key}] is not a fault id"
+            );
+        }
+        let groups: serde_json::Map<String, Value> =
+            keys.iter().map(|k| (k.to_string(), json!({}))).collect();
+        let parsed: Config = serde_json::from_value(Value::Object(groups)).unwrap();
+        assert_eq!(parsed, Config::default());
+        assert!(serde_json::from_value::<Config>(json!({"wins": {}})).is_err());
+    }
+
+    #[test]
+    fn a_file_sets_what_the_flags_set() {
+        let config: Config = serde_json::from_value(json!({
+            "nbns": {"timeout": "1s"},
+            "wins_backup_swap": {"episode": "2m"},
+            "ras_port_leak": {"clear_timeout": 3},
+        }))
+        .unwrap();
+        let s = |n: u64| Nanos(n * 1_000_000_000);
+        assert_eq!(config.nbns.timeout, s(1));
+        assert_eq!(config.wins_backup_swap.episode, s(120));
+        assert_eq!(config.ras_port_leak.clear_timeout, s(3));
+        assert_eq!(config.ncp_wrong_socket, Config::default().ncp_wrong_socket);
+        let typo = serde_json::from_value::<Config>(json!({"nbns": {"timout": "1s"}}));
+        assert!(typo.unwrap_err().to_string().contains("timout"));
+    }
+
+    #[test]
+    fn defaults_are_the_flags_defaults() {
+        let c = Config::default();
+        let s = |n: u64| Nanos(n * 1_000_000_000);
+        assert_eq!(c.nbns.timeout, s(5));
+        assert_eq!(c.wins_backup_swap.episode, s(60));
+        assert_eq!(c.netbios_ip_connect_failure.window, s(30));
+        assert_eq!(c.ncp_wrong_socket.timeout, s(5));
+        assert_eq!(c.sms_port_conflict.report_interval, s(3600));
+        assert_eq!(c.ras_port_leak.clear_timeout, s(10));
+    }
+}

@@ -1,0 +1,126 @@
+//! What the command line's settings and a configuration file's have in common: durations
+//! as people write them, and defaults declared once, in the flag's `default_value`.
+
+use std::{fmt, str::FromStr, time::Duration};
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+/// A duration in nanoseconds, the unit of packet time, written `5s`, `1500ms`, `2m`, `1h`,
+/// `0.5s` or as a bare number of seconds; from a millisecond to a day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Nanos(pub u64);
+
+impl Nanos {
+    pub fn ns(self) -> u64 {
+        self.0
+    }
+}
+
+impl From<Nanos> for Duration {
+    fn from(n: Nanos) -> Duration {
+        Duration::from_nanos(n.0)
+    }
+}
+
+/// The error follows clap's "invalid value 'X' for '--flag'" (or a file's key): it says what
+/// would do.
+impl FromStr for Nanos {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Nanos, String> {
+        const ALLOWED: &str = "a duration such as 5s, 1500ms or 2m (units: ms, s, m, h)";
+        let t = text.trim();
+        let (number, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
+            Some(i) => t.split_at(i),
+            None => (t, "s"),
+        };
+        let scale = match unit {
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(format!("{text:?}: unknown unit; expected {ALLOWED}")),
+        };
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("{text:?} is not {ALLOWED}"))?;
+        let ns = value * scale;
+        if !(1e6..=86_400e9).contains(&ns) {
+            return Err(format!("{text:?}: must be from 1ms to 24h"));
+        }
+        Ok(Nanos(ns.round() as u64))
+    }
+}
+
+/// A string as on the command line (`"60s"`), or a bare number of seconds as there: a
+/// configuration file takes what the flag takes, with the same limits.
+impl<'de> Deserialize<'de> for Nanos {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Nanos, D::Error> {
+        struct Text;
+        impl Visitor<'_> for Text {
+            type Value = Nanos;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"5s\", \"1500ms\" or \"2m\", or seconds")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Nanos, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Nanos, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Nanos, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Nanos, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        d.deserialize_any(Text)
+    }
+}
+
+/// A settings group as its flags' defaults make it: `Default` for every group is this, so
+/// a default is written once, where `--help` shows it.
+pub fn defaults<T: clap::Args + clap::FromArgMatches>() -> T {
+    let cmd = T::augment_args(clap::Command::new("defaults"));
+    let matches = cmd
+        .try_get_matches_from(["defaults"])
+        .expect("every setting has a default");
+    T::from_arg_matches(&matches).expect("every default parses")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Nanos;
+
+    #[test]
+    fn durations_as_written() {
+        let ok = [
+            ("5s", 5_000_000_000),
+            ("1500ms", 1_500_000_000),
+            ("2m", 120_000_000_000),
+            ("1h", 3_600_000_000_000),
+            ("0.5s", 500_000_000),
+            (" 7 ", 7_000_000_000),
+            ("1ms", 1_000_000),
+            ("24h", 86_400_000_000_000),
+        ];
+        for (text, ns) in ok {
+            assert_eq!(text.parse::<Nanos>(), Ok(Nanos(ns)), "{text}");
+        }
+        for bad in ["soon", "5d", "0s", "25h", "0.5ms", "", "-1s"] {
+            assert!(bad.parse::<Nanos>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_file_takes_what_the_flag_takes() {
+        let parse = |json: &str| serde_json::from_str::<Nanos>(json).map_err(|e| e.to_string());
+        assert_eq!(parse(r#""60s""#), Ok(Nanos(60_000_000_000)));
+        assert_eq!(parse("60"), Ok(Nanos(60_000_000_000)));
+        assert_eq!(parse("0.25"), Ok(Nanos(250_000_000)));
+        let err = parse(r#""25h""#).unwrap_err();
+        assert!(err.contains("from 1ms to 24h"), "{err}");
+        assert!(parse("true").is_err());
+    }
+}
