@@ -175,7 +175,7 @@ impl HttpArgs {
 #[derive(clap::Args)]
 struct ExplainArgs {
     #[arg(value_name = "FAULT", value_parser = clap::builder::PossibleValuesParser::new(
-        FaultKind::CATALOGUE.map(FaultKind::id)))]
+        detect::REGISTRY.iter().map(|e| e.id)))]
     fault: Option<String>,
 }
 
@@ -276,9 +276,10 @@ fn main() -> ExitCode {
         Command::Run(r) => run(r),
         Command::Detach(d) => detach(&d),
         Command::Explain(e) => {
-            let kind = FaultKind::CATALOGUE
-                .into_iter()
-                .find(|k| e.fault.as_deref() == Some(k.id()));
+            let kind = detect::REGISTRY
+                .iter()
+                .find(|r| e.fault.as_deref() == Some(r.id))
+                .map(|r| r.kind);
             match kind {
                 Some(k) => print!("{}", fault_user::explain::explain(k)),
                 None => print!("{}", fault_user::explain::list()),

@@ -6,7 +6,7 @@
 use std::{collections::BTreeSet, path::PathBuf, process::Command};
 
 use fault_user::{
-    detect::{FaultKind, Pipeline},
+    detect::{Pipeline, REGISTRY},
     metrics::Metrics,
 };
 
@@ -50,7 +50,7 @@ fn every_fault_has_an_alert_with_a_test() {
         rules(),
         std::fs::read_to_string(contrib("faultd-rules.test.yml")).unwrap(),
     );
-    for kind in FaultKind::CATALOGUE {
+    for kind in REGISTRY.iter().map(|e| e.kind) {
         let expr = format!("faultd_faults_total{{fault=\"{}\"}}", kind.id());
         assert!(rules.contains(&expr), "no alert reads {expr}");
         assert!(
