@@ -14,7 +14,7 @@ use fault_common::Event;
 use fault_user::{
     bench::BenchInputError,
     capture::{CaptureError, Frame, STDIN, Timeline},
-    detect::{self, Fault, FaultKind, Pipeline},
+    detect::{self, Fault, Pipeline},
     ebpf::LoadError,
     engine::{self, EngineError, EngineKind, Run},
     live::{
