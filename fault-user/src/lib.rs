@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod capture;
+pub mod config;
 pub mod detect;
 pub mod ebpf;
 pub mod engine;

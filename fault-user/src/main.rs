@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use fault_common::Event;
 
+use fault_user::config::{self, LogFormat};
 use fault_user::{
     bench::BenchInputError,
     capture::{CaptureError, Frame, STDIN, Timeline},
@@ -42,12 +43,6 @@ struct Cli {
     /// stdout, the fault log and /api/faults.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
 }
 
 /// RUST_LOG still chooses what is logged (default info).
@@ -89,6 +84,9 @@ enum Command {
     /// Remove what `faultd run --keep-attached` left: the attachments and the pinned maps
     /// (refused while a faultd runs on that pin path).
     Detach(DetachArgs),
+    /// Check a `faultd run --config` file and print the settings it makes, every key with
+    /// its value (exit 2, naming the key and the line, if it is bad).
+    CheckConfig(CheckConfigArgs),
     /// What a fault is, how faultd recognises it, its record, and what to do about it;
     /// without FAULT, the list of faults.
     Explain(ExplainArgs),
@@ -99,8 +97,13 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
+    /// Settings from a TOML file: every flag below is a key (`_` for `-`), the detectors'
+    /// in [detectors.<fault id>] sections; flags given here win over it. `faultd
+    /// check-config FILE` shows what it sets.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// An interface to watch; repeat for more.
-    #[arg(long = "iface", value_name = "IF", required = true)]
+    #[arg(long = "iface", value_name = "IF", required_unless_present = "config")]
     ifaces: Vec<String>,
     /// auto: native (driver) XDP, else skb with a warning; native or skb: only that.
     #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
@@ -170,6 +173,12 @@ impl HttpArgs {
             request_timeout: self.http_request_timeout.into(),
         }
     }
+}
+
+#[derive(clap::Args)]
+struct CheckConfigArgs {
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -253,8 +262,13 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let parsed = cmd.try_get_matches().and_then(|m| {
+        use clap::FromArgMatches as _;
+        Cli::from_arg_matches(&m).map(|cli| (cli, m))
+    });
+    let (mut cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
             // clap names the bad command but not the good ones.
             let cmd = <Cli as clap::CommandFactory>::command();
@@ -268,13 +282,22 @@ fn main() -> ExitCode {
         }
         Err(e) => e.exit(),
     };
+    // The file's settings, under the flags given; its log format decides the logging's.
+    let configured = match (&mut cli.command, matches.subcommand()) {
+        (Command::Run(r), Some(("run", m))) => with_config_file(r, m, &mut cli.log_format),
+        _ => Ok(()),
+    };
     init_logging(cli.log_format);
+    if let Err(e) = configured {
+        return fail(cli.log_format, &e.into());
+    }
     let result = match cli.command {
         Command::Classify(o) => classify(&o),
         Command::Replay(r) => replay(&r),
         Command::Bench(b) => bench(&b),
         Command::Run(r) => run(r),
         Command::Detach(d) => detach(&d),
+        Command::CheckConfig(c) => check_config(&c.file),
         Command::Explain(e) => {
             let kind = detect::REGISTRY
                 .iter()
@@ -289,18 +312,143 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            match cli.log_format {
-                LogFormat::Json => log::error!("{}", message(&e)),
-                LogFormat::Text => eprintln!("faultd: {}", message(&e)),
-            }
-            if is_users_problem(&e) {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+        Err(e) => fail(cli.log_format, &e),
     }
+}
+
+/// Says what went wrong, as the log format has it, and chooses the exit status.
+fn fail(format: LogFormat, e: &anyhow::Error) -> ExitCode {
+    match format {
+        LogFormat::Json => log::error!("{}", message(e)),
+        LogFormat::Text => eprintln!("faultd: {}", message(e)),
+    }
+    if is_users_problem(e) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Takes every setting of `--config`'s file that no flag on the command line gave.
+fn with_config_file(
+    r: &mut RunArgs,
+    m: &clap::ArgMatches,
+    log_format: &mut LogFormat,
+) -> Result<(), config::ConfigError> {
+    let Some(path) = r.config.clone() else {
+        return Ok(());
+    };
+    let f = config::File::load(&path)?;
+    let unset = |id: &str| m.value_source(id) != Some(clap::parser::ValueSource::CommandLine);
+    macro_rules! take {
+        ($id:literal, $field:expr, $value:expr) => {
+            if unset($id)
+                && let Some(v) = $value
+            {
+                $field = v;
+            }
+        };
+    }
+    take!("ifaces", r.ifaces, f.iface);
+    take!("xdp_mode", r.xdp_mode, f.xdp_mode);
+    take!("pin_path", r.pin_path, f.pin_path);
+    take!("keep_attached", r.keep_attached, f.keep_attached);
+    take!("fault_log", r.fault_log, f.fault_log.map(Some));
+    take!("log_format", *log_format, f.log_format);
+    take!("listen", r.http.listen, f.listen);
+    take!(
+        "web_config_file",
+        r.http.web_config_file,
+        f.web_config_file.map(Some)
+    );
+    take!(
+        "http_max_connections",
+        r.http.http_max_connections,
+        f.http_max_connections
+    );
+    take!(
+        "http_header_timeout",
+        r.http.http_header_timeout,
+        f.http_header_timeout
+    );
+    take!(
+        "http_idle_timeout",
+        r.http.http_idle_timeout,
+        f.http_idle_timeout
+    );
+    take!(
+        "http_request_timeout",
+        r.http.http_request_timeout,
+        f.http_request_timeout
+    );
+    let (d, fd) = (&mut r.detectors, f.detectors);
+    take!("nbns-timeout", d.nbns, Some(fd.nbns));
+    take!(
+        "wins-episode",
+        d.wins_backup_swap,
+        Some(fd.wins_backup_swap)
+    );
+    take!(
+        "nbstat-window",
+        d.netbios_ip_connect_failure,
+        Some(fd.netbios_ip_connect_failure)
+    );
+    take!("ncp-timeout", d.ncp_wrong_socket, Some(fd.ncp_wrong_socket));
+    take!(
+        "sms-report-interval",
+        d.sms_port_conflict,
+        Some(fd.sms_port_conflict)
+    );
+    take!(
+        "pptp-clear-timeout",
+        d.ras_port_leak,
+        Some(fd.ras_port_leak)
+    );
+    if r.ifaces.is_empty() {
+        return Err(config::ConfigError {
+            path,
+            message: "no interface to watch: give iface = [\"eth0\"] here or --iface".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The settings `faultd run --config FILE` makes, with no flag: every key, written as the
+/// file takes it.
+fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let path_arg = path.as_os_str().to_owned();
+    let m =
+        cmd.try_get_matches_from(["faultd".into(), "run".into(), "--config".into(), path_arg])?;
+    let mut cli = {
+        use clap::FromArgMatches as _;
+        Cli::from_arg_matches(&m)?
+    };
+    let Command::Run(r) = &mut cli.command else {
+        unreachable!("parsed as run")
+    };
+    with_config_file(
+        r,
+        m.subcommand_matches("run").expect("run"),
+        &mut cli.log_format,
+    )?;
+    let effective = config::File {
+        iface: Some(r.ifaces.clone()),
+        xdp_mode: Some(r.xdp_mode),
+        pin_path: Some(r.pin_path.clone()),
+        keep_attached: Some(r.keep_attached),
+        fault_log: r.fault_log.clone(),
+        log_format: Some(cli.log_format),
+        listen: Some(r.http.listen),
+        web_config_file: r.http.web_config_file.clone(),
+        http_max_connections: Some(r.http.http_max_connections),
+        http_header_timeout: Some(r.http.http_header_timeout),
+        http_idle_timeout: Some(r.http.http_idle_timeout),
+        http_request_timeout: Some(r.http.http_request_timeout),
+        detectors: r.detectors,
+    };
+    print!("{}", effective.to_toml());
+    Ok(())
 }
 
 /// The error and its causes, leaving out a cause its parent already quoted.
@@ -339,6 +487,7 @@ fn is_users_problem(e: &anyhow::Error) -> bool {
         c.downcast_ref::<LoadError>().is_some_and(load)
             || c.downcast_ref::<AttachError>().is_some_and(attach)
             || c.is::<CaptureError>()
+            || c.is::<config::ConfigError>()
             || c.is::<BenchInputError>()
     })
 }
@@ -501,11 +650,69 @@ fn detach(d: &DetachArgs) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use clap::FromArgMatches as _;
+
     /// clap checks a command's consistency only when it parses one: here for every command,
     /// such as two flattened settings groups under one name (every group's type is called
     /// `Settings`, hence their `#[group(skip)]`).
     #[test]
     fn the_command_line_is_consistent() {
         <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+
+    /// The settings `faultd ARGS` runs with, the file merged in.
+    fn run_settings(args: &[&str]) -> (RunArgs, LogFormat) {
+        let m = <Cli as clap::CommandFactory>::command()
+            .try_get_matches_from(args)
+            .unwrap();
+        let mut cli = Cli::from_arg_matches(&m).unwrap();
+        let Command::Run(mut r) = cli.command else {
+            panic!("not run")
+        };
+        with_config_file(
+            &mut r,
+            m.subcommand_matches("run").unwrap(),
+            &mut cli.log_format,
+        )
+        .unwrap();
+        (r, cli.log_format)
+    }
+
+    #[test]
+    fn each_flag_given_wins_over_its_key_and_only_it() {
+        let path = std::env::temp_dir().join(format!("faultd-merge-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "iface = [\"a0\"]\nlog_format = \"json\"\nhttp_max_connections = 9\n\
+             [detectors.nbns]\ntimeout = \"7s\"\n[detectors.wins_backup_swap]\nepisode = \"90s\"\n",
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let (r, log) = run_settings(&["faultd", "run", "--config", p]);
+        assert_eq!(r.ifaces, ["a0"]);
+        assert_eq!(log, LogFormat::Json);
+        assert_eq!(r.http.http_max_connections, 9);
+        assert_eq!(r.detectors.nbns.timeout.ns(), 7_000_000_000);
+        assert_eq!(r.detectors.wins_backup_swap.episode.ns(), 90_000_000_000);
+        let (r, log) = run_settings(&[
+            "faultd",
+            "run",
+            "--config",
+            p,
+            "--nbns-timeout",
+            "3s",
+            "--iface",
+            "b0",
+            "--log-format",
+            "text",
+        ]);
+        assert_eq!(r.ifaces, ["b0"]);
+        assert_eq!(log, LogFormat::Text);
+        assert_eq!(r.detectors.nbns.timeout.ns(), 3_000_000_000);
+        // The keys no flag overrode still hold.
+        assert_eq!(r.detectors.wins_backup_swap.episode.ns(), 90_000_000_000);
+        assert_eq!(r.http.http_max_connections, 9);
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -3,7 +3,10 @@
 
 use std::{fmt, str::FromStr, time::Duration};
 
-use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde::{
+    Serialize, Serializer,
+    de::{self, Deserialize, Deserializer, Visitor},
+};
 
 /// A duration in nanoseconds, the unit of packet time, written `5s`, `1500ms`, `2m`, `1h`,
 /// `0.5s` or as a bare number of seconds; from a millisecond to a day.
@@ -87,6 +90,30 @@ pub fn defaults<T: clap::Args + clap::FromArgMatches>() -> T {
         .try_get_matches_from(["defaults"])
         .expect("every setting has a default");
     T::from_arg_matches(&matches).expect("every default parses")
+}
+
+/// The largest unit that writes it whole: `1h`, `90s`, `1500ms`: what `check-config`
+/// prints reads back as the same value.
+impl fmt::Display for Nanos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MS: u64 = 1_000_000;
+        for (unit, scale) in [("h", 3_600_000 * MS), ("m", 60_000 * MS), ("s", 1000 * MS)] {
+            if self.0.is_multiple_of(scale) {
+                return write!(f, "{}{unit}", self.0 / scale);
+            }
+        }
+        match self.0 % MS {
+            0 => write!(f, "{}ms", self.0 / MS),
+            // Below a millisecond only a bare number of seconds says it.
+            _ => write!(f, "{}", self.0 as f64 / 1e9),
+        }
+    }
+}
+
+impl Serialize for Nanos {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use fault_common::{
         nbss,
     },
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
 use super::{
@@ -35,7 +35,7 @@ use crate::{
 
 /// `netbios_ip_connect_failure`'s own settings. When a query is unanswered is the NBNS
 /// timeout's to say, shared with `wins_backup_swap` ([`nbns::Settings`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
 #[group(skip)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {

@@ -15,7 +15,7 @@ use fault_common::{
     event::{Family, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST, NcpBody},
     proto::{ncp, sap},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
 use super::{
@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// `ncp_wrong_socket`'s settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
 #[group(skip)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {

@@ -21,7 +21,7 @@ use fault_common::{
     ports,
     proto::pptp::{CCRQ, CDN, OCRP, OCRP_CONNECTED, OCRQ, STOP_CCRP, STOP_CCRQ},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
 use super::{
@@ -34,7 +34,7 @@ use crate::{
 };
 
 /// `ras_port_leak`'s settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
 #[group(skip)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {

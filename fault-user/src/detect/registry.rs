@@ -3,7 +3,7 @@
 //! metrics' per-fault series all come from [`REGISTRY`]; docs/adding-a-detector.md walks
 //! through adding a row.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Detector, FaultKind, canary, nbns, nbstat, ncp, ras, sms, wins};
 
@@ -88,7 +88,7 @@ const _: () = {
 /// and the shape of a configuration file's `[detectors]` table. A group per fault, keyed
 /// by its id, and `nbns`, which two NetBIOS detectors share. The fields are in the order
 /// of `--help`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::Args, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
 #[command(next_help_heading = "Detectors")]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {

@@ -14,7 +14,7 @@ use fault_common::{
     ports,
     proto::{icmp, icmpv6, ip},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Map;
 
 use super::{
@@ -27,7 +27,7 @@ use crate::{
 };
 
 /// `sms_port_conflict`'s settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
 #[group(skip)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {

@@ -10,7 +10,7 @@
 //! name) differs from the fault only in what happens to each name afterwards.
 
 use fault_common::{Event, proto::nbns::OPCODE_WACK};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{
@@ -25,7 +25,7 @@ use crate::{
 
 /// `wins_backup_swap`'s own settings. When a registration is unanswered is the NBNS
 /// timeout's to say, shared with `netbios_ip_connect_failure` ([`nbns::Settings`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
 #[group(skip)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {

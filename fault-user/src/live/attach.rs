@@ -39,7 +39,10 @@ const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 /// The maps that are state: counted data and undelivered events. The scratch map is not.
 const PINNED_MAPS: [&str; 4] = [MAP_STATS, MAP_FLOWS, MAP_EVENTS, MAP_CLOCK];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ModeArg {
     /// Native (driver) mode, or skb mode with a warning where the driver has no XDP.
     Auto,

@@ -1,0 +1,129 @@
+//! `faultd run --config FILE` and `faultd check-config FILE`, as an operator meets them:
+//! the effective settings printed read back as themselves, a misspelt key or a bad value
+//! is refused naming the key and its line, and flags win over the file.
+
+use std::{path::PathBuf, process::Command};
+
+fn faultd(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_faultd"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+struct Temp(PathBuf);
+
+impl Temp {
+    fn new(tag: &str, text: &str) -> Temp {
+        let p =
+            std::env::temp_dir().join(format!("faultd-config-{}-{tag}.toml", std::process::id()));
+        std::fs::write(&p, text).unwrap();
+        Temp(p)
+    }
+    fn arg(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+const FILE: &str = r#"
+iface = ["faultd-file0", "faultd-file1"]
+listen = "0.0.0.0:10137"
+fault_log = "/var/log/faultd/faults.jsonl"
+http_idle_timeout = 90
+
+[detectors.nbns]
+timeout = "7s"
+
+[detectors.sms_port_conflict]
+report_interval = "2h"
+"#;
+
+#[test]
+fn check_config_prints_every_setting_and_its_output_reads_back_as_itself() {
+    let f = Temp::new("full", FILE);
+    let (code, out, err) = faultd(&["check-config", f.arg()]);
+    assert_eq!(code, 0, "{err}");
+    for line in [
+        "iface = [\"faultd-file0\", \"faultd-file1\"]",
+        "listen = \"0.0.0.0:10137\"",
+        "http_idle_timeout = \"90s\"",
+        // Keys the file leaves out show their defaults.
+        "xdp_mode = \"auto\"",
+        "http_max_connections = 512",
+        "[detectors.nbns]\ntimeout = \"7s\"",
+        "[detectors.sms_port_conflict]\nreport_interval = \"2h\"",
+        "[detectors.wins_backup_swap]\nepisode = \"1m\"",
+        "[detectors.ras_port_leak]\nclear_timeout = \"10s\"",
+    ] {
+        assert!(out.contains(line), "{line} not in\n{out}");
+    }
+    let again = Temp::new("again", &out);
+    let (code, out2, err) = faultd(&["check-config", again.arg()]);
+    assert_eq!((code, out2.as_str()), (0, out.as_str()), "{err}");
+}
+
+#[test]
+fn a_misspelt_key_or_a_bad_value_is_refused_naming_the_key_and_the_line() {
+    for (text, says) in [
+        ("iface = [\"x\"]\nlisen = \"1.2.3.4:5\"\n", "line 2"),
+        (
+            "iface = [\"x\"]\nlisen = \"1.2.3.4:5\"\n",
+            "unknown field `lisen`",
+        ),
+        ("listen = \"nowhere\"\n", "line 1"),
+        (
+            "[detectors.wins_backup_swap]\nepisode = \"5 parsecs\"\n",
+            "line 2",
+        ),
+        (
+            "[detectors.wins_backup_swap]\nepisode = \"5 parsecs\"\n",
+            "unknown unit",
+        ),
+        (
+            "[detectors.wins]\nepisode = \"5s\"\n",
+            "unknown field `wins`",
+        ),
+        ("xdp_mode = \"fast\"\n", "unknown variant `fast`"),
+        (
+            "http_max_connections = 0\n",
+            "http_max_connections = 0: must be from 1 to 65536",
+        ),
+    ] {
+        let f = Temp::new("bad", text);
+        let (code, out, err) = faultd(&["check-config", f.arg()]);
+        assert_eq!((code, out.as_str()), (2, ""), "{text}: {err}");
+        assert!(err.contains(f.arg()) && err.contains(says), "{text}: {err}");
+    }
+    let (code, _, err) = faultd(&["check-config", "/nonexistent/faultd.toml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("/nonexistent/faultd.toml"), "{err}");
+}
+
+#[test]
+fn flags_given_win_over_the_file() {
+    let f = Temp::new("override", FILE);
+    // The file's interfaces, when no --iface is given...
+    let (code, _, err) = faultd(&["run", "--config", f.arg()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no interface named \"faultd-file0\""), "{err}");
+    // ...and the flag's, when one is.
+    let (code, _, err) = faultd(&["run", "--config", f.arg(), "--iface", "faultd-flag0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no interface named \"faultd-flag0\""), "{err}");
+    // A file without interfaces needs the flag.
+    let none = Temp::new("no-iface", "listen = \"127.0.0.1:10137\"\n");
+    let (code, _, err) = faultd(&["run", "--config", none.arg()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no interface to watch"), "{err}");
+}
