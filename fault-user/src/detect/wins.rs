@@ -10,10 +10,11 @@
 //! name) differs from the fault only in what happens to each name afterwards.
 
 use fault_common::{Event, proto::nbns::OPCODE_WACK};
-use serde_json::{Map, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use super::{
-    Config, Detector, Evidence, Fault, FaultKind, Host,
+    Config, Detail, Detector, Evidence, Fault, FaultKind, Host,
     bounded::{Bounded, map_bytes},
     nbns::{self, Flags},
 };
@@ -29,6 +30,20 @@ pub const REQUESTS: usize = 32;
 pub const ACCEPTED: usize = 2 * REQUESTS;
 /// Names in a record's lists and evidence.
 const LISTED: usize = 16;
+
+/// `wins_backup_swap`'s own fields. `client` is the WINS client, `server` the primary WINS
+/// server it keeps sending names to; `ts` is the close of the client's episode (its last
+/// registration plus `--wins-episode`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Record {
+    /// The backup WINS server whose answer made the client swap its servers.
+    pub backup: String,
+    /// The names sent back to the primary and never registered (up to 16, in the order
+    /// first sent).
+    pub names_failed: Vec<String>,
+    /// The names the backup accepted (up to 16).
+    pub names_registered_backup: Vec<String>,
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -234,11 +249,6 @@ impl WinsBackupSwap {
         }));
         let failed: Vec<String> = distinct(lost.iter().copied());
 
-        let mut fields = Map::new();
-        fields.insert("backup".into(), backup.server.to_string().into());
-        fields.insert("names_failed".into(), strings(&failed));
-        fields.insert("names_registered_backup".into(), strings(&registered));
-
         let mut evidence = vec![
             Evidence::of(
                 &dead.first,
@@ -288,7 +298,6 @@ impl WinsBackupSwap {
             )
         };
         Some(Fault {
-            kind: FaultKind::WinsBackupSwap,
             ts_ns: close,
             client: client.to_string(),
             server: primary.to_string(),
@@ -303,7 +312,11 @@ impl WinsBackupSwap {
                     "those names"
                 },
             ),
-            fields,
+            detail: Detail::WinsBackupSwap(Record {
+                backup: backup.server.to_string(),
+                names_failed: failed,
+                names_registered_backup: registered,
+            }),
             evidence,
         })
     }
@@ -326,10 +339,6 @@ fn distinct<'a>(requests: impl Iterator<Item = &'a Request>) -> Vec<String> {
         }
     }
     out
-}
-
-fn strings(v: &[String]) -> Value {
-    Value::Array(v.iter().cloned().map(Value::from).collect())
 }
 
 impl Detector for WinsBackupSwap {

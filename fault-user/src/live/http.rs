@@ -46,7 +46,7 @@ use tokio::{
 use tower_service::Service as _;
 
 use super::{Shared, web::Users};
-use crate::{faultlog::RECENT, metrics::HttpClose};
+use crate::{detect::Fault, faultlog::RECENT, metrics::HttpClose};
 
 /// The HTTP server's bounds (`faultd run --http-*`).
 #[derive(Clone, Copy, Debug)]
@@ -573,7 +573,7 @@ async fn faults(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Resp
             }
         }
     }
-    let body = serde_json::Value::Array(s.log.recent(limit)).to_string();
+    let body = Fault::to_json_array(&s.log.recent(limit));
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
