@@ -13,8 +13,6 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use serde_json::Value;
-
 use crate::{detect::Fault, metrics::Metrics};
 
 /// Records `/api/faults` can return; older ones are only in the log file.
@@ -31,7 +29,7 @@ pub struct FaultLog {
 
 struct Inner {
     file: Option<LogFile>,
-    recent: VecDeque<Value>,
+    recent: VecDeque<Fault>,
 }
 
 /// The log file and the lines it has not taken yet.
@@ -90,12 +88,11 @@ impl FaultLog {
     /// Logs one record. It is counted and kept for the API whatever becomes of the write:
     /// a full disk must not hide a fault.
     pub fn record(&self, fault: &Fault) {
-        self.metrics.fault(fault.kind);
-        let json = fault.to_json();
+        self.metrics.fault(fault.kind());
         let mut inner = self.inner.lock().expect("fault log lock");
         if let Some(out) = &mut inner.file {
             if out.queue.len() < QUEUED {
-                let mut line = json.to_string();
+                let mut line = fault.to_json();
                 line.push('\n');
                 out.queue.push_back(line);
             } else {
@@ -115,7 +112,7 @@ impl FaultLog {
         if inner.recent.len() == RECENT {
             inner.recent.pop_front();
         }
-        inner.recent.push_back(json);
+        inner.recent.push_back(fault.clone());
     }
 
     /// Opens the log file's path again (SIGHUP): after logrotate has moved the file away,
@@ -151,7 +148,7 @@ impl FaultLog {
     }
 
     /// The last `limit` records, oldest first.
-    pub fn recent(&self, limit: usize) -> Vec<Value> {
+    pub fn recent(&self, limit: usize) -> Vec<Fault> {
         let inner = self.inner.lock().expect("fault log lock");
         let skip = inner.recent.len().saturating_sub(limit);
         inner.recent.iter().skip(skip).cloned().collect()
@@ -240,12 +237,11 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let log = FaultLog::open(Some(Path::new("/dev/full")), metrics.clone()).unwrap();
         let fault = Fault {
-            kind: crate::detect::FaultKind::Canary,
             ts_ns: 1,
             client: "10.0.0.2".into(),
             server: "10.0.0.1".into(),
             summary: "a test record".into(),
-            fields: serde_json::Map::new(),
+            detail: crate::detect::Detail::Canary(crate::detect::canary::Record {}),
             evidence: Vec::new(),
         };
         for _ in 0..3 {

@@ -572,7 +572,7 @@ fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
                     out,
                     "{} {} {} -> {}: {}",
                     names::rfc3339(f.ts_ns),
-                    f.kind,
+                    f.kind(),
                     f.client,
                     f.server,
                     f.summary

@@ -82,6 +82,11 @@ fn main() -> anyhow::Result<()> {
             apt_install("zstd", "zstd")?;
             // The Kubernetes manifests are checked against Kubernetes' own schemas.
             python_tool("kubernetes-validate", "kubernetes-validate==1.37.0")?;
+            // An independent judge of the records against their published JSON Schema.
+            apt_install_unless(
+                "python3 -c 'import jsonschema' || /usr/bin/python3 -c 'import jsonschema'",
+                "python3-jsonschema",
+            )?;
             let mut cmd = cargo();
             cmd.args(["test", "--workspace"]).args(args);
             run(&mut cmd)
@@ -291,8 +296,14 @@ fn python_tool(bin: &str, package: &str) -> anyhow::Result<()> {
 }
 
 pub(crate) fn apt_install(probe: &str, package: &str) -> anyhow::Result<()> {
+    apt_install_unless(&format!("command -v {probe}"), package)
+}
+
+/// Installs a Debian package unless the shell command `check` succeeds (for what a command
+/// on PATH cannot tell, such as a Python module).
+fn apt_install_unless(check: &str, package: &str) -> anyhow::Result<()> {
     if Command::new("sh")
-        .args(["-c", &format!("command -v {probe}")])
+        .args(["-c", check])
         .output()?
         .status
         .success()

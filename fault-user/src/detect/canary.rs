@@ -9,15 +9,22 @@ use fault_common::{
     event::NAME_OK,
     proto::nbns::{self, OPCODE_QUERY},
 };
-use serde_json::Map;
+use schemars::JsonSchema;
+use serde::Serialize;
 
-use super::{Detector, Evidence, Fault, FaultKind, bounded::Bounded};
+use super::{Detail, Detector, Evidence, Fault, bounded::Bounded};
 use crate::names;
 
 pub const NAME: &str = "FAULTD-CANARY";
 const TIMEOUT_NS: u64 = 1_000_000_000;
 /// Queries tracked at once; the least recently sent is dropped (and counted) beyond this.
 const CAPACITY: usize = 64;
+
+/// The canary's record has no fields of its own: `client` asked `server` for
+/// `FAULTD-CANARY` and got no answer within a second, which is `ts`. Not a fault: only
+/// `faultd run --canary` and `faultd replay --canary` (tests) report it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Record {}
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Key {
@@ -102,7 +109,6 @@ impl Detector for Canary {
                     .nbns()
                     .map_or_else(String::new, |nb| names::netbios_name(&nb.name));
                 Fault {
-                    kind: FaultKind::Canary,
                     ts_ns: p.deadline,
                     summary: format!(
                         "{client} asked {server} for {name} and got no answer within 1 s \
@@ -110,7 +116,7 @@ impl Detector for Canary {
                     ),
                     client,
                     server,
-                    fields: Map::new(),
+                    detail: Detail::Canary(Record {}),
                     evidence: vec![Evidence::of(
                         &p.query,
                         format!("NBNS name query for {name}"),

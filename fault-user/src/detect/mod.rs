@@ -9,6 +9,7 @@ pub mod nbns;
 pub mod nbstat;
 pub mod ncp;
 pub mod ras;
+pub mod record;
 mod registry;
 pub mod sms;
 pub mod wins;
@@ -17,12 +18,12 @@ use std::fmt;
 
 use fault_common::{
     Event,
-    event::{EventHeader, EventKind, Family},
+    event::{EventHeader, Family},
 };
-use serde_json::{Map, Value, json};
 
 pub use registry::{CANARY, Config, Entry, REGISTRY};
 
+pub use self::record::{Detail, Evidence, Fault};
 use crate::names;
 
 /// An IP host: what the IP detectors key their state by.
@@ -113,78 +114,6 @@ impl FaultKind {
 impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.id())
-    }
-}
-
-/// One packet that made the case.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Evidence {
-    pub ts_ns: u64,
-    pub from: String,
-    pub to: String,
-    pub what: String,
-}
-
-impl Evidence {
-    /// The event's time and endpoints, with what the detector saw in it.
-    pub fn of(ev: &Event, what: impl Into<String>) -> Self {
-        let h = &ev.hdr;
-        // ICMP has no ports: its endpoints are hosts.
-        let at = |addr: &[u8; 16], port: u16| match ev.kind() {
-            Ok(EventKind::IcmpUnreachable) => names::host(h.family, addr, port),
-            _ => names::endpoint(h.family, addr, port),
-        };
-        Evidence {
-            ts_ns: h.ts_ns,
-            from: at(&h.src, h.sport),
-            to: at(&h.dst, h.dport),
-            what: what.into(),
-        }
-    }
-}
-
-/// A fault record (docs/faults.md, "Every record").
-#[derive(Clone, Debug, PartialEq)]
-pub struct Fault {
-    pub kind: FaultKind,
-    /// Time of the packet (or deadline) that completed the signature.
-    pub ts_ns: u64,
-    pub client: String,
-    pub server: String,
-    pub summary: String,
-    /// The fault's own fields (`names_failed`, `reason`, ...), in the order docs/faults.md
-    /// lists them.
-    pub fields: Map<String, Value>,
-    pub evidence: Vec<Evidence>,
-}
-
-impl Fault {
-    /// The record as the fault log, `/api/faults` and `faultd replay` print it.
-    pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("fault".into(), self.kind.id().into());
-        m.insert("kb".into(), self.kind.kb().into());
-        m.insert("ts".into(), names::rfc3339(self.ts_ns).into());
-        m.insert("client".into(), self.client.clone().into());
-        m.insert("server".into(), self.server.clone().into());
-        m.insert("summary".into(), self.summary.clone().into());
-        for (k, v) in &self.fields {
-            m.insert(k.clone(), v.clone());
-        }
-        let evidence = self
-            .evidence
-            .iter()
-            .map(|e| {
-                json!({
-                    "ts": names::rfc3339(e.ts_ns),
-                    "from": e.from,
-                    "to": e.to,
-                    "what": e.what,
-                })
-            })
-            .collect();
-        m.insert("evidence".into(), Value::Array(evidence));
-        Value::Object(m)
     }
 }
 

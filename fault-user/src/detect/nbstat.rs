@@ -20,11 +20,11 @@ use fault_common::{
         nbss,
     },
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Map;
 
 use super::{
-    Detector, Evidence, Fault, FaultKind, Host,
+    Detail, Detector, Evidence, Fault, FaultKind, Host,
     bounded::{Bounded, map_bytes},
     nbns::{self, Flags},
 };
@@ -54,6 +54,22 @@ impl Default for Settings {
     fn default() -> Self {
         settings::defaults()
     }
+}
+
+/// `netbios_ip_connect_failure`'s own fields. `client` is the host that queried, `server`
+/// the address the user tried to reach; `ts` is when the episode was judged (the end of
+/// the window, or the first query's timeout if that is later).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Record {
+    /// An ICMP or ICMPv6 destination unreachable quoting the client's datagram to the
+    /// server's UDP 137 was seen, from any sender.
+    pub icmp_unreachable: bool,
+    /// The server answered a SYN on TCP 139 (a SYN-ACK to anyone) in the hour before the
+    /// record: strong evidence that only UDP 137 is filtered.
+    pub tcp139_reachable: bool,
+    /// The client sent the server a session request for the called name `*SMBSERVER<20>`,
+    /// from one window before the first query until the record.
+    pub smbserver_tried: bool,
 }
 
 /// Open episodes: (client, target) pairs with an NBSTAT query awaiting judgement.
@@ -347,10 +363,6 @@ impl NbstatConnectFailure {
         }
         evidence.sort_by_key(|e| e.ts_ns);
 
-        let mut fields = Map::new();
-        fields.insert("icmp_unreachable".into(), e.icmp.is_some().into());
-        fields.insert("tcp139_reachable".into(), reachable.is_some().into());
-        fields.insert("smbserver_tried".into(), smbserver.is_some().into());
         let answer = if e.icmp.is_some() {
             "got only an ICMP destination unreachable"
         } else {
@@ -362,7 +374,6 @@ impl NbstatConnectFailure {
             String::new()
         };
         Ok(Some(Fault {
-            kind: FaultKind::NetbiosIpConnectFailure,
             ts_ns: ts,
             client: client.to_string(),
             server: target.to_string(),
@@ -372,7 +383,11 @@ impl NbstatConnectFailure {
                  within {}{why} (Q251166).",
                 names::duration(self.window)
             ),
-            fields,
+            detail: Detail::NetbiosIpConnectFailure(Record {
+                icmp_unreachable: e.icmp.is_some(),
+                tcp139_reachable: reachable.is_some(),
+                smbserver_tried: smbserver.is_some(),
+            }),
             evidence,
         }))
     }

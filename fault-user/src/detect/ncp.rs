@@ -15,11 +15,11 @@ use fault_common::{
     event::{Family, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST, NcpBody},
     proto::{ncp, sap},
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Map;
 
 use super::{
-    Detector, Evidence, Fault, FaultKind,
+    Detail, Detector, Evidence, Fault, FaultKind,
     bounded::{Bounded, map_bytes},
 };
 use crate::{
@@ -47,6 +47,21 @@ impl Default for Settings {
     fn default() -> Self {
         settings::defaults()
     }
+}
+
+/// `ncp_wrong_socket`'s own fields. `client` is the client's IPX address with the socket
+/// its request came from, `server` the address it connected to; `ts` is the time of the
+/// connect's first transmission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Record {
+    /// Where the file server is advertised on that node (the most recent advertisement),
+    /// as `network:node:socket`.
+    pub advertised: String,
+    /// The advertised file server's name.
+    pub server_name: String,
+    /// Whether an NCP reply with the connect's sequence number came back from the address
+    /// connected to.
+    pub answered: bool,
 }
 
 /// Nodes with advertised file servers, and server names, each.
@@ -334,17 +349,12 @@ impl NcpWrongSocket {
             ));
         }
         evidence.sort_by_key(|e| e.ts_ns);
-        let mut fields = Map::new();
-        fields.insert("advertised".into(), advertised.to_string().into());
-        fields.insert("server_name".into(), name.clone().into());
-        fields.insert("answered".into(), c.reply.is_some().into());
         let outcome = if c.reply.is_some() {
             "got a reply from it"
         } else {
             "got no reply"
         };
         Fault {
-            kind: FaultKind::NcpWrongSocket,
             ts_ns: c.first.hdr.ts_ns,
             client: client.to_string(),
             server: server.to_string(),
@@ -354,7 +364,11 @@ impl NcpWrongSocket {
                  advertised {:04x} (the hard-coded NCP socket, Q164987) and {outcome}.",
                 server.socket, advertised.socket
             ),
-            fields,
+            detail: Detail::NcpWrongSocket(Record {
+                advertised: advertised.to_string(),
+                server_name: name.clone(),
+                answered: c.reply.is_some(),
+            }),
             evidence,
         }
     }
@@ -484,8 +498,11 @@ mod tests {
         d.advance(u64::MAX, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].server, "00000001:020000000007:0451");
-        assert_eq!(out[0].fields["advertised"], "00000001:020000000007:4007");
-        assert_eq!(out[0].fields["server_name"], "DTW4");
+        let Detail::NcpWrongSocket(r) = &out[0].detail else {
+            panic!("{:?}", out[0]);
+        };
+        assert_eq!(r.advertised, "00000001:020000000007:4007");
+        assert_eq!(r.server_name, "DTW4");
     }
 
     #[test]

@@ -21,11 +21,11 @@ use fault_common::{
     ports,
     proto::pptp::{CCRQ, CDN, OCRP, OCRP_CONNECTED, OCRQ, STOP_CCRP, STOP_CCRQ},
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Map;
 
 use super::{
-    Detector, Evidence, Fault, FaultKind, Gauge, Host,
+    Detail, Detector, Evidence, Fault, FaultKind, Gauge, Host,
     bounded::{Bounded, map_bytes},
 };
 use crate::{
@@ -62,6 +62,32 @@ pub const ENTRIES: usize = 1024;
 /// hundreds per server, rarely many per connection).
 pub const CALLS: usize = 64;
 const LEAK_REMEMBERED_NS: u64 = 3600 * 1_000_000_000;
+
+/// `ras_port_leak`'s own fields. `client` is the PPTP client (for `capacity_lost`, the
+/// client whose call was rejected), `server` the RAS server; `ts` is the clear's deadline
+/// (`disconnect_unacknowledged`) or the time of the rejecting reply (`capacity_lost`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Record {
+    pub reason: Reason,
+    /// Ports lost: 1 for `disconnect_unacknowledged`; the most calls the server has
+    /// carried at once minus those it carries now for `capacity_lost`.
+    #[schemars(range(min = 1))]
+    pub leaked: u32,
+    /// The client's call id (of the cleared call, or of the rejected request).
+    pub call_id: u16,
+}
+
+/// Which sign showed the leak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// A Call-Clear-Request was not followed by a Call-Disconnect-Notify within
+    /// `--pptp-clear-timeout`.
+    DisconnectUnacknowledged,
+    /// The server rejected a call while carrying fewer calls than the most it has carried
+    /// at once.
+    CapacityLost,
+}
 
 /// A control connection: (server, client, client's TCP port).
 type Conn = (Host, Host, u16);
@@ -365,12 +391,7 @@ impl RasPortLeak {
                 b.result
             ),
         ));
-        let mut fields = Map::new();
-        fields.insert("reason".into(), "capacity_lost".into());
-        fields.insert("leaked".into(), leaked.into());
-        fields.insert("call_id".into(), b.peer_call_id.into());
         out.push(Fault {
-            kind: FaultKind::RasPortLeak,
             ts_ns: ts,
             client: client.to_string(),
             server: server.to_string(),
@@ -381,7 +402,11 @@ impl RasPortLeak {
                 b.result,
                 if active == 1 { "call" } else { "calls" }
             ),
-            fields,
+            detail: Detail::RasPortLeak(Record {
+                reason: Reason::CapacityLost,
+                leaked,
+                call_id: b.peer_call_id,
+            }),
             evidence,
         });
     }
@@ -403,12 +428,7 @@ impl RasPortLeak {
     fn unacknowledged(&self, (conn, call): (Conn, u16), c: &Clear) -> Fault {
         let (server, client) = (conn.0, conn.1);
         let wait = names::duration(self.clear_timeout);
-        let mut fields = Map::new();
-        fields.insert("reason".into(), "disconnect_unacknowledged".into());
-        fields.insert("leaked".into(), 1.into());
-        fields.insert("call_id".into(), call.into());
         Fault {
-            kind: FaultKind::RasPortLeak,
             ts_ns: c.deadline,
             client: client.to_string(),
             server: server.to_string(),
@@ -417,7 +437,11 @@ impl RasPortLeak {
                  {call}: no Call-Disconnect-Notify within {wait} of the Call-Clear-Request, \
                  so its port may stay unavailable (Q244717)."
             ),
-            fields,
+            detail: Detail::RasPortLeak(Record {
+                reason: Reason::DisconnectUnacknowledged,
+                leaked: 1,
+                call_id: call,
+            }),
             evidence: vec![Evidence::of(
                 &c.ccrq,
                 format!(
@@ -634,9 +658,12 @@ mod tests {
             let server = Host::src(&msg(c, 1100, false, &cdn100, 0));
             assert_eq!(d.active(server), 0, "every call ended");
             d.advance(u64::MAX, &mut out);
-            let calls: Vec<u64> = out
+            let calls: Vec<u16> = out
                 .iter()
-                .map(|f| f.fields["call_id"].as_u64().unwrap())
+                .map(|f| match &f.detail {
+                    Detail::RasPortLeak(r) => r.call_id,
+                    _ => panic!("{f:?}"),
+                })
                 .collect();
             assert_eq!(calls, leaked, "{out:?}");
         }

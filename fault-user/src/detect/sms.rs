@@ -14,11 +14,11 @@ use fault_common::{
     ports,
     proto::{icmp, icmpv6, ip},
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Map;
 
 use super::{
-    Detector, Evidence, Fault, FaultKind, Host,
+    Detail, Detector, Evidence, Fault, FaultKind, Host,
     bounded::{Bounded, map_bytes},
 };
 use crate::{
@@ -54,15 +54,34 @@ pub const ENTRIES: usize = 4096;
 const SYN_ANSWER_NS: u64 = 10 * 1_000_000_000;
 const UDP_REPLY_NS: u64 = 180 * 1_000_000_000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Transport {
+/// `sms_port_conflict`'s own fields. `client` is the host whose SMS port is taken (for
+/// `refused`, the host that refused), `server` the peer in the reported occurrence; `ts` is
+/// the time of the packet that showed the sign.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Record {
+    /// The SMS Helpdesk port.
+    #[schemars(range(min = 1761, max = 1764))]
+    pub port: u16,
+    /// The transport the port was taken on.
+    pub transport: Transport,
+    pub reason: Reason,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
     Tcp,
     Udp,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Reason {
+/// Which sign showed the conflict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The host itself used the port as the source of a new connection or datagram: some
+    /// other program owns it.
     EphemeralCollision,
+    /// A SYN or datagram to the port was refused by the host: nothing of SMS listens there.
     Refused,
 }
 
@@ -122,35 +141,28 @@ impl SmsPortConflict {
             Transport::Udp => "udp",
         };
         let peer_at = names::endpoint(peer.0.family, &peer.0.addr, peer.1);
-        let (reason_id, summary) = match reason {
-            Reason::EphemeralCollision => (
-                "ephemeral_collision",
-                format!(
-                    "Another program on {host} holds SMS Helpdesk port {port}/{proto}: {host} \
-                     used it as the source port to reach {peer_at}, so the SMS remote-control \
-                     agent cannot have it (Q229097; SMS 2.0 SP2 moves to 2701-2704)."
-                ),
+        let summary = match reason {
+            Reason::EphemeralCollision => format!(
+                "Another program on {host} holds SMS Helpdesk port {port}/{proto}: {host} \
+                 used it as the source port to reach {peer_at}, so the SMS remote-control \
+                 agent cannot have it (Q229097; SMS 2.0 SP2 moves to 2701-2704)."
             ),
-            Reason::Refused => (
-                "refused",
-                format!(
-                    "{host} refused {peer_at} on SMS Helpdesk port {port}/{proto}: the SMS \
-                     remote-control agent is not listening there, as when another program \
-                     took the port first (Q229097)."
-                ),
+            Reason::Refused => format!(
+                "{host} refused {peer_at} on SMS Helpdesk port {port}/{proto}: the SMS \
+                 remote-control agent is not listening there, as when another program \
+                 took the port first (Q229097)."
             ),
         };
-        let mut fields = Map::new();
-        fields.insert("port".into(), port.into());
-        fields.insert("transport".into(), proto.into());
-        fields.insert("reason".into(), reason_id.into());
         out.push(Fault {
-            kind: FaultKind::SmsPortConflict,
             ts_ns: ts,
             client: host.to_string(),
             server: peer.0.to_string(),
             summary,
-            fields,
+            detail: Detail::SmsPortConflict(Record {
+                port,
+                transport,
+                reason,
+            }),
             evidence: evidence(),
         });
     }

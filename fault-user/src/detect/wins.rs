@@ -10,11 +10,11 @@
 //! name) differs from the fault only in what happens to each name afterwards.
 
 use fault_common::{Event, proto::nbns::OPCODE_WACK};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use super::{
-    Detector, Evidence, Fault, FaultKind, Host,
+    Detail, Detector, Evidence, Fault, FaultKind, Host,
     bounded::{Bounded, map_bytes},
     nbns::{self, Flags},
 };
@@ -56,6 +56,20 @@ pub const REQUESTS: usize = 32;
 pub const ACCEPTED: usize = 2 * REQUESTS;
 /// Names in a record's lists and evidence.
 const LISTED: usize = 16;
+
+/// `wins_backup_swap`'s own fields. `client` is the WINS client, `server` the primary WINS
+/// server it keeps sending names to; `ts` is the close of the client's episode (its last
+/// registration plus `--wins-episode`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Record {
+    /// The backup WINS server whose answer made the client swap its servers.
+    pub backup: String,
+    /// The names sent back to the primary and never registered (up to 16, in the order
+    /// first sent).
+    pub names_failed: Vec<String>,
+    /// The names the backup accepted (up to 16).
+    pub names_registered_backup: Vec<String>,
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -261,11 +275,6 @@ impl WinsBackupSwap {
         }));
         let failed: Vec<String> = distinct(lost.iter().copied());
 
-        let mut fields = Map::new();
-        fields.insert("backup".into(), backup.server.to_string().into());
-        fields.insert("names_failed".into(), strings(&failed));
-        fields.insert("names_registered_backup".into(), strings(&registered));
-
         let mut evidence = vec![
             Evidence::of(
                 &dead.first,
@@ -315,7 +324,6 @@ impl WinsBackupSwap {
             )
         };
         Some(Fault {
-            kind: FaultKind::WinsBackupSwap,
             ts_ns: close,
             client: client.to_string(),
             server: primary.to_string(),
@@ -330,7 +338,11 @@ impl WinsBackupSwap {
                     "those names"
                 },
             ),
-            fields,
+            detail: Detail::WinsBackupSwap(Record {
+                backup: backup.server.to_string(),
+                names_failed: failed,
+                names_registered_backup: registered,
+            }),
             evidence,
         })
     }
@@ -353,10 +365,6 @@ fn distinct<'a>(requests: impl Iterator<Item = &'a Request>) -> Vec<String> {
         }
     }
     out
-}
-
-fn strings(v: &[String]) -> Value {
-    Value::Array(v.iter().cloned().map(Value::from).collect())
 }
 
 impl Detector for WinsBackupSwap {

@@ -46,7 +46,7 @@ use tokio::{
 use tower_service::Service as _;
 
 use super::{Shared, web::Users};
-use crate::{faultlog::RECENT, metrics::HttpClose};
+use crate::{detect::Fault, faultlog::RECENT, metrics::HttpClose};
 
 /// The HTTP server's bounds (`faultd run --http-*`).
 #[derive(Clone, Copy, Debug)]
@@ -533,7 +533,14 @@ async fn index(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         return e;
     }
     let (exposition, _) = s.metrics.encode(None);
-    let html = super::page::render(&exposition, &s.log.recent(PAGE_RECORDS));
+    // The page reads records as /api/faults serves them: one form for both.
+    let records: Vec<serde_json::Value> = s
+        .log
+        .recent(PAGE_RECORDS)
+        .iter()
+        .filter_map(|f| serde_json::to_value(f).ok())
+        .collect();
+    let html = super::page::render(&exposition, &records);
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
@@ -612,7 +619,7 @@ async fn faults(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Resp
             }
         }
     }
-    let body = serde_json::Value::Array(s.log.recent(limit)).to_string();
+    let body = Fault::to_json_array(&s.log.recent(limit));
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 

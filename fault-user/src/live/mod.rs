@@ -576,7 +576,7 @@ fn drain(
 
 fn publish(faults: &mut Vec<Fault>, pipeline: &Pipeline, metrics: &Metrics, log: &FaultLog) {
     for f in faults.drain(..) {
-        log::warn!("{}: {}", f.kind, f.summary);
+        log::warn!("{}: {}", f.kind(), f.summary);
         log.record(&f);
     }
     metrics.set_detectors(pipeline);
