@@ -39,14 +39,20 @@ fn alert_name(kind: FaultKind) -> String {
     format!("Faultd{camel}")
 }
 
-/// The fault's description, signature and record (docs/faults.md), then what to do
-/// (docs/runbooks.md).
+/// The fault's description, signature and record (docs/faults.md), then what to do: the
+/// remedy every record carries.
 pub fn explain(kind: FaultKind) -> String {
     let what = section(FAULTS, &format!("## `{}`", kind.id())).unwrap_or("");
-    let todo = section(RUNBOOKS, &format!("### {}", alert_name(kind)))
-        .and_then(|s| s.find("**What to do.**").map(|i| &s[i..]))
-        .unwrap_or("");
-    format!("{what}\n\n{todo}\n")
+    let todo = kind.remedy().unwrap_or("");
+    format!("{what}\n\n**What to do.** {todo}\n")
+}
+
+/// docs/runbooks.md's "What to do" of the fault's alert, its lines joined.
+fn runbook_remedy(kind: FaultKind) -> Option<String> {
+    let s = section(RUNBOOKS, &format!("### {}", alert_name(kind)))?;
+    let todo = &s[s.find("**What to do.**")? + "**What to do.**".len()..];
+    let para = todo.split("\n\n").next()?;
+    Some(para.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// One line per fault: its id, KB article and what users see, for `faultd explain`
@@ -105,6 +111,8 @@ mod tests {
                 );
             }
             assert!(!first_sentence(kind).is_empty(), "{kind}");
+            // The runbook says what the records say.
+            assert_eq!(runbook_remedy(kind).as_deref(), kind.remedy(), "{kind}");
         }
         assert_eq!(list().lines().count(), REGISTRY.len());
     }

@@ -128,5 +128,6 @@ fn aircraft() -> Value {
             "to": "10.232.82.190",
             "what": "ICMP destination unreachable quoting NBSTAT query 0x8028 (first of 6)",
         }],
+        "remedy": "Install Windows NT 4.0 Service Pack 6 or later on the client, or let UDP 137 through from the client to the server.",
     })
 }

@@ -237,5 +237,6 @@ fn scanned() -> Value {
                 "what": "RST",
             },
         ],
+        "remedy": "Apply the SMS fix that moves Remote Control to its registered ports 2701-2704 (sms-rcinfo, sms-remctrl, sms-chat, sms-xfer), or use a NetBIOS session for Remote Control instead of IP sockets; otherwise move the other program off 1761-1764.",
     })
 }

@@ -109,6 +109,10 @@ impl FaultKind {
     pub fn kb(self) -> &'static str {
         self.entry().kb
     }
+
+    pub fn remedy(self) -> Option<&'static str> {
+        self.entry().remedy
+    }
 }
 
 impl fmt::Display for FaultKind {

@@ -88,6 +88,7 @@ impl Fault {
             summary: &self.summary,
             detail,
             evidence: &self.evidence,
+            remedy: kind.remedy(),
         }
     }
 }
@@ -115,6 +116,9 @@ struct Envelope<'a, D> {
     detail: &'a D,
     /// The packets that make the case, oldest first.
     evidence: &'a [Evidence],
+    /// What fixes the fault or works around it, from its KB article.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remedy: Option<&'static str>,
 }
 
 fn rfc3339<S: Serializer>(ts_ns: &u64, s: S) -> Result<S::Ok, S::Error> {
@@ -179,6 +183,22 @@ fn alternative<D: JsonSchema>(generator: &mut SchemaGenerator, kind: FaultKind) 
     for (field, value) in [("fault", kind.id()), ("kb", kind.kb())] {
         if let Some(Value::Object(p)) = schema.pointer_mut(&format!("/properties/{field}")) {
             p.insert("const".into(), value.into());
+        }
+    }
+    // A fault with a remedy always carries it, and only its own; one without has none.
+    match kind.remedy() {
+        Some(remedy) => {
+            if let Some(Value::Object(p)) = schema.pointer_mut("/properties/remedy") {
+                p.insert("const".into(), remedy.into());
+            }
+            if let Some(Value::Array(r)) = schema.pointer_mut("/required") {
+                r.push("remedy".into());
+            }
+        }
+        None => {
+            if let Some(Value::Object(p)) = schema.pointer_mut("/properties") {
+                p.remove("remedy");
+            }
         }
     }
     let mut out = serde_json::Map::new();

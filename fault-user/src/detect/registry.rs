@@ -17,6 +17,10 @@ pub struct Entry {
     pub kb: &'static str,
     /// The detector, built from the settings groups it reads.
     pub new: fn(&Config) -> Box<dyn Detector>,
+    /// What fixes the fault or works around it, as the KB article says: every record
+    /// carries it (`remedy`), `faultd explain` prints it, and docs/runbooks.md's "What to
+    /// do" says it word for word (a test holds them together).
+    pub remedy: Option<&'static str>,
 }
 
 /// The fault catalogue (docs/faults.md), in [`FaultKind`]'s order.
@@ -26,12 +30,18 @@ pub const REGISTRY: &[Entry] = &[
         id: "wins_backup_swap",
         kb: "Q153073",
         new: |c| Box::new(wins::WinsBackupSwap::new(&c.nbns, &c.wins_backup_swap)),
+        remedy: Some(
+            "Bring the primary WINS server back, then have the client register its names again (restart its networking). No general fix for TCP/IP-32 was released: point such clients at one WINS server they can reach, or move them to a newer TCP/IP stack.",
+        ),
     },
     Entry {
         kind: FaultKind::NcpWrongSocket,
         id: "ncp_wrong_socket",
         kb: "Q164987",
         new: |c| Box::new(ncp::NcpWrongSocket::new(&c.ncp_wrong_socket)),
+        remedy: Some(
+            "Install the current Windows NT 4.0 service pack on the client (its Nwrdr.sys has the fix), or have the file server use NCP socket 0x451.",
+        ),
     },
     Entry {
         kind: FaultKind::NetbiosIpConnectFailure,
@@ -43,18 +53,27 @@ pub const REGISTRY: &[Entry] = &[
                 &c.netbios_ip_connect_failure,
             ))
         },
+        remedy: Some(
+            "Install Windows NT 4.0 Service Pack 6 or later on the client, or let UDP 137 through from the client to the server.",
+        ),
     },
     Entry {
         kind: FaultKind::SmsPortConflict,
         id: "sms_port_conflict",
         kb: "Q229097",
         new: |c| Box::new(sms::SmsPortConflict::new(&c.sms_port_conflict)),
+        remedy: Some(
+            "Apply the SMS fix that moves Remote Control to its registered ports 2701-2704 (sms-rcinfo, sms-remctrl, sms-chat, sms-xfer), or use a NetBIOS session for Remote Control instead of IP sockets; otherwise move the other program off 1761-1764.",
+        ),
     },
     Entry {
         kind: FaultKind::RasPortLeak,
         id: "ras_port_leak",
         kb: "Q244717",
         new: |c| Box::new(ras::RasPortLeak::new(&c.ras_port_leak)),
+        remedy: Some(
+            "Restart the Remote Access Service to get the ports back now, and install the fix for Q244717 (or the next Windows NT 4.0 service pack, which has it).",
+        ),
     },
 ];
 
@@ -65,6 +84,7 @@ pub const CANARY: Entry = Entry {
     id: "canary",
     kb: "-",
     new: |_| Box::new(canary::Canary::default()),
+    remedy: None,
 };
 
 // A kind without its row, or rows out of order, fails the build here: FaultKind::entry
