@@ -5,7 +5,6 @@
 use crate::detect::{FaultKind, REGISTRY};
 
 const FAULTS: &str = include_str!("../../docs/faults.md");
-const RUNBOOKS: &str = include_str!("../../docs/runbooks.md");
 
 /// The part of `doc` from the heading line `starts` (matched by prefix) to the next
 /// heading of the same or a higher level.
@@ -24,35 +23,12 @@ fn section<'a>(doc: &'a str, starts: &str) -> Option<&'a str> {
     Some(body[..end].trim_end())
 }
 
-/// The runbook's alert for a fault: `FaultdWinsBackupSwap` for `wins_backup_swap`.
-fn alert_name(kind: FaultKind) -> String {
-    let camel: String = kind
-        .id()
-        .split('_')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect();
-    format!("Faultd{camel}")
-}
-
 /// The fault's description, signature and record (docs/faults.md), then what to do: the
 /// remedy every record carries.
 pub fn explain(kind: FaultKind) -> String {
     let what = section(FAULTS, &format!("## `{}`", kind.id())).unwrap_or("");
     let todo = kind.remedy().unwrap_or("");
     format!("{what}\n\n**What to do.** {todo}\n")
-}
-
-/// docs/runbooks.md's "What to do" of the fault's alert, its lines joined.
-fn runbook_remedy(kind: FaultKind) -> Option<String> {
-    let s = section(RUNBOOKS, &format!("### {}", alert_name(kind)))?;
-    let todo = &s[s.find("**What to do.**")? + "**What to do.**".len()..];
-    let para = todo.split("\n\n").next()?;
-    Some(para.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// One line per fault: its id, KB article and what users see, for `faultd explain`
@@ -87,6 +63,31 @@ fn first_sentence(kind: FaultKind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const RUNBOOKS: &str = include_str!("../../docs/runbooks.md");
+
+    /// The runbook's alert for a fault: `FaultdWinsBackupSwap` for `wins_backup_swap`.
+    fn alert_name(kind: FaultKind) -> String {
+        let camel: String = kind
+            .id()
+            .split('_')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect();
+        format!("Faultd{camel}")
+    }
+
+    /// docs/runbooks.md's "What to do" of the fault's alert, its lines joined.
+    fn runbook_remedy(kind: FaultKind) -> Option<String> {
+        let s = section(RUNBOOKS, &format!("### {}", alert_name(kind)))?;
+        let todo = &s[s.find("**What to do.**")? + "**What to do.**".len()..];
+        let para = todo.split("\n\n").next()?;
+        Some(para.split_whitespace().collect::<Vec<_>>().join(" "))
+    }
 
     #[test]
     fn every_fault_has_its_description_and_its_remedy() {
