@@ -6,6 +6,8 @@
 pub mod attach;
 mod http;
 mod links;
+mod notify;
+pub mod preflight;
 pub mod web;
 
 use std::{
@@ -43,6 +45,7 @@ use crate::{
 };
 use attach::{AttachError, Attachment, ModeArg, Pins};
 pub use http::Limits as HttpLimits;
+use preflight::PreflightError;
 use web::{WebConfig, WebConfigError};
 
 /// How often packet time moves on when no event comes.
@@ -66,6 +69,8 @@ pub struct Options {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
     #[error(transparent)]
     Attach(#[from] AttachError),
     #[error(transparent)]
@@ -128,6 +133,7 @@ pub fn run(opts: Options) -> Result<(), LiveError> {
 async fn run_async(opts: Options) -> Result<(), LiveError> {
     // Everything that can be wrong with the request is checked before anything is
     // loaded, pinned or attached, so a refused start leaves the machine as it was.
+    preflight::check()?;
     let web = match &opts.web_config {
         Some(file) => WebConfig::load(file)?,
         None => WebConfig::default(),
@@ -261,6 +267,7 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
     pin_guard.started();
+    notify::notify("READY=1");
     let mut done_rx = done_rx;
     loop {
         tokio::select! {
@@ -286,6 +293,7 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
             },
         }
     }
+    notify::notify("STOPPING=1");
     stop.store(true, Ordering::Release);
     let result = tokio::task::spawn_blocking(move || thread.join())
         .await
