@@ -13,8 +13,10 @@ pub enum LoadError {
     )]
     NoObject,
     #[error(
-        "permission denied loading the XDP program: faultd run and the kernel engine need \
-         root or CAP_BPF + CAP_NET_ADMIN (offline, --engine user needs no privilege)"
+        "permission denied loading the XDP program{}: faultd run and the kernel engine need \
+         CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON, or root (offline, --engine user needs no \
+         privilege)",
+        lacking()
     )]
     Permission,
     #[error("loading the XDP object: {0}")]
@@ -29,13 +31,29 @@ pub enum LoadError {
     Missing(&'static str),
 }
 
+/// Which capabilities this process lacks, for the message: the kernel's EPERM does not say.
+fn lacking() -> String {
+    let missing = crate::live::preflight::missing_capabilities();
+    if missing.is_empty() {
+        String::new()
+    } else {
+        format!(" (this process lacks {})", missing.join(", "))
+    }
+}
+
+/// EPERM, or the verifier's EACCES when a capability is missing: without CAP_PERFMON it
+/// refuses the program's pointer arithmetic as it would an unprivileged user's.
 fn is_eperm(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(e);
     while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io.raw_os_error() == Some(libc::EPERM)
-        {
-            return true;
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.raw_os_error() {
+                Some(libc::EPERM) => return true,
+                Some(libc::EACCES) => {
+                    return !crate::live::preflight::missing_capabilities().is_empty();
+                }
+                _ => {}
+            }
         }
         cur = e.source();
     }

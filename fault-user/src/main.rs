@@ -93,6 +93,18 @@ enum Command {
     /// Measure the XDP program per frame of a capture, by class, next to an empty XDP
     /// program (BPF_PROG_TEST_RUN; root or CAP_BPF).
     Bench(Bench),
+    /// Write the man pages (faultd.1, and faultd-COMMAND.1 for each command) into DIR.
+    #[command(hide = true)]
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Print the completion script for SHELL on stdout (the package ships bash, zsh, fish).
+    #[command(hide = true)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(clap::Args)]
@@ -272,7 +284,11 @@ fn main() -> ExitCode {
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidSubcommand => {
             // clap names the bad command but not the good ones.
             let cmd = <Cli as clap::CommandFactory>::command();
-            let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+            let names: Vec<&str> = cmd
+                .get_subcommands()
+                .filter(|c| !c.is_hide_set())
+                .map(|c| c.get_name())
+                .collect();
             eprintln!(
                 "{}\ncommands: {}",
                 e.render().to_string().trim_end(),
@@ -307,6 +323,12 @@ fn main() -> ExitCode {
                 Some(k) => print!("{}", fault_user::explain::explain(k)),
                 None => print!("{}", fault_user::explain::list()),
             }
+            Ok(())
+        }
+        Command::Man { dir } => man(&dir),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "faultd", &mut io::stdout());
             Ok(())
         }
     };
@@ -475,6 +497,7 @@ fn is_users_problem(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         if let Some(e) = c.downcast_ref::<LiveError>() {
             return match e {
+                LiveError::Preflight(_) => true,
                 LiveError::Attach(e) => attach(e),
                 LiveError::Load(e) => load(e),
                 LiveError::FaultLog(_) | LiveError::WebConfig(_) | LiveError::Listen { .. } => true,
@@ -635,6 +658,13 @@ fn run(r: RunArgs) -> anyhow::Result<()> {
         canary: r.canary,
     })?;
     Ok(())
+}
+
+/// The man pages from the same clap definitions as `--help`, so the two cannot disagree;
+/// the hidden commands are left out, as they are of `--help`.
+fn man(dir: &std::path::Path) -> anyhow::Result<()> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    clap_mangen::generate_to(cmd, dir).with_context(|| format!("writing into {}", dir.display()))
 }
 
 fn detach(d: &DetachArgs) -> anyhow::Result<()> {

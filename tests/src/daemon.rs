@@ -108,12 +108,26 @@ impl<'ns> Daemon<'ns> {
         prepare: impl FnOnce(&mut Command),
         ready: impl Fn(&Daemon) -> bool,
     ) -> io::Result<Daemon<'ns>> {
+        Self::start_wrapped(&[], faultd, ns, addr, args, prepare, ready)
+    }
+
+    /// [`Daemon::start_with`], faultd started by `wrapper` (a command that execs the rest
+    /// of its arguments, e.g. `setpriv --reuid ... --`), so the pid is still faultd's.
+    pub fn start_wrapped(
+        wrapper: &[&str],
+        faultd: &Path,
+        ns: &'ns Netns,
+        addr: SocketAddr,
+        args: &[&str],
+        prepare: impl FnOnce(&mut Command),
+        ready: impl Fn(&Daemon) -> bool,
+    ) -> io::Result<Daemon<'ns>> {
         let stderr = std::env::temp_dir().join(format!(
             "faultd-daemon-{}-{}.log",
             std::process::id(),
             addr.port()
         ));
-        let mut cmd = ns.command(faultd);
+        let mut cmd = wrapped(ns, wrapper, faultd);
         cmd.arg("run")
             .args(args)
             .arg("--listen")
@@ -268,13 +282,23 @@ pub fn pins_left(p: &Path) -> Vec<String> {
 /// One still running after 20 s was not refused: it is killed and the test fails.
 #[track_caller]
 pub fn run_refused(faultd: &Path, ns: &Netns, args: &[&str]) -> (Option<i32>, String) {
+    run_refused_wrapped(&[], faultd, ns, args)
+}
+
+/// [`run_refused`], faultd started by `wrapper` (see [`Daemon::start_wrapped`]).
+#[track_caller]
+pub fn run_refused_wrapped(
+    wrapper: &[&str],
+    faultd: &Path,
+    ns: &Netns,
+    args: &[&str],
+) -> (Option<i32>, String) {
     let stderr = std::env::temp_dir().join(format!(
         "faultd-refused-{}-{}.log",
         std::process::id(),
         NEXT_REFUSED.fetch_add(1, Ordering::Relaxed)
     ));
-    let mut child = ns
-        .command(faultd)
+    let mut child = wrapped(ns, wrapper, faultd)
         .arg("run")
         .args(args)
         .stdout(Stdio::null())
@@ -295,3 +319,15 @@ pub fn run_refused(faultd: &Path, ns: &Netns, args: &[&str]) -> (Option<i32>, St
 }
 
 static NEXT_REFUSED: AtomicU16 = AtomicU16::new(0);
+
+/// `faultd` in `ns`, behind `wrapper` if there is one.
+fn wrapped(ns: &Netns, wrapper: &[&str], faultd: &Path) -> Command {
+    match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut cmd = ns.command(program);
+            cmd.args(rest).arg(faultd);
+            cmd
+        }
+        None => ns.command(faultd),
+    }
+}

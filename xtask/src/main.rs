@@ -9,6 +9,7 @@ use std::{
 };
 
 mod demo;
+mod dist;
 mod fuzz;
 mod live_bench;
 mod replay_bench;
@@ -33,6 +34,10 @@ enum Task {
         #[arg(trailing_var_arg = true)]
         args: Vec<String>,
     },
+    /// Build faultd as one static binary (x86_64 musl, the XDP program embedded) in
+    /// target/dist/faultd, and a Debian package of it (binary, systemd unit, config file,
+    /// man pages, completions, alert rules and runbooks) in target/dist.
+    Dist,
     /// Build faultd, start it on a veth in a fresh network namespace, send it every class
     /// from the peer namespace, and show its metrics; everything is removed afterwards.
     Demo,
@@ -87,10 +92,21 @@ fn main() -> anyhow::Result<()> {
                 "python3 -c 'import jsonschema' || /usr/bin/python3 -c 'import jsonschema'",
                 "python3-jsonschema",
             )?;
+            // The service's tests: systemd-analyze verifies the unit, man finds the page.
+            apt_install("systemd-analyze", "systemd")?;
+            apt_install("man", "man-db")?;
+            // The package tests read target/dist: built here, before the tests, as cargo
+            // holds the build directory while its own build runs (an unchanged tree costs
+            // a few seconds).
+            let dist = dist::run_dist()?;
             let mut cmd = cargo();
-            cmd.args(["test", "--workspace"]).args(args);
+            cmd.args(["test", "--workspace"])
+                .env("FAULTD_DIST_BINARY", &dist.binary)
+                .env("FAULTD_DIST_DEB", &dist.deb)
+                .args(args);
             run(&mut cmd)
         }
+        Task::Dist => dist::run_dist().map(drop),
         Task::Demo => demo::run(),
         Task::Bench { live: true, .. } => live_bench::run(),
         Task::Bench { replay: true, .. } => replay_bench::run(),

@@ -73,7 +73,10 @@ pub enum AttachError {
          to skb)"
     )]
     NoNative(String),
-    #[error("permission denied attaching to {0}: faultd run needs root or CAP_BPF + CAP_NET_ADMIN")]
+    #[error(
+        "permission denied attaching to {0}: faultd run needs CAP_BPF, CAP_NET_ADMIN and \
+         CAP_PERFMON, or root"
+    )]
     Permission(String),
     #[error("--keep-attached needs BPF links (Linux 5.9+); {0} was attached through netlink")]
     NoLink(String),

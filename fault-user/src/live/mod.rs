@@ -6,7 +6,9 @@
 pub mod attach;
 mod http;
 mod links;
+mod notify;
 mod page;
+pub mod preflight;
 pub mod web;
 
 use std::{
@@ -44,6 +46,7 @@ use crate::{
 };
 use attach::{AttachError, Attachment, ModeArg, Pins};
 pub use http::Limits as HttpLimits;
+use preflight::PreflightError;
 use web::{WebConfig, WebConfigError};
 
 /// How often packet time moves on when no event comes.
@@ -67,6 +70,8 @@ pub struct Options {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
+    #[error(transparent)]
+    Preflight(#[from] PreflightError),
     #[error(transparent)]
     Attach(#[from] AttachError),
     #[error(transparent)]
@@ -131,6 +136,7 @@ pub fn run(opts: Options) -> Result<(), LiveError> {
 async fn run_async(opts: Options) -> Result<(), LiveError> {
     // Everything that can be wrong with the request is checked before anything is
     // loaded, pinned or attached, so a refused start leaves the machine as it was.
+    preflight::check()?;
     let web = match &opts.web_config {
         Some(file) => WebConfig::load(file)?,
         None => WebConfig::default(),
@@ -268,6 +274,7 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     pin_guard.started();
+    notify::notify("READY=1");
     let mut done_rx = done_rx;
     loop {
         tokio::select! {
@@ -298,6 +305,7 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
             },
         }
     }
+    notify::notify("STOPPING=1");
     stop.store(true, Ordering::Release);
     let result = tokio::task::spawn_blocking(move || thread.join())
         .await
