@@ -233,6 +233,10 @@ struct Bench {
 struct ReplayArgs {
     #[command(flatten)]
     offline: Offline,
+    /// The detectors' settings ([detectors] sections, allow lists included) from a
+    /// `faultd run --config` file; flags given here win over it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Print the events the XDP program hands to the detectors, not the fault records.
     #[arg(long)]
     events: bool,
@@ -301,6 +305,7 @@ fn main() -> ExitCode {
     // The file's settings, under the flags given; its log format decides the logging's.
     let configured = match (&mut cli.command, matches.subcommand()) {
         (Command::Run(r), Some(("run", m))) => with_config_file(r, m, &mut cli.log_format),
+        (Command::Replay(r), Some(("replay", m))) => replay_config(r, m),
         _ => Ok(()),
     };
     init_logging(cli.log_format);
@@ -403,34 +408,45 @@ fn with_config_file(
         r.http.http_request_timeout,
         f.http_request_timeout
     );
-    let (d, fd) = (&mut r.detectors, f.detectors);
-    take!("nbns-timeout", d.nbns, Some(fd.nbns));
-    take!(
-        "wins-episode",
-        d.wins_backup_swap,
-        Some(fd.wins_backup_swap)
-    );
-    take!(
-        "nbstat-window",
-        d.netbios_ip_connect_failure,
-        Some(fd.netbios_ip_connect_failure)
-    );
-    take!("ncp-timeout", d.ncp_wrong_socket, Some(fd.ncp_wrong_socket));
-    take!(
-        "sms-report-interval",
-        d.sms_port_conflict,
-        Some(fd.sms_port_conflict)
-    );
-    take!(
-        "pptp-clear-timeout",
-        d.ras_port_leak,
-        Some(fd.ras_port_leak)
-    );
+    merge_detectors(&mut r.detectors, m, f.detectors);
     if r.ifaces.is_empty() {
         return Err(config::ConfigError {
             path,
             message: "no interface to watch: give iface = [\"eth0\"] here or --iface".into(),
         });
+    }
+    Ok(())
+}
+
+/// The detectors' settings of a configuration file under the flags given. A group's
+/// allow list has no flag: it is always the file's.
+fn merge_detectors(d: &mut detect::Config, m: &clap::ArgMatches, mut fd: detect::Config) {
+    let unset = |id: &str| m.value_source(id) != Some(clap::parser::ValueSource::CommandLine);
+    macro_rules! take {
+        ($id:literal, $group:ident, $field:ident) => {
+            if unset($id) {
+                d.$group.$field = fd.$group.$field;
+            }
+        };
+    }
+    take!("nbns-timeout", nbns, timeout);
+    take!("wins-episode", wins_backup_swap, episode);
+    take!("nbstat-window", netbios_ip_connect_failure, window);
+    take!("ncp-timeout", ncp_wrong_socket, timeout);
+    take!("sms-report-interval", sms_port_conflict, report_interval);
+    take!("pptp-clear-timeout", ras_port_leak, clear_timeout);
+    d.wins_backup_swap.allow = std::mem::take(&mut fd.wins_backup_swap.allow);
+    d.netbios_ip_connect_failure.allow = std::mem::take(&mut fd.netbios_ip_connect_failure.allow);
+    d.ncp_wrong_socket.allow = std::mem::take(&mut fd.ncp_wrong_socket.allow);
+    d.sms_port_conflict.allow = std::mem::take(&mut fd.sms_port_conflict.allow);
+    d.ras_port_leak.allow = std::mem::take(&mut fd.ras_port_leak.allow);
+}
+
+/// `faultd replay --config FILE`: the file's detector settings, under the flags given.
+fn replay_config(r: &mut ReplayArgs, m: &clap::ArgMatches) -> Result<(), config::ConfigError> {
+    if let Some(path) = &r.config {
+        let f = config::File::load(path)?;
+        merge_detectors(&mut r.detectors, m, f.detectors);
     }
     Ok(())
 }
@@ -467,7 +483,7 @@ fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
         http_header_timeout: Some(r.http.http_header_timeout),
         http_idle_timeout: Some(r.http.http_idle_timeout),
         http_request_timeout: Some(r.http.http_request_timeout),
-        detectors: r.detectors,
+        detectors: r.detectors.clone(),
     };
     print!("{}", effective.to_toml());
     Ok(())
@@ -628,6 +644,9 @@ fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
     pipeline.finish(&mut faults);
     print(&mut out, &mut faults)?;
     out.flush()?;
+    for (kind, n) in pipeline.allowed().filter(|&(_, n)| n > 0) {
+        eprintln!("faultd: {n} {kind} records left out: they name a host its allow list has");
+    }
     failed(failures)
 }
 
@@ -654,7 +673,7 @@ fn run(r: RunArgs) -> anyhow::Result<()> {
         http: r.http.limits(),
         web_config: r.http.web_config_file,
         fault_log: r.fault_log,
-        detectors: r.detectors,
+        detectors: r.detectors.clone(),
         canary: r.canary,
     })?;
     Ok(())

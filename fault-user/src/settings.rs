@@ -116,6 +116,84 @@ impl Serialize for Nanos {
     }
 }
 
+/// Hosts a detector must not report, from a configuration file's `allow = [...]`: an
+/// address or a network (`192.0.2.7`, `10.1.0.0/16`, `2001:db8::/32`). A record whose
+/// client or server is one of them is dropped (a known scanner on the SMS ports, say).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Allow(Vec<(std::net::IpAddr, u8)>);
+
+impl Allow {
+    pub const fn none() -> Allow {
+        Allow(Vec::new())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `host` (an address, or an address and port, as records write them) is in
+    /// the list; an IPX address never is.
+    pub fn covers(&self, host: &str) -> bool {
+        let ip = host
+            .parse::<std::net::IpAddr>()
+            .or_else(|_| host.parse::<std::net::SocketAddr>().map(|s| s.ip()));
+        let Ok(ip) = ip else { return false };
+        self.0.iter().any(|&(net, len)| same_prefix(net, ip, len))
+    }
+}
+
+fn same_prefix(net: std::net::IpAddr, ip: std::net::IpAddr, len: u8) -> bool {
+    use std::net::IpAddr::{V4, V6};
+    let (a, b, bits) = match (net, ip) {
+        (V4(n), V4(i)) => (
+            u128::from(u32::from(n)) << 96,
+            u128::from(u32::from(i)) << 96,
+            32,
+        ),
+        (V6(n), V6(i)) => (u128::from(n), u128::from(i), 128),
+        _ => return false,
+    };
+    let len = u32::from(len).min(bits);
+    len == 0 || (a ^ b) >> (128 - len) == 0
+}
+
+impl FromStr for Allow {
+    type Err = String;
+
+    /// One entry: an address or a network.
+    fn from_str(text: &str) -> Result<Allow, String> {
+        let bad = || format!("{text:?} is not an address or a network such as 10.1.0.0/16");
+        let (addr, len) = match text.split_once('/') {
+            Some((a, l)) => (a, Some(l.parse::<u8>().map_err(|_| bad())?)),
+            None => (text, None),
+        };
+        let ip: std::net::IpAddr = addr.trim().parse().map_err(|_| bad())?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let len = len.unwrap_or(max);
+        if len > max {
+            return Err(bad());
+        }
+        Ok(Allow(vec![(ip, len)]))
+    }
+}
+
+impl<'de> Deserialize<'de> for Allow {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Allow, D::Error> {
+        let entries = Vec::<String>::deserialize(d)?;
+        let mut all = Vec::new();
+        for e in &entries {
+            all.extend(e.parse::<Allow>().map_err(de::Error::custom)?.0);
+        }
+        Ok(Allow(all))
+    }
+}
+
+impl Serialize for Allow {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|(ip, len)| format!("{ip}/{len}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Nanos;

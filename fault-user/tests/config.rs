@@ -127,3 +127,63 @@ fn flags_given_win_over_the_file() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no interface to watch"), "{err}");
 }
+
+/// `faultd replay CAPTURE [--config FILE]`: its records, and stderr.
+fn replay(capture: &str, config: Option<&str>) -> (Vec<serde_json::Value>, String) {
+    let mut args = vec!["replay", capture, "--engine", "user"];
+    args.extend(config.iter().flat_map(|c| ["--config", c]));
+    let (code, out, err) = faultd(&args);
+    assert_eq!(code, 0, "{err}");
+    let records = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (records, err)
+}
+
+#[test]
+fn a_detectors_allow_list_leaves_out_its_records_naming_those_hosts_only() {
+    let frames =
+        fault_tests::scenario::merged(&fault_tests::scenario::all(), 1_700_000_000_000_000_000, 1);
+    let pcap = fault_tests::TempPcap::new("allow", &frames).unwrap();
+    let capture = pcap.path().to_str().unwrap();
+    let (all, _) = replay(capture, None);
+    // The peer of a refused SMS port: as a known scanner would be.
+    let scanner = all
+        .iter()
+        .find(|r| r["fault"] == "sms_port_conflict" && r["reason"] == "refused")
+        .expect("a refused SMS port in the scenarios")["server"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let named =
+        |r: &serde_json::Value| r["client"] == scanner.as_str() || r["server"] == scanner.as_str();
+    let f = Temp::new(
+        "allow",
+        &format!(
+            "iface = [\"eth0\"]\n[detectors.sms_port_conflict]\nallow = [\"{scanner}\", \"198.51.100.0/24\"]\n"
+        ),
+    );
+    let (kept, err) = replay(capture, Some(f.arg()));
+    let want: Vec<_> = all
+        .iter()
+        .filter(|r| !(r["fault"] == "sms_port_conflict" && named(r)))
+        .cloned()
+        .collect();
+    let left_out = all.len() - want.len();
+    assert!(left_out > 0);
+    assert_eq!(
+        kept, want,
+        "only sms_port_conflict records naming {scanner} left out"
+    );
+    assert!(
+        err.contains(&format!("{left_out} sms_port_conflict records left out")),
+        "{err}"
+    );
+    // check-config shows the list, as networks.
+    let (_, out, _) = faultd(&["check-config", f.arg()]);
+    assert!(
+        out.contains(&format!("allow = [\"{scanner}/32\", \"198.51.100.0/24\"]")),
+        "{out}"
+    );
+}

@@ -162,6 +162,8 @@ pub struct Gauge {
 /// Feeds events to every detector in time order and collects their records.
 pub struct Pipeline {
     detectors: Vec<Box<dyn Detector>>,
+    /// Per fault, the hosts its records must not name, and how many were dropped.
+    allow: Vec<(FaultKind, crate::settings::Allow, u64)>,
     clock: u64,
     /// Events older than the clock: the ring buffer interleaves CPUs, so an event can
     /// arrive a little after a later one. They are handled at the clock's time.
@@ -172,6 +174,7 @@ impl Pipeline {
     pub fn new(detectors: Vec<Box<dyn Detector>>) -> Self {
         Pipeline {
             detectors,
+            allow: Vec::new(),
             clock: 0,
             late: 0,
         }
@@ -181,13 +184,41 @@ impl Pipeline {
     /// detector too).
     pub fn standard(cfg: &Config, canary: bool) -> Self {
         let canary = canary.then_some(&CANARY);
-        Pipeline::new(
-            REGISTRY
-                .iter()
-                .chain(canary)
-                .map(|e| (e.new)(cfg))
+        let entries = || REGISTRY.iter().chain(canary);
+        Pipeline {
+            allow: entries()
+                .map(|e| (e.kind, (e.allow)(cfg).clone(), 0))
+                .filter(|(_, a, _)| !a.is_empty())
                 .collect(),
-        )
+            ..Pipeline::new(entries().map(|e| (e.new)(cfg)).collect())
+        }
+    }
+
+    /// Drops the records `out[from..]` that name a host their fault's settings allow.
+    fn drop_allowed(&mut self, out: &mut Vec<Fault>, from: usize) {
+        if self.allow.is_empty() || out.len() == from {
+            return;
+        }
+        let mut i = from;
+        while i < out.len() {
+            let f = &out[i];
+            let hit = self
+                .allow
+                .iter_mut()
+                .find(|(k, a, _)| *k == f.kind() && (a.covers(&f.client) || a.covers(&f.server)));
+            match hit {
+                Some((_, _, n)) => {
+                    *n += 1;
+                    out.remove(i);
+                }
+                None => i += 1,
+            }
+        }
+    }
+
+    /// Records dropped because their fault's `allow` names a host in them, by fault.
+    pub fn allowed(&self) -> impl Iterator<Item = (FaultKind, u64)> + '_ {
+        self.allow.iter().map(|&(k, _, n)| (k, n))
     }
 
     pub fn event(&mut self, ev: &Event, out: &mut Vec<Fault>) {
@@ -208,9 +239,11 @@ impl Pipeline {
             self.advance(ev.hdr.ts_ns, out);
             ev
         };
+        let from = out.len();
         for d in &mut self.detectors {
             d.event(ev, out);
         }
+        self.drop_allowed(out, from);
     }
 
     /// Moves packet time on without an event (the live tick).
@@ -225,6 +258,7 @@ impl Pipeline {
         for d in &mut self.detectors {
             d.advance(now_ns, out);
         }
+        self.drop_allowed(out, from);
         out[from..].sort_by_key(|f| f.ts_ns);
     }
 

@@ -21,7 +21,7 @@ use crate::{
 /// (`wins_backup_swap`'s registrations, `netbios_ip_connect_failure`'s NBSTAT queries).
 /// It belongs to the name service, not to a detector: two timeouts would let one detector
 /// call a request unanswered that the other still waits for, on the same server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
 #[group(skip)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {

@@ -30,12 +30,12 @@ use super::{
 };
 use crate::{
     names,
-    settings::{self, Nanos},
+    settings::{self, Allow, Nanos},
 };
 
 /// `netbios_ip_connect_failure`'s own settings. When a query is unanswered is the NBNS
 /// timeout's to say, shared with `wins_backup_swap` ([`nbns::Settings`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
 #[group(skip)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -48,6 +48,11 @@ pub struct Settings {
         default_value = "30s"
     )]
     pub window: Nanos,
+    /// Hosts not to report (configuration file only): a record whose client or server is
+    /// one of these addresses or networks is dropped.
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Allow::is_empty")]
+    pub allow: Allow,
 }
 
 impl Default for Settings {

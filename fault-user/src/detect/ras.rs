@@ -30,11 +30,11 @@ use super::{
 };
 use crate::{
     names,
-    settings::{self, Nanos},
+    settings::{self, Allow, Nanos},
 };
 
 /// `ras_port_leak`'s settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
 #[group(skip)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -47,6 +47,11 @@ pub struct Settings {
         default_value = "10s"
     )]
     pub clear_timeout: Nanos,
+    /// Hosts not to report (configuration file only): a record whose client or server is
+    /// one of these addresses or networks is dropped.
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Allow::is_empty")]
+    pub allow: Allow,
 }
 
 impl Default for Settings {

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::settings::Allow;
+
 use super::{Detector, FaultKind, canary, nbns, nbstat, ncp, ras, sms, wins};
 
 /// One detector, and the fault it finds.
@@ -21,6 +23,8 @@ pub struct Entry {
     /// carries it (`remedy`), `faultd explain` prints it, and docs/runbooks.md's "What to
     /// do" says it word for word (a test holds them together).
     pub remedy: Option<&'static str>,
+    /// The hosts its records must not name (`allow` in its settings).
+    pub allow: fn(&Config) -> &Allow,
 }
 
 /// The fault catalogue (docs/faults.md), in [`FaultKind`]'s order.
@@ -33,6 +37,7 @@ pub const REGISTRY: &[Entry] = &[
         remedy: Some(
             "Bring the primary WINS server back, then have the client register its names again (restart its networking). No general fix for TCP/IP-32 was released: point such clients at one WINS server they can reach, or move them to a newer TCP/IP stack.",
         ),
+        allow: |c| &c.wins_backup_swap.allow,
     },
     Entry {
         kind: FaultKind::NcpWrongSocket,
@@ -42,6 +47,7 @@ pub const REGISTRY: &[Entry] = &[
         remedy: Some(
             "Install the current Windows NT 4.0 service pack on the client (its Nwrdr.sys has the fix), or have the file server use NCP socket 0x451.",
         ),
+        allow: |c| &c.ncp_wrong_socket.allow,
     },
     Entry {
         kind: FaultKind::NetbiosIpConnectFailure,
@@ -56,6 +62,7 @@ pub const REGISTRY: &[Entry] = &[
         remedy: Some(
             "Install Windows NT 4.0 Service Pack 6 or later on the client, or let UDP 137 through from the client to the server.",
         ),
+        allow: |c| &c.netbios_ip_connect_failure.allow,
     },
     Entry {
         kind: FaultKind::SmsPortConflict,
@@ -65,6 +72,7 @@ pub const REGISTRY: &[Entry] = &[
         remedy: Some(
             "Apply the SMS fix that moves Remote Control to its registered ports 2701-2704 (sms-rcinfo, sms-remctrl, sms-chat, sms-xfer), or use a NetBIOS session for Remote Control instead of IP sockets; otherwise move the other program off 1761-1764.",
         ),
+        allow: |c| &c.sms_port_conflict.allow,
     },
     Entry {
         kind: FaultKind::RasPortLeak,
@@ -74,6 +82,7 @@ pub const REGISTRY: &[Entry] = &[
         remedy: Some(
             "Restart the Remote Access Service to get the ports back now, and install the fix for Q244717 (or the next Windows NT 4.0 service pack, which has it).",
         ),
+        allow: |c| &c.ras_port_leak.allow,
     },
 ];
 
@@ -85,7 +94,11 @@ pub const CANARY: Entry = Entry {
     kb: "-",
     new: |_| Box::new(canary::Canary::default()),
     remedy: None,
+    allow: |_| &NO_ONE,
 };
+
+/// The canary's: it has no settings.
+static NO_ONE: Allow = Allow::none();
 
 // A kind without its row, or rows out of order, fails the build here: FaultKind::entry
 // finds a row by the kind's position.
@@ -108,7 +121,7 @@ const _: () = {
 /// and the shape of a configuration file's `[detectors]` table. A group per fault, keyed
 /// by its id, and `nbns`, which two NetBIOS detectors share. The fields are in the order
 /// of `--help`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
 #[command(next_help_heading = "Detectors")]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {

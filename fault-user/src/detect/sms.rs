@@ -23,11 +23,11 @@ use super::{
 };
 use crate::{
     names,
-    settings::{self, Nanos},
+    settings::{self, Allow, Nanos},
 };
 
 /// `sms_port_conflict`'s settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
 #[group(skip)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -39,6 +39,11 @@ pub struct Settings {
         default_value = "1h"
     )]
     pub report_interval: Nanos,
+    /// Hosts not to report (configuration file only): a record whose client or server is
+    /// one of these addresses or networks is dropped.
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Allow::is_empty")]
+    pub allow: Allow,
 }
 
 impl Default for Settings {

@@ -20,12 +20,12 @@ use super::{
 };
 use crate::{
     names,
-    settings::{self, Nanos},
+    settings::{self, Allow, Nanos},
 };
 
 /// `wins_backup_swap`'s own settings. When a registration is unanswered is the NBNS
 /// timeout's to say, shared with `netbios_ip_connect_failure` ([`nbns::Settings`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args, Deserialize, Serialize)]
 #[group(skip)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
@@ -38,6 +38,11 @@ pub struct Settings {
         default_value = "60s"
     )]
     pub episode: Nanos,
+    /// Hosts not to report (configuration file only): a record whose client or server is
+    /// one of these addresses or networks is dropped.
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Allow::is_empty")]
+    pub allow: Allow,
 }
 
 impl Default for Settings {
