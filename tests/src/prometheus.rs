@@ -1,10 +1,12 @@
 //! A real Prometheus (the Debian package; `cargo xtask test` installs it) scraping a daemon
-//! from inside a test's namespace, asked through its HTTP API what it scraped.
+//! from inside a test's namespace, asked through its HTTP API what it scraped; optionally
+//! evaluating alert rules and sending the alerts to a real Alertmanager (the Debian package
+//! `prometheus-alertmanager`), also run here.
 
 use std::{
     fs, io,
     net::SocketAddr,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
 };
 
@@ -27,6 +29,33 @@ pub fn installed_or_skip(test: &str) -> bool {
     found
 }
 
+/// Whether Alertmanager (Debian's `prometheus-alertmanager`) is installed; says so loudly
+/// when not, naming `test`.
+pub fn alertmanager_installed_or_skip(test: &str) -> bool {
+    let found = Command::new(ALERTMANAGER)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!(
+            "SKIPPED {test}: {ALERTMANAGER} not installed (apt-get install \
+             prometheus-alertmanager; cargo xtask test does)"
+        );
+    }
+    found
+}
+
+/// The Alertmanager binary as Debian installs it.
+pub const ALERTMANAGER: &str = "prometheus-alertmanager";
+
+/// Alert rules for Prometheus to evaluate (every second) and the Alertmanager it sends
+/// the alerts to.
+#[derive(Clone, Debug)]
+pub struct Alerting<'a> {
+    pub rule_files: &'a [&'a Path],
+    pub alertmanager: SocketAddr,
+}
+
 pub struct Prometheus<'ns> {
     child: Child,
     ns: &'ns Netns,
@@ -42,6 +71,17 @@ impl<'ns> Prometheus<'ns> {
         addr: SocketAddr,
         scrape_configs: &str,
     ) -> io::Result<Prometheus<'ns>> {
+        Self::start_alerting(ns, addr, scrape_configs, None)
+    }
+
+    /// [`Prometheus::start`], also evaluating `alerting`'s rules every second and sending
+    /// what fires to its Alertmanager.
+    pub fn start_alerting(
+        ns: &'ns Netns,
+        addr: SocketAddr,
+        scrape_configs: &str,
+        alerting: Option<&Alerting>,
+    ) -> io::Result<Prometheus<'ns>> {
         let dir = std::env::temp_dir().join(format!(
             "faultd-prom-{}-{}",
             std::process::id(),
@@ -49,10 +89,19 @@ impl<'ns> Prometheus<'ns> {
         ));
         fs::create_dir_all(&dir)?;
         let config = dir.join("prometheus.yml");
-        fs::write(
-            &config,
-            format!("global:\n  scrape_interval: 1s\nscrape_configs:\n{scrape_configs}"),
-        )?;
+        let mut yaml = String::from("global:\n  scrape_interval: 1s\n");
+        if let Some(a) = alerting {
+            yaml.push_str("  evaluation_interval: 1s\nrule_files:\n");
+            for f in a.rule_files {
+                yaml.push_str(&format!("  - '{}'\n", f.display()));
+            }
+            yaml.push_str(&format!(
+                "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{}']\n",
+                a.alertmanager
+            ));
+        }
+        yaml.push_str(&format!("scrape_configs:\n{scrape_configs}"));
+        fs::write(&config, yaml)?;
         let child = ns
             .command("prometheus")
             .arg(format!("--config.file={}", config.display()))
@@ -92,6 +141,70 @@ impl<'ns> Prometheus<'ns> {
 }
 
 impl Drop for Prometheus<'_> {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A real Alertmanager in a test's namespace, clustering off, with the configuration
+/// `config` (its YAML: `route:`, `receivers:`).
+pub struct Alertmanager<'ns> {
+    child: Child,
+    ns: &'ns Netns,
+    pub addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl<'ns> Alertmanager<'ns> {
+    /// Starts Alertmanager in `ns` on `addr` and waits (20 s at most) until it is ready.
+    pub fn start(ns: &'ns Netns, addr: SocketAddr, config: &str) -> io::Result<Alertmanager<'ns>> {
+        let dir =
+            std::env::temp_dir().join(format!("faultd-am-{}-{}", std::process::id(), addr.port()));
+        fs::create_dir_all(&dir)?;
+        let file = dir.join("alertmanager.yml");
+        fs::write(&file, config)?;
+        let child = ns
+            .command(ALERTMANAGER)
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!("--storage.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(dir.join("alertmanager.log"))?)
+            .spawn()?;
+        let mut am = Alertmanager {
+            child,
+            ns,
+            addr,
+            dir,
+        };
+        let ready = crate::netns::wait_for(std::time::Duration::from_secs(20), || {
+            if let Ok(Some(_)) = am.child.try_wait() {
+                return Some(false);
+            }
+            http_get(Some(am.ns), am.addr, "/-/ready", None)
+                .is_ok_and(|r| r.status == 200)
+                .then_some(true)
+        });
+        if ready != Some(true) {
+            let _ = am.child.kill();
+            return Err(io::Error::other(format!(
+                "Alertmanager did not come up:\n{}",
+                am.log()
+            )));
+        }
+        Ok(am)
+    }
+
+    /// What Alertmanager has logged (failed notifications show here).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("alertmanager.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Alertmanager<'_> {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -83,6 +83,9 @@ fn main() -> anyhow::Result<()> {
             apt_install("tshark", "tshark")?;
             // The live tests start a real Prometheus and run promtool.
             apt_install("promtool", "prometheus")?;
+            // ...and send their alerts to a real Alertmanager; a real browser reads the page.
+            apt_install("prometheus-alertmanager", "prometheus-alertmanager")?;
+            apt_install("chromium", "chromium")?;
             // Replay's tests have their compressed captures written by the real tools.
             apt_install("zstd", "zstd")?;
             // The Kubernetes manifests are checked against Kubernetes' own schemas.
