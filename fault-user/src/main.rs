@@ -18,6 +18,10 @@ use fault_user::{
     detect::{self, Fault, Pipeline},
     ebpf::LoadError,
     engine::{self, EngineError, EngineKind, Run},
+    flows::{
+        PinnedError,
+        view::{FlowArgs, View},
+    },
     live::{
         self, LiveError,
         attach::{self, AttachError, ModeArg},
@@ -81,6 +85,10 @@ enum Command {
     /// Watch live interfaces: attach the XDP program, run the detectors, serve /metrics
     /// and /api/faults (root or CAP_BPF + CAP_NET_ADMIN). SIGINT/SIGTERM detach.
     Run(RunArgs),
+    /// The flows the XDP program counts, read from the maps pinned by a running faultd or
+    /// by a program kept attached (--keep-attached): who still speaks NetBIOS, IPX, PPTP...
+    /// (root or CAP_BPF). With --by host, the inventory of legacy protocols per host.
+    Flows(FlowsArgs),
     /// Remove what `faultd run --keep-attached` left: the attachments and the pinned maps
     /// (refused while a faultd runs on that pin path).
     Detach(DetachArgs),
@@ -201,6 +209,17 @@ struct ExplainArgs {
 }
 
 #[derive(clap::Args)]
+struct FlowsArgs {
+    /// The pin path of the daemon (or of the kept program), as `faultd run` was given it.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_PIN_PATH)]
+    pin_path: PathBuf,
+    #[command(flatten)]
+    view: FlowArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(clap::Args)]
 struct DetachArgs {
     #[arg(long, value_name = "DIR", default_value = DEFAULT_PIN_PATH)]
     pin_path: PathBuf,
@@ -238,8 +257,13 @@ struct ReplayArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Print the events the XDP program hands to the detectors, not the fault records.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "flows")]
     events: bool,
+    /// Print the capture's flows (as `faultd flows` does live), not the fault records.
+    #[arg(long)]
+    flows: bool,
+    #[command(flatten)]
+    view: FlowArgs,
     #[command(flatten)]
     detectors: detect::Config,
     /// Also run the test detector (an unanswered NBNS query for FAULTD-CANARY).
@@ -317,6 +341,7 @@ fn main() -> ExitCode {
         Command::Replay(r) => replay(&r),
         Command::Bench(b) => bench(&b),
         Command::Run(r) => run(r),
+        Command::Flows(f) => flows(&f),
         Command::Detach(d) => detach(&d),
         Command::CheckConfig(c) => check_config(&c.file),
         Command::Explain(e) => {
@@ -528,6 +553,9 @@ fn is_users_problem(e: &anyhow::Error) -> bool {
             || c.is::<CaptureError>()
             || c.is::<config::ConfigError>()
             || c.is::<BenchInputError>()
+            || c.downcast_ref::<PinnedError>().is_some_and(|e| {
+                matches!(e, PinnedError::NotPinned(_) | PinnedError::Permission(_))
+            })
     })
 }
 
@@ -597,6 +625,17 @@ fn classify(o: &Offline) -> anyhow::Result<()> {
 
 fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
     let o = &r.offline;
+    if r.flows {
+        let (run, failures) = run_capture(o, |_| Ok(()))?;
+        let view = View {
+            args: r.view.clone(),
+            // Flows carry packet times: Unix time already.
+            offset_ns: 0,
+            evicted: run.stats.flow_updates_failed,
+        };
+        print_flows(&view, &run.flows, o.format)?;
+        return failed(failures);
+    }
     let mut out = io::BufWriter::new(io::stdout().lock());
     // Read from a pipe, records are wanted as they are found (tcpdump -w - | faultd replay -).
     let live = o.files.iter().any(|f| f.as_os_str() == STDIN);
@@ -684,6 +723,35 @@ fn run(r: RunArgs) -> anyhow::Result<()> {
 fn man(dir: &std::path::Path) -> anyhow::Result<()> {
     let cmd = <Cli as clap::CommandFactory>::command();
     clap_mangen::generate_to(cmd, dir).with_context(|| format!("writing into {}", dir.display()))
+}
+
+/// The view on stdout; that it is partial, on stderr (and as a last JSON line).
+fn print_flows(
+    view: &View,
+    flows: &std::collections::BTreeMap<fault_common::FlowKey, fault_common::FlowValue>,
+    format: Format,
+) -> anyhow::Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match format {
+        Format::Json => view.write_json(flows, &mut out)?,
+        Format::Text => write!(out, "{}", view.text(flows))?,
+    }
+    out.flush()?;
+    if let Some(note) = view.partial_note() {
+        eprintln!("faultd: {note}");
+    }
+    Ok(())
+}
+
+fn flows(f: &FlowsArgs) -> anyhow::Result<()> {
+    let (flows, stats) = fault_user::flows::read_pinned(&f.pin_path)?;
+    let view = View {
+        args: f.view.clone(),
+        // Live flows carry the kernel's monotonic clock.
+        offset_ns: live::monotonic_to_unix(),
+        evicted: stats.flow_updates_failed,
+    };
+    print_flows(&view, &flows, f.format)
 }
 
 fn detach(d: &DetachArgs) -> anyhow::Result<()> {

@@ -46,7 +46,12 @@ use tokio::{
 use tower_service::Service as _;
 
 use super::{Shared, web::Users};
-use crate::{detect::Fault, faultlog::RECENT, metrics::HttpClose};
+use crate::{
+    detect::Fault,
+    faultlog::RECENT,
+    flows::view::{FlowArgs, View},
+    metrics::HttpClose,
+};
 
 /// The HTTP server's bounds (`faultd run --http-*`).
 #[derive(Clone, Copy, Debug)]
@@ -107,6 +112,7 @@ pub(super) async fn serve(server: Server, shared: Arc<Shared>, mut stop: watch::
         .route("/", get(index))
         .route("/metrics", get(metrics_page))
         .route("/api/faults", get(faults))
+        .route("/api/flows", get(flows))
         .route("/healthz", get(healthz))
         .with_state(shared);
     if let Some(users) = server.users {
@@ -526,7 +532,9 @@ async fn index(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         return "faultd\n  /             this page, as HTML for a browser\n  \
                 /healthz      200 while the detectors run\n  \
                 /metrics      Prometheus text or OpenMetrics (Accept)\n  \
-                /api/faults   recent fault records, oldest first (?limit=N, at most 1000)\n"
+                /api/faults   recent fault records, oldest first (?limit=N, at most 1000)\n  \
+                /api/flows    the flow table (?class=C&host=CIDR&sort=packets|bytes|last&\
+                limit=N&by=flow|host; limit 100 unless given, at most 1000)\n"
             .into_response();
     }
     if let Err(e) = read_kernel(&s).await {
@@ -621,6 +629,40 @@ async fn faults(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Resp
     }
     let body = Fault::to_json_array(&s.log.recent(limit));
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Rows of `/api/flows` unless `limit` says otherwise, and at most.
+const FLOWS_DEFAULT: usize = 100;
+const FLOWS_MAX: usize = 1000;
+
+/// The flow table, filtered, sorted and cut as `faultd flows` does it. The table is read
+/// (a scan of the mapped table, a few milliseconds when full) and the view built on the
+/// blocking pool, off the runtime's thread; the event path has a thread of its own.
+async fn flows(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let args = match FlowArgs::from_query(query.as_deref().unwrap_or(""), FLOWS_DEFAULT, FLOWS_MAX)
+    {
+        Ok(a) => a,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    };
+    let built = tokio::task::spawn_blocking(move || {
+        let (table, stats) = s.kernel.lock().expect("kernel maps lock").flows()?;
+        let view = View {
+            args,
+            offset_ns: super::monotonic_to_unix(),
+            evicted: stats.flow_updates_failed,
+        };
+        Ok::<_, aya::maps::MapError>(view.api_json(&table).to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(aya::maps::MapError::from(std::io::Error::other(e))));
+    match built {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reading the XDP program's flow table: {e}\n"),
+        )
+            .into_response(),
+    }
 }
 
 #[cfg(test)]

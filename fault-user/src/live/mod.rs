@@ -116,6 +116,23 @@ impl KernelMaps {
         }
         Ok((stats, self.flows.count()))
     }
+
+    /// The flows, merged over CPUs, and the counters (for the evictions): `/api/flows`.
+    fn flows(
+        &self,
+    ) -> Result<
+        (
+            std::collections::BTreeMap<fault_common::FlowKey, fault_common::FlowValue>,
+            Stats,
+        ),
+        MapError,
+    > {
+        let mut stats = Stats::default();
+        for cpu in self.stats.get(&0, 0)?.iter() {
+            stats.add(cpu);
+        }
+        Ok((self.flows.merged(), stats))
+    }
 }
 
 struct Shared {
@@ -223,7 +240,7 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
         }
     }
     log::info!(
-        "serving {}://{}/metrics and /api/faults{}; state pinned under {}",
+        "serving {}://{}/metrics, /api/faults and /api/flows{}; state pinned under {}",
         if web.tls.is_some() { "https" } else { "http" },
         opts.listen,
         if web.users.is_some() {
@@ -448,7 +465,7 @@ where
 
 /// Nanoseconds to add to the kernel's monotonic clock (`bpf_ktime_get_ns`) to get Unix
 /// time: events are stamped with the first, fault records with the second.
-fn monotonic_to_unix() -> i128 {
+pub fn monotonic_to_unix() -> i128 {
     let mono = clock_ns(libc::CLOCK_MONOTONIC);
     clock_ns(libc::CLOCK_REALTIME) - mono
 }
