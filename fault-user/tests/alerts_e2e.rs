@@ -414,6 +414,15 @@ fn alertmanager_gets_one_firing_alert_per_fault_as_the_rules_say() {
     let want_active: BTreeSet<String> = expected.iter().map(|k| format!("{k}:firing")).collect();
     assert_eq!(active, want_active, "Prometheus' ALERTS");
 
+    // The dashboard's every query against this Prometheus, after the scenarios: valid,
+    // and with data, the table of hosts with faults included.
+    for (title, q) in prometheus::dashboard_queries() {
+        let got = wait_for(Duration::from_secs(20), || {
+            query(&prometheus::encoded(&q)).filter(|r| !r.is_empty())
+        });
+        assert!(got.is_some(), "dashboard panel {title:?}: no data for {q}");
+    }
+
     drop(prom);
     drop(am);
     d.stop().unwrap();
@@ -463,6 +472,41 @@ fn dump_dom(ns: &Netns, url: &str) -> Result<String, String> {
             out.status,
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         ))
+    }
+}
+
+/// `chromium --headless --screenshot` of `url` inside `ns`, written to `to`.
+fn screenshot(ns: &Netns, url: &str, to: &Path) -> Result<(), String> {
+    let profile = std::env::temp_dir().join(format!("faultd-chromium-shot-{}", std::process::id()));
+    let out = ns
+        .command("timeout")
+        .args([
+            "20",
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+        ])
+        .args([
+            "--disable-dev-shm-usage",
+            "--no-proxy-server",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--hide-scrollbars", "--window-size=1280,1600"])
+        .arg(format!("--screenshot={}", to.display()))
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&profile);
+    match out.status.success() && to.exists() {
+        true => Ok(()),
+        false => Err(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )),
     }
 }
 
@@ -547,6 +591,20 @@ fn a_real_browser_shows_every_record_on_the_page() {
     let dom = dump_dom(&w.a, &format!("http://{}/", d.addr))
         .unwrap_or_else(|e| panic!("chromium: {e}\n{}", d.log()));
     eprintln!("chromium loaded the page in {:.1?}", t.elapsed());
+    // A picture of the page as a browser shows it, for people deciding whether it helps
+    // them: target/faultd-page.png.
+    let shot = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/faultd-page.png"
+    ));
+    screenshot(&w.a, &format!("http://{}/", d.addr), &shot)
+        .unwrap_or_else(|e| panic!("chromium --screenshot: {e}"));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
     assert!(
         !dom.to_ascii_lowercase().contains("<script"),
         "a script element: {dom}"

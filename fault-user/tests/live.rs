@@ -593,7 +593,7 @@ fn a_real_prometheus_scrapes_faultd_and_promtool_accepts_the_exposition() {
     );
     let up = query("up%7Bjob%3D%22faultd%22%7D").unwrap();
     assert_eq!(value(&up), 1);
-    dashboard_queries_answer(|q| query(&url_encoded(q)));
+    dashboard_queries_answer(|q| query(&prometheus::encoded(q)));
     drop(prom);
     d.stop().unwrap();
     detach(pin.to_str().unwrap());
@@ -670,45 +670,17 @@ fn scrapes_and_sigterm_are_answered_during_an_event_blast() {
     let _ = detach(pin.to_str().unwrap());
 }
 
-/// A query string's bytes as `%XX` where a URL needs it.
-fn url_encoded(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Every query of the Grafana dashboard (contrib/grafana), with Grafana's variables as a
-/// user's first look sets them, is valid PromQL and gives data from a faultd that has
-/// seen every class; only the table of hosts with faults may be empty (these frames make
-/// no fault).
+/// Every query of the Grafana dashboard is valid PromQL and gives data from a faultd that
+/// has seen every class; only the table of hosts with faults may be empty (these frames
+/// make no fault).
 fn dashboard_queries_answer(query: impl Fn(&str) -> Option<serde_json::Value>) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../contrib/grafana/faultd-dashboard.json"
-    );
-    let dashboard: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let panels = dashboard["panels"].as_array().unwrap();
-    assert!(panels.len() >= 10, "{} panels", panels.len());
-    for panel in panels {
-        let title = panel["title"].as_str().unwrap();
-        for target in panel["targets"].as_array().unwrap() {
-            let expr = target["expr"].as_str().unwrap();
-            let q = expr
-                .replace("$instance", ".*")
-                .replace("$__rate_interval", "10s")
-                .replace("$__range", "5m");
-            // Rates need two scrapes in their window: give Prometheus a few seconds.
-            let got =
-                fault_tests::netns::wait_for(std::time::Duration::from_secs(20), || query(&q));
-            if title != "Faults in the time range, by host" {
-                assert!(got.is_some(), "{title}: no data for {q}");
-            }
+    let queries = prometheus::dashboard_queries();
+    assert!(queries.len() >= 10, "{} queries", queries.len());
+    for (title, q) in queries {
+        // Rates need two scrapes in their window: give Prometheus a few seconds.
+        let got = fault_tests::netns::wait_for(std::time::Duration::from_secs(20), || query(&q));
+        if title != "Faults in the time range, by host" {
+            assert!(got.is_some(), "{title}: no data for {q}");
         }
     }
 }

@@ -211,3 +211,41 @@ impl Drop for Alertmanager<'_> {
         let _ = fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A PromQL query as a URL's query string needs it (`%XX` for every byte but the
+/// unreserved ones).
+pub fn encoded(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every query of the Grafana dashboard (contrib/grafana/faultd-dashboard.json) with its
+/// panel's title, Grafana's variables set as a user's first look sets them (every host, a
+/// rate window of a few scrapes, a range of five minutes).
+pub fn dashboard_queries() -> Vec<(String, String)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../contrib/grafana/faultd-dashboard.json"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(path).expect("the dashboard")).expect("JSON");
+    let mut out = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        let title = panel["title"].as_str().unwrap_or("").to_owned();
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap_or("");
+            let q = expr
+                .replace("$instance", ".*")
+                .replace("$__rate_interval", "10s")
+                .replace("$__range", "5m");
+            out.push((title.clone(), q));
+        }
+    }
+    out
+}
