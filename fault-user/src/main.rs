@@ -79,11 +79,13 @@ EXIT STATUS:
 enum Command {
     /// Count the frames of captures in each class, as the XDP program does live.
     Classify(Offline),
-    /// Run the detectors over a capture on its own packet times and print the fault
-    /// records, one per line; --events prints the events they are fed instead.
+    /// Run the detectors over captures on their own packet times and print the fault
+    /// records, one per line; --events prints the events they are fed instead, --flows
+    /// the flows.
     Replay(ReplayArgs),
     /// Watch live interfaces: attach the XDP program, run the detectors, serve /metrics
-    /// and /api/faults (root or CAP_BPF + CAP_NET_ADMIN). SIGINT/SIGTERM detach.
+    /// and /api/faults (root, or CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON). SIGINT/SIGTERM
+    /// detach; SIGHUP reopens the fault log.
     Run(RunArgs),
     /// The flows the XDP program counts, read from the maps pinned by a running faultd or
     /// by a program kept attached (--keep-attached): who still speaks NetBIOS, IPX, PPTP...
