@@ -123,6 +123,11 @@ fn the_scenarios_played_live_give_the_same_records() {
         page.body
             .contains(&format!("Recent faults ({}", want.len()))
     );
+    // And the hosts that speak the legacy protocols most, from the flow table: the
+    // scenarios have more than ten such hosts.
+    assert!(page.body.contains("Who still speaks NetBIOS, IPX, PPTP..."));
+    let rows = page.body.matches("<tr><td><code>").count();
+    assert_eq!(rows, 10, "the ten busiest speakers:\n{}", page.body);
     let (status, _) = d.stop().unwrap();
     assert!(status.success());
     let logged: Vec<Value> = std::fs::read_to_string(&log)

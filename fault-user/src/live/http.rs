@@ -541,6 +541,32 @@ async fn index(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         return e;
     }
     let (exposition, _) = s.metrics.encode(None);
+    // Who still speaks the legacy protocols: the inventory /api/flows?by=host gives.
+    let args = FlowArgs::from_query(
+        &format!("by=host&limit={PAGE_HOSTS}"),
+        PAGE_HOSTS,
+        PAGE_HOSTS,
+    )
+    .expect("a valid query");
+    let table = s.clone();
+    let speakers = tokio::task::spawn_blocking(move || {
+        let (flows, stats) = table
+            .kernel
+            .lock()
+            .expect("kernel maps lock")
+            .flows()
+            .ok()?;
+        let view = View {
+            args,
+            offset_ns: super::monotonic_to_unix(),
+            evicted: stats.flow_updates_failed,
+        };
+        Some(view.api_json(&flows))
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or(serde_json::Value::Null);
     // The page reads records as /api/faults serves them: one form for both.
     let records: Vec<serde_json::Value> = s
         .log
@@ -548,7 +574,7 @@ async fn index(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         .iter()
         .filter_map(|f| serde_json::to_value(f).ok())
         .collect();
-    let html = super::page::render(&exposition, &records);
+    let html = super::page::render(&exposition, &records, &speakers);
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
@@ -565,6 +591,9 @@ async fn healthz(State(s): State<Arc<Shared>>) -> Response {
             .into_response()
     }
 }
+
+/// Hosts in the page's table of legacy-protocol speakers.
+const PAGE_HOSTS: usize = 10;
 
 /// Records on the page: a screenful or two.
 const PAGE_RECORDS: usize = 50;

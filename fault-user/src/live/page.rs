@@ -43,8 +43,9 @@ fn field<'a>(r: &'a Value, key: &str) -> &'a str {
     r.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
-/// The page: `exposition` is `/metrics`' text, `records` the recent records, oldest first.
-pub fn render(exposition: &str, records: &[Value]) -> String {
+/// The page: `exposition` is `/metrics`' text, `records` the recent records, oldest first,
+/// `speakers` what `/api/flows?by=host` gives (null when the flow table cannot be read).
+pub fn render(exposition: &str, records: &[Value], speakers: &Value) -> String {
     let mut h = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"refresh\" content=\"30\"><title>faultd</title><style>\
@@ -72,6 +73,7 @@ pub fn render(exposition: &str, records: &[Value]) -> String {
         }
     }
     h.push_str("</table>\n");
+    speakers_table(&mut h, speakers);
     let _ = writeln!(
         h,
         "<h2>Recent faults ({}, newest first)</h2>",
@@ -119,6 +121,42 @@ pub fn render(exposition: &str, records: &[Value]) -> String {
     h
 }
 
+/// The hosts that speak the most legacy-protocol packets, and which protocols.
+fn speakers_table(h: &mut String, speakers: &Value) {
+    let Some(hosts) = speakers.get("hosts").and_then(Value::as_array) else {
+        return;
+    };
+    h.push_str("<h2>Who still speaks NetBIOS, IPX, PPTP...</h2>\n");
+    if hosts.is_empty() {
+        h.push_str("<p>No legacy-protocol traffic seen.</p>\n");
+        return;
+    }
+    h.push_str(
+        "<table>\n<tr><th>host</th><th>packets</th><th>last seen</th><th>speaks</th></tr>\n",
+    );
+    for host in hosts {
+        let speaks: Vec<&str> = host
+            .get("speaks")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let _ = writeln!(
+            h,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(field(host, "host")),
+            host.get("packets").and_then(Value::as_u64).unwrap_or(0),
+            escape(field(host, "last")),
+            escape(&speaks.join(", "))
+        );
+    }
+    h.push_str("</table>\n");
+    if speakers.get("partial").and_then(Value::as_bool) == Some(true) {
+        h.push_str(
+            "<p class=\"meta\">Partial: the flow table was full and pushed flows out.</p>\n",
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,7 +174,15 @@ mod tests {
         let new = json!({"ts": "2026-01-01T00:01:00Z", "fault": "wins_backup_swap",
             "kb": "Q153073", "client": "10.0.0.3", "server": "10.0.0.4",
             "summary": "name <script>alert(1)</script> & more", "evidence": []});
-        let page = render(exposition, &[old, new]);
+        let speakers = json!({"partial": false, "evicted": 0, "hosts": [
+            {"host": "10.0.0.9", "packets": 12, "last": "2026-01-01T00:02:00Z",
+             "speaks": {"netbios-name": {}, "pptp": {}}}]});
+        let page = render(exposition, &[old, new], &speakers);
+        assert!(
+            page.contains("<td><code>10.0.0.9</code></td><td>12</td>"),
+            "{page}"
+        );
+        assert!(page.contains("netbios-name, pptp"), "{page}");
         assert!(page.contains("<td>1234</td>"), "{page}");
         assert!(
             page.contains("<code>{fault=&quot;ras_port_leak&quot;}</code><td>2</td>")
