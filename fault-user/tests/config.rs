@@ -2,37 +2,20 @@
 //! the effective settings printed read back as themselves, a misspelt key or a bad value
 //! is refused naming the key and its line, and flags win over the file.
 
-use std::{path::PathBuf, process::Command};
+mod common;
 
-fn faultd(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_faultd"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::faultd;
+use fault_tests::TempPcap;
 
-struct Temp(PathBuf);
+/// A settings file in the temp directory, removed when dropped.
+struct Temp(TempPcap);
 
 impl Temp {
     fn new(tag: &str, text: &str) -> Temp {
-        let p =
-            std::env::temp_dir().join(format!("faultd-config-{}-{tag}.toml", std::process::id()));
-        std::fs::write(&p, text).unwrap();
-        Temp(p)
+        Temp(TempPcap::with_bytes(tag, "toml", text.as_bytes()).unwrap())
     }
     fn arg(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        self.0.path().to_str().unwrap()
     }
 }
 
