@@ -13,7 +13,7 @@
 //! (timeouts, windows, episodes) fall due all through the flood while the tables are full,
 //! which is what per-event and per-tick costs that grow with the table would show.
 
-use std::{collections::VecDeque, env, hint::black_box, time::Instant};
+use std::{collections::VecDeque, env, hint::black_box, sync::LazyLock, time::Instant};
 
 use bytemuck::Zeroable;
 use fault_common::{
@@ -28,6 +28,9 @@ use fault_common::{
 use fault_user::detect::{Config, Detector, Fault, Pipeline, nbstat, ncp, ras, sms, wins};
 
 const TARGET: f64 = 2e6;
+/// The settings the detectors run with here, the defaults: the workloads fill each detector
+/// to its default bounds.
+static BOUNDS: LazyLock<Config> = LazyLock::new(Config::default);
 const MS: u64 = 1_000_000;
 
 fn main() {
@@ -323,14 +326,14 @@ impl Workload for WinsLoad {
 
 impl Visits for Wins {
     fn fill(&mut self, s: &mut Stream) {
-        for _ in 0..wins::CLIENTS {
+        for _ in 0..BOUNDS.wins_backup_swap.clients.get() {
             self.visit(s);
         }
     }
 
     fn visit(&mut self, s: &mut Stream) {
         let c = self.client;
-        self.client = (c + 1) % wins::CLIENTS as u32;
+        self.client = (c + 1) % BOUNDS.wins_backup_swap.clients.get() as u32;
         let client = v4(1, c);
         for k in 0..WINS_NAMES {
             let name = nb_name(&format!("PC{c:05}-{k:02}"), 0);
@@ -424,7 +427,7 @@ impl Nbstat {
 
 impl Visits for Nbstat {
     fn fill(&mut self, s: &mut Stream) {
-        for j in 0..nbstat::EPISODES as u32 {
+        for j in 0..BOUNDS.netbios_ip_connect_failure.episodes.get() as u32 {
             self.pair(s, j);
         }
     }
@@ -604,7 +607,7 @@ impl Ncp {
         let key = (c, n, self.seq);
         self.seq = self.seq.wrapping_add(1);
         Self::connect(s, key);
-        if self.connects.len() >= ncp::PENDING {
+        if self.connects.len() >= BOUNDS.ncp_wrong_socket.pending.get() {
             self.connects.pop_front();
         }
         self.connects.push_back(key);
@@ -613,12 +616,12 @@ impl Ncp {
 
 impl Visits for Ncp {
     fn fill(&mut self, s: &mut Stream) {
-        for n in 0..ncp::NODES as u32 {
+        for n in 0..BOUNDS.ncp_wrong_socket.nodes.get() as u32 {
             for k in 0..PER_NODE {
                 Self::advertise(s, n, k);
             }
         }
-        for i in 0..ncp::PENDING as u32 {
+        for i in 0..BOUNDS.ncp_wrong_socket.pending.get() as u32 {
             self.lookup(s, 100_000 + i, i, 0, false);
             self.wrong_connect(s, 200_000 + i, 16 * (i % 64));
         }
@@ -626,7 +629,7 @@ impl Visits for Ncp {
 
     fn visit(&mut self, s: &mut Stream) {
         let n = self.node;
-        self.node = (n + 1) % ncp::NODES as u32;
+        self.node = (n + 1) % BOUNDS.ncp_wrong_socket.nodes.get() as u32;
         self.visits += 1;
         let k = self.visits % PER_NODE;
         let c = n % 256;
@@ -682,14 +685,14 @@ impl Workload for SmsLoad {
 
 impl Visits for Sms {
     fn fill(&mut self, s: &mut Stream) {
-        for _ in 0..sms::ENTRIES {
+        for _ in 0..BOUNDS.sms_port_conflict.entries.get() {
             self.visit(s);
         }
     }
 
     fn visit(&mut self, s: &mut Stream) {
         let j = self.combo;
-        self.combo = (j + 1) % sms::ENTRIES as u32;
+        self.combo = (j + 1) % BOUNDS.sms_port_conflict.entries.get() as u32;
         let h = (v4(5, j / 4), 1761 + (j % 4) as u16);
         let mut peer = || {
             self.port = self.port.wrapping_add(1).max(1024);
@@ -764,7 +767,7 @@ impl Workload for RasLoad {
         MS
     }
     fn start(&self) -> Box<dyn Visits> {
-        let slots = (0..ras::ENTRIES as u32)
+        let slots = (0..BOUNDS.ras_port_leak.entries.get() as u32)
             .map(|c| Slot {
                 client: v4(9, c),
                 port: 1100,
@@ -841,7 +844,7 @@ impl Visits for Ras {
                 self.call(s, i, 1);
             }
         }
-        for _ in 0..ras::ENTRIES {
+        for _ in 0..BOUNDS.ras_port_leak.entries.get() {
             self.visit_scanner(s);
         }
     }

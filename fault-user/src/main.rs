@@ -462,6 +462,12 @@ fn merge_detectors(d: &mut detect::Config, m: &clap::ArgMatches, mut fd: detect:
     take!("ncp-timeout", ncp_wrong_socket, timeout);
     take!("sms-report-interval", sms_port_conflict, report_interval);
     take!("pptp-clear-timeout", ras_port_leak, clear_timeout);
+    take!("wins-clients", wins_backup_swap, clients);
+    take!("nbstat-episodes", netbios_ip_connect_failure, episodes);
+    take!("ncp-nodes", ncp_wrong_socket, nodes);
+    take!("ncp-pending", ncp_wrong_socket, pending);
+    take!("sms-entries", sms_port_conflict, entries);
+    take!("pptp-entries", ras_port_leak, entries);
     d.wins_backup_swap.allow = std::mem::take(&mut fd.wins_backup_swap.allow);
     d.netbios_ip_connect_failure.allow = std::mem::take(&mut fd.netbios_ip_connect_failure.allow);
     d.ncp_wrong_socket.allow = std::mem::take(&mut fd.ncp_wrong_socket.allow);
@@ -688,6 +694,16 @@ fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
     for (kind, n) in pipeline.allowed().filter(|&(_, n)| n > 0) {
         eprintln!("faultd: {n} {kind} records left out: they name a host its allow list has");
     }
+    // What `faultd run` counts in faultd_detector_evictions_total: a bound too small for
+    // the traffic (README, "Bounds").
+    let capacity: std::collections::HashMap<_, _> = pipeline.capacity().collect();
+    for (detector, n) in pipeline.evictions().filter(|&(_, n)| n > 0) {
+        eprintln!(
+            "faultd: {n} {detector} state entries evicted: its bounds ({} entries in all) \
+             held less than the capture had in flight",
+            capacity[detector]
+        );
+    }
     failed(failures)
 }
 
@@ -804,7 +820,8 @@ mod tests {
         std::fs::write(
             &path,
             "iface = [\"a0\"]\nlog_format = \"json\"\nhttp_max_connections = 9\n\
-             [detectors.nbns]\ntimeout = \"7s\"\n[detectors.wins_backup_swap]\nepisode = \"90s\"\n",
+             [detectors.nbns]\ntimeout = \"7s\"\n[detectors.wins_backup_swap]\nepisode = \"90s\"\n\
+             clients = 16\n[detectors.sms_port_conflict]\nentries = 32\n",
         )
         .unwrap();
         let p = path.to_str().unwrap();
@@ -814,6 +831,8 @@ mod tests {
         assert_eq!(r.http.http_max_connections, 9);
         assert_eq!(r.detectors.nbns.timeout.ns(), 7_000_000_000);
         assert_eq!(r.detectors.wins_backup_swap.episode.ns(), 90_000_000_000);
+        assert_eq!(r.detectors.wins_backup_swap.clients.get(), 16);
+        assert_eq!(r.detectors.sms_port_conflict.entries.get(), 32);
         let (r, log) = run_settings(&[
             "faultd",
             "run",
@@ -825,6 +844,8 @@ mod tests {
             "b0",
             "--log-format",
             "text",
+            "--sms-entries",
+            "8",
         ]);
         assert_eq!(r.ifaces, ["b0"]);
         assert_eq!(log, LogFormat::Text);
@@ -832,6 +853,8 @@ mod tests {
         // The keys no flag overrode still hold.
         assert_eq!(r.detectors.wins_backup_swap.episode.ns(), 90_000_000_000);
         assert_eq!(r.http.http_max_connections, 9);
+        assert_eq!(r.detectors.wins_backup_swap.clients.get(), 16);
+        assert_eq!(r.detectors.sms_port_conflict.entries.get(), 8);
         let _ = std::fs::remove_file(&path);
     }
 }

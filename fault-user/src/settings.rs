@@ -1,5 +1,6 @@
 //! What the command line's settings and a configuration file's have in common: durations
-//! as people write them, and defaults declared once, in the flag's `default_value`.
+//! as people write them, state bounds, and defaults declared once, in the flag's
+//! `default_value`.
 
 use std::{fmt, str::FromStr, time::Duration};
 
@@ -79,6 +80,78 @@ impl<'de> Deserialize<'de> for Nanos {
             }
         }
         d.deserialize_any(Text)
+    }
+}
+
+/// A detector's state bound: the most entries one of its maps holds, written as a bare
+/// number, from 1 to [`Bound::MAX`]. At the bound the least recently active entry gives way
+/// and is counted (`faultd_detector_evictions_total`); memory grows with the bound (README,
+/// "Bounds", says how much at the defaults), but only as entries come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Bound(pub usize);
+
+impl Bound {
+    /// 2^20: a thousand times the defaults' order, and far beyond what a tick can settle.
+    pub const MAX: usize = 1 << 20;
+
+    pub fn get(self) -> usize {
+        self.0
+    }
+}
+
+/// As clap's "invalid value 'X' for '--flag'" (or a file's key and line) goes on: what would do.
+impl FromStr for Bound {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Bound, String> {
+        let range = || {
+            format!(
+                "{text:?}: must be a number of entries from 1 to {}",
+                Bound::MAX
+            )
+        };
+        let n: u64 = text.trim().parse().map_err(|_| range())?;
+        match usize::try_from(n) {
+            Ok(n) if (1..=Bound::MAX).contains(&n) => Ok(Bound(n)),
+            _ => Err(range()),
+        }
+    }
+}
+
+/// A number as in the file (`clients = 1024`), or a string as on the command line: a
+/// configuration file takes what the flag takes, with the same limits.
+impl<'de> Deserialize<'de> for Bound {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Bound, D::Error> {
+        struct Number;
+        impl Visitor<'_> for Number {
+            type Value = Bound;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a number of entries from 1 to {}", Bound::MAX)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Bound, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Bound, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Bound, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        d.deserialize_any(Number)
+    }
+}
+
+impl fmt::Display for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A bare number: what `check-config` prints reads back as the same value.
+impl Serialize for Bound {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.0 as u64)
     }
 }
 
@@ -216,6 +289,25 @@ mod tests {
         for bad in ["soon", "5d", "0s", "25h", "0.5ms", "", "-1s"] {
             assert!(bad.parse::<Nanos>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn bounds_from_1_to_the_max() {
+        use super::Bound;
+        assert_eq!("1".parse::<Bound>(), Ok(Bound(1)));
+        assert_eq!(" 4096 ".parse::<Bound>(), Ok(Bound(4096)));
+        assert_eq!("1048576".parse::<Bound>(), Ok(Bound(Bound::MAX)));
+        for bad in ["0", "1048577", "-1", "1k", "", "99999999999999999999999"] {
+            let err = bad.parse::<Bound>().unwrap_err();
+            assert!(err.contains("from 1 to 1048576"), "{bad}: {err}");
+        }
+        let parse = |json: &str| serde_json::from_str::<Bound>(json).map_err(|e| e.to_string());
+        assert_eq!(parse("16"), Ok(Bound(16)));
+        assert_eq!(parse(r#""16""#), Ok(Bound(16)));
+        assert!(parse("0").unwrap_err().contains("from 1 to 1048576"));
+        assert!(parse("-3").unwrap_err().contains("from 1 to 1048576"));
+        assert!(parse("2.5").is_err());
+        assert_eq!(serde_json::to_string(&Bound(16)).unwrap(), "16");
     }
 
     #[test]

@@ -30,7 +30,7 @@ use super::{
 };
 use crate::{
     names,
-    settings::{self, Allow, Nanos},
+    settings::{self, Allow, Bound, Nanos},
 };
 
 /// `netbios_ip_connect_failure`'s own settings. When a query is unanswered is the NBNS
@@ -48,6 +48,18 @@ pub struct Settings {
         default_value = "30s"
     )]
     pub window: Nanos,
+    /// The most (client, target) pairs netbios_ip_connect_failure keeps an open NBSTAT
+    /// episode for, and the entries of each of its context maps (sessions up, *SMBSERVER
+    /// calls, TCP 139 answers) (1 to 1048576). A new pair past it evicts the least recently
+    /// active episode, unjudged (a context map, its oldest entry), counted in
+    /// faultd_detector_evictions_total.
+    #[arg(
+        id = "nbstat-episodes",
+        long = "nbstat-episodes",
+        value_name = "N",
+        default_value = "4096"
+    )]
+    pub episodes: Bound,
     /// Hosts not to report (configuration file only): a record whose client or server is
     /// one of these addresses or networks is dropped.
     #[arg(skip)]
@@ -77,13 +89,9 @@ pub struct Record {
     pub smbserver_tried: bool,
 }
 
-/// Open episodes: (client, target) pairs with an NBSTAT query awaiting judgement.
-pub const EPISODES: usize = 4096;
 /// Distinct queries (transaction ids) kept per episode (a client retries three times);
 /// later ones are not listed.
 pub const QUERIES: usize = 8;
-/// Entries of each context map (sessions up, `*SMBSERVER` calls, TCP 139 answers).
-pub const CONTEXT: usize = 4096;
 /// How long a SYN-ACK from TCP 139 is remembered as proof that the port is reachable.
 const REACHABLE_FOR_NS: u64 = 3600 * 1_000_000_000;
 /// `*SMBSERVER<20>`, space padded: the called name every CIFS server must accept.
@@ -147,24 +155,27 @@ pub struct NbstatConnectFailure {
 }
 
 impl NbstatConnectFailure {
-    /// The most memory its state can take, in bytes: every map at its cap.
-    pub fn state_bytes_max() -> usize {
-        map_bytes::<Pair, Episode>(EPISODES)
-            + EPISODES * (QUERIES * size_of::<Query>() + size_of::<Pair>())
-            + map_bytes::<Pair, u64>(CONTEXT)
-            + map_bytes::<Pair, Event>(CONTEXT)
-            + map_bytes::<Host, Event>(CONTEXT)
+    /// The most memory its state can take, in bytes: every map at its cap (the context
+    /// maps are as large as the episodes': a session forgotten before its episode is judged
+    /// would make a fault of it).
+    pub fn state_bytes_max(settings: &Settings) -> usize {
+        let n = settings.episodes.get();
+        map_bytes::<Pair, Episode>(n)
+            + n * (QUERIES * size_of::<Query>() + size_of::<Pair>())
+            + map_bytes::<Pair, u64>(n)
+            + map_bytes::<Pair, Event>(n)
+            + map_bytes::<Host, Event>(n)
     }
 
     pub fn new(nbns: &nbns::Settings, settings: &Settings) -> Self {
         NbstatConnectFailure {
             timeout: nbns.timeout.ns(),
             window: settings.window.ns(),
-            episodes: Bounded::new(EPISODES),
+            episodes: Bounded::new(settings.episodes.get()),
             answered_late: Vec::new(),
-            sessions: Bounded::new(CONTEXT),
-            smbserver: Bounded::new(CONTEXT),
-            reachable: Bounded::new(CONTEXT),
+            sessions: Bounded::new(settings.episodes.get()),
+            smbserver: Bounded::new(settings.episodes.get()),
+            reachable: Bounded::new(settings.episodes.get()),
             next_due: u64::MAX,
         }
     }
@@ -500,17 +511,39 @@ mod tests {
 
     #[test]
     fn episodes_beyond_the_cap_push_out_the_least_recent_and_are_counted() {
-        let mut d = NbstatConnectFailure::new(&Default::default(), &Default::default());
+        let settings = Settings::default();
+        let episodes = settings.episodes.get();
+        assert_eq!(episodes, 4096);
+        let mut d = NbstatConnectFailure::new(&Default::default(), &settings);
+        assert_eq!(d.capacity(), 4 * episodes);
         let mut out = Vec::new();
-        for i in 0..EPISODES as u32 + 7 {
+        for i in 0..episodes as u32 + 7 {
             let ev = nbstat_query(Ipv4Addr::from(0x0a02_0000 + i), 1, 1_000 + u64::from(i));
             d.event(&ev, &mut out);
         }
         assert_eq!(d.evictions(), 7);
-        assert_eq!(d.episodes.keys().count(), EPISODES);
+        assert_eq!(d.episodes.keys().count(), episodes);
         // The survivors are still judged: every one of them is a fault at the end.
         d.advance(u64::MAX, &mut out);
-        assert_eq!(out.len(), EPISODES);
+        assert_eq!(out.len(), episodes);
+    }
+
+    #[test]
+    fn the_configured_bound_caps_episodes_and_context_alike() {
+        let settings = Settings {
+            episodes: Bound(5),
+            ..Default::default()
+        };
+        let mut d = NbstatConnectFailure::new(&Default::default(), &settings);
+        assert_eq!(d.capacity(), 4 * 5);
+        let mut out = Vec::new();
+        for i in 0..8u32 {
+            let ev = nbstat_query(Ipv4Addr::from(0x0a02_0000 + i), 1, 1_000 + u64::from(i));
+            d.event(&ev, &mut out);
+        }
+        assert_eq!((d.entries(), d.evictions()), (5, 3));
+        d.advance(u64::MAX, &mut out);
+        assert_eq!(out.len(), 5, "the 5 most recent episodes are judged");
     }
 
     #[test]
@@ -556,7 +589,7 @@ mod tests {
 
     #[test]
     fn the_state_stays_within_its_documented_bound() {
-        let bytes = NbstatConnectFailure::state_bytes_max();
+        let bytes = NbstatConnectFailure::state_bytes_max(&Settings::default());
         eprintln!(
             "netbios_ip_connect_failure: at most {} KiB of state",
             bytes / 1024

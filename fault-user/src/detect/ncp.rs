@@ -24,7 +24,7 @@ use super::{
 };
 use crate::{
     names,
-    settings::{self, Allow, Nanos},
+    settings::{self, Allow, Bound, Nanos},
 };
 
 /// `ncp_wrong_socket`'s settings.
@@ -41,6 +41,26 @@ pub struct Settings {
         default_value = "5s"
     )]
     pub timeout: Nanos,
+    /// The most IPX nodes with advertised file servers, and file server names,
+    /// ncp_wrong_socket remembers (1 to 1048576, each). A new one past it evicts the least
+    /// recently advertised, counted in faultd_detector_evictions_total.
+    #[arg(
+        id = "ncp-nodes",
+        long = "ncp-nodes",
+        value_name = "N",
+        default_value = "1024"
+    )]
+    pub nodes: Bound,
+    /// The most NCP requests ncp_wrong_socket keeps awaiting their reply: Read Property
+    /// Value requests, and Create Service Connections (1 to 1048576, each). A new one past
+    /// it evicts the oldest, unjudged, counted in faultd_detector_evictions_total.
+    #[arg(
+        id = "ncp-pending",
+        long = "ncp-pending",
+        value_name = "N",
+        default_value = "1024"
+    )]
+    pub pending: Bound,
     /// Hosts not to report (configuration file only): a record whose client or server is
     /// one of these addresses or networks is dropped.
     #[arg(skip)]
@@ -69,12 +89,8 @@ pub struct Record {
     pub answered: bool,
 }
 
-/// Nodes with advertised file servers, and server names, each.
-pub const NODES: usize = 1024;
 /// Advertised sockets kept per node (a stand-in host serves its own and a few others).
 pub const PER_NODE: usize = 4;
-/// Read Property Value requests awaiting their reply, and connects awaiting theirs.
-pub const PENDING: usize = 1024;
 /// How long an advertisement stands without being repeated (SAP repeats every minute).
 const ADVERT_TTL_NS: u64 = 3600 * 1_000_000_000;
 const NET_ADDRESS: &[u8] = b"NET_ADDRESS";
@@ -162,23 +178,24 @@ pub struct NcpWrongSocket {
 impl NcpWrongSocket {
     /// The most memory its state can take, in bytes, every map at its cap (names at their
     /// 48-byte maximum).
-    pub fn state_bytes_max() -> usize {
+    pub fn state_bytes_max(settings: &Settings) -> usize {
+        let (nodes, pending) = (settings.nodes.get(), settings.pending.get());
         let strings = 48 + 96;
-        map_bytes::<Node, Vec<Advert>>(NODES)
-            + NODES * PER_NODE * (size_of::<Advert>() + strings)
-            + map_bytes::<Name, Addr>(NODES)
-            + map_bytes::<RpvKey, Event>(PENDING)
-            + map_bytes::<ConnectKey, Connect>(PENDING)
-            + PENDING * strings
+        map_bytes::<Node, Vec<Advert>>(nodes)
+            + nodes * PER_NODE * (size_of::<Advert>() + strings)
+            + map_bytes::<Name, Addr>(nodes)
+            + map_bytes::<RpvKey, Event>(pending)
+            + map_bytes::<ConnectKey, Connect>(pending)
+            + pending * strings
     }
 
     pub fn new(settings: &Settings) -> Self {
         NcpWrongSocket {
             timeout: settings.timeout.ns(),
-            by_node: Bounded::new(NODES),
-            by_name: Bounded::new(NODES),
-            requests: Bounded::new(PENDING),
-            connects: Bounded::new(PENDING),
+            by_node: Bounded::new(settings.nodes.get()),
+            by_name: Bounded::new(settings.nodes.get()),
+            requests: Bounded::new(settings.pending.get()),
+            connects: Bounded::new(settings.pending.get()),
         }
     }
 
@@ -474,16 +491,39 @@ mod tests {
 
     #[test]
     fn nodes_beyond_the_cap_push_out_the_least_recent_and_are_counted() {
-        let mut d = NcpWrongSocket::new(&Default::default());
+        let settings = Settings::default();
+        let nodes = settings.nodes.get();
+        assert_eq!((nodes, settings.pending.get()), (1024, 1024));
+        let mut d = NcpWrongSocket::new(&settings);
+        assert_eq!(d.capacity(), 4 * 1024);
         let mut out = Vec::new();
-        for i in 0..NODES as u32 + 5 {
+        for i in 0..nodes as u32 + 5 {
             for ev in advert(i, &format!("FS{i}"), 1_000 + u64::from(i)) {
                 d.event(&ev, &mut out);
             }
         }
         // Nodes and names both overflow by five.
         assert_eq!(d.evictions(), 10);
-        assert_eq!(d.by_node.keys().count(), NODES);
+        assert_eq!(d.by_node.keys().count(), nodes);
+    }
+
+    #[test]
+    fn the_configured_bounds_cap_nodes_and_pending_requests() {
+        let settings = Settings {
+            nodes: Bound(2),
+            pending: Bound(7),
+            ..Default::default()
+        };
+        let mut d = NcpWrongSocket::new(&settings);
+        assert_eq!(d.capacity(), 2 + 2 + 7 + 7);
+        let mut out = Vec::new();
+        for i in 0..5u32 {
+            for ev in advert(i, &format!("FS{i}"), 1_000 + u64::from(i)) {
+                d.event(&ev, &mut out);
+            }
+        }
+        assert_eq!((d.by_node.len(), d.by_name.len()), (2, 2));
+        assert_eq!(d.evictions(), 6, "three nodes and three names");
     }
 
     #[test]
@@ -541,7 +581,7 @@ mod tests {
 
     #[test]
     fn the_state_stays_within_its_documented_bound() {
-        let bytes = NcpWrongSocket::state_bytes_max();
+        let bytes = NcpWrongSocket::state_bytes_max(&Settings::default());
         eprintln!("ncp_wrong_socket: at most {} KiB of state", bytes / 1024);
         assert!(
             bytes <= 16 << 20,

@@ -30,7 +30,7 @@ use super::{
 };
 use crate::{
     names,
-    settings::{self, Allow, Nanos},
+    settings::{self, Allow, Bound, Nanos},
 };
 
 /// `ras_port_leak`'s settings.
@@ -47,6 +47,18 @@ pub struct Settings {
         default_value = "10s"
     )]
     pub clear_timeout: Nanos,
+    /// The most entries each of ras_port_leak's maps holds: PPTP control connections with
+    /// calls up, Outgoing-Call-Requests awaiting their reply, RAS servers, clears awaiting
+    /// their confirmation, leaked ports (1 to 1048576). A new one past it evicts the least
+    /// recently active, counted in faultd_detector_evictions_total (an evicted connection's
+    /// calls still count as carried by its server).
+    #[arg(
+        id = "pptp-entries",
+        long = "pptp-entries",
+        value_name = "N",
+        default_value = "1024"
+    )]
+    pub entries: Bound,
     /// Hosts not to report (configuration file only): a record whose client or server is
     /// one of these addresses or networks is dropped.
     #[arg(skip)]
@@ -60,9 +72,6 @@ impl Default for Settings {
     }
 }
 
-/// Control connections with calls up, Outgoing-Call-Requests awaiting their reply,
-/// servers, pending clears, leaked ports: each.
-pub const ENTRIES: usize = 1024;
 /// Calls kept per control connection (a RAS server's ports are per call; Windows allows
 /// hundreds per server, rarely many per connection).
 pub const CALLS: usize = 64;
@@ -150,15 +159,15 @@ struct ByCall<V> {
 }
 
 impl<V: ServerCall> ByCall<V> {
-    fn new() -> Self {
+    fn new(entries: usize) -> Self {
         ByCall {
-            map: Bounded::spilling(ENTRIES),
+            map: Bounded::spilling(entries),
             by_server: BTreeSet::new(),
         }
     }
 
-    fn bytes_max() -> usize {
-        map_bytes::<(Conn, u16), V>(ENTRIES) + ENTRIES * size_of::<(Conn, u16, u16)>()
+    fn bytes_max(entries: usize) -> usize {
+        map_bytes::<(Conn, u16), V>(entries) + entries * size_of::<(Conn, u16, u16)>()
     }
 
     /// As [`Bounded::touch`]; whether the entry is new.
@@ -221,24 +230,26 @@ pub struct RasPortLeak {
 }
 
 impl RasPortLeak {
-    pub fn state_bytes_max() -> usize {
-        map_bytes::<Conn, Vec<Call>>(ENTRIES)
-            + ENTRIES * (CALLS * size_of::<Call>() + size_of::<(Host, u32)>())
-            + map_bytes::<(Conn, u16), Event>(ENTRIES)
-            + map_bytes::<Host, Server>(ENTRIES)
-            + ByCall::<Clear>::bytes_max()
-            + ByCall::<Leak>::bytes_max()
+    pub fn state_bytes_max(settings: &Settings) -> usize {
+        let n = settings.entries.get();
+        map_bytes::<Conn, Vec<Call>>(n)
+            + n * (CALLS * size_of::<Call>() + size_of::<(Host, u32)>())
+            + map_bytes::<(Conn, u16), Event>(n)
+            + map_bytes::<Host, Server>(n)
+            + ByCall::<Clear>::bytes_max(n)
+            + ByCall::<Leak>::bytes_max(n)
     }
 
     pub fn new(settings: &Settings) -> Self {
+        let n = settings.entries.get();
         RasPortLeak {
             clear_timeout: settings.clear_timeout.ns(),
-            controls: Bounded::spilling(ENTRIES),
+            controls: Bounded::spilling(n),
             carried: BTreeMap::new(),
-            requests: Bounded::new(ENTRIES),
-            servers: Bounded::new(ENTRIES),
-            clears: ByCall::new(),
-            leaked: ByCall::new(),
+            requests: Bounded::new(n),
+            servers: Bounded::new(n),
+            clears: ByCall::new(n),
+            leaked: ByCall::new(n),
         }
     }
 
@@ -572,7 +583,7 @@ mod tests {
         }
         assert_eq!(
             d.evictions(),
-            2000 - ENTRIES as u64,
+            2000 - Settings::default().entries.get() as u64,
             "requests pushed out requests"
         );
         // Both calls are still up: a rejection now is a full server, not lost capacity.
@@ -586,9 +597,12 @@ mod tests {
 
     #[test]
     fn control_connections_pushed_out_still_count_as_carrying_their_calls() {
-        let mut d = RasPortLeak::new(&Default::default());
+        let settings = Settings::default();
+        assert_eq!(settings.entries.get(), 1024);
+        let mut d = RasPortLeak::new(&settings);
+        assert_eq!(d.capacity(), 5 * 1024);
         let mut out = Vec::new();
-        for i in 0..ENTRIES as u16 + 2 {
+        for i in 0..settings.entries.get() as u16 + 2 {
             let c = Ipv4Addr::new(10, 1, (i >> 8) as u8, i as u8);
             connected(&mut d, c, 1_000 + u64::from(i), &mut out);
         }
@@ -599,6 +613,27 @@ mod tests {
             &mut out,
         );
         assert!(out.is_empty(), "peak 1026, 1026 counted: {out:?}");
+    }
+
+    #[test]
+    fn the_configured_bound_caps_every_map() {
+        let settings = Settings {
+            entries: Bound(2),
+            ..Default::default()
+        };
+        let mut d = RasPortLeak::new(&settings);
+        assert_eq!(d.capacity(), 5 * 2);
+        let mut out = Vec::new();
+        for i in 0..5u8 {
+            connected(
+                &mut d,
+                Ipv4Addr::new(10, 1, 0, i),
+                1_000 + u64::from(i),
+                &mut out,
+            );
+        }
+        assert_eq!(d.controls.len(), 2);
+        assert_eq!(d.evictions(), 3, "three control connections pushed out");
     }
 
     #[test]
@@ -811,7 +846,7 @@ mod tests {
 
     #[test]
     fn a_call_is_found_by_either_id_as_a_walk_over_every_entry_finds_it() {
-        let mut m: ByCall<Leak> = ByCall::new();
+        let mut m: ByCall<Leak> = ByCall::new(Settings::default().entries.get());
         let mut rng = crate::detect::TestRng(0xca11);
         let conn = |c: u64| {
             let h = |a: u8| Host {
@@ -858,7 +893,7 @@ mod tests {
 
     #[test]
     fn the_state_stays_within_its_documented_bound() {
-        let bytes = RasPortLeak::state_bytes_max();
+        let bytes = RasPortLeak::state_bytes_max(&Settings::default());
         eprintln!("ras_port_leak: at most {} KiB of state", bytes / 1024);
         assert!(
             bytes <= 16 << 20,

@@ -146,7 +146,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::settings::Nanos;
+    use crate::settings::{Bound, Nanos};
 
     #[test]
     fn each_row_builds_the_detector_named_by_its_id() {
@@ -213,14 +213,21 @@ mod tests {
         let config: Config = serde_json::from_value(json!({
             "nbns": {"timeout": "1s"},
             "wins_backup_swap": {"episode": "2m"},
-            "ras_port_leak": {"clear_timeout": 3},
+            "ras_port_leak": {"clear_timeout": 3, "entries": 5},
+            "ncp_wrong_socket": {"pending": 7},
         }))
         .unwrap();
         let s = |n: u64| Nanos(n * 1_000_000_000);
         assert_eq!(config.nbns.timeout, s(1));
         assert_eq!(config.wins_backup_swap.episode, s(120));
         assert_eq!(config.ras_port_leak.clear_timeout, s(3));
-        assert_eq!(config.ncp_wrong_socket, Config::default().ncp_wrong_socket);
+        assert_eq!(config.ras_port_leak.entries, Bound(5));
+        assert_eq!(config.ncp_wrong_socket.pending, Bound(7));
+        assert_eq!(config.ncp_wrong_socket.nodes, Bound(1024));
+        assert_eq!(
+            config.sms_port_conflict,
+            Config::default().sms_port_conflict
+        );
         let typo = serde_json::from_value::<Config>(json!({"nbns": {"timout": "1s"}}));
         assert!(typo.unwrap_err().to_string().contains("timout"));
     }
@@ -235,5 +242,50 @@ mod tests {
         assert_eq!(c.ncp_wrong_socket.timeout, s(5));
         assert_eq!(c.sms_port_conflict.report_interval, s(3600));
         assert_eq!(c.ras_port_leak.clear_timeout, s(10));
+        assert_eq!(c.wins_backup_swap.clients, Bound(1024));
+        assert_eq!(c.netbios_ip_connect_failure.episodes, Bound(4096));
+        assert_eq!(c.ncp_wrong_socket.nodes, Bound(1024));
+        assert_eq!(c.ncp_wrong_socket.pending, Bound(1024));
+        assert_eq!(c.sms_port_conflict.entries, Bound(4096));
+        assert_eq!(c.ras_port_leak.entries, Bound(1024));
+    }
+
+    /// `faultd_detector_state_capacity{detector}` is the sum of the detector's maps'
+    /// bounds: the configured ones.
+    #[test]
+    fn the_capacity_follows_the_configured_bounds() {
+        let capacity = |c: &Config| -> Vec<(&str, usize)> {
+            super::super::Pipeline::standard(c, false)
+                .capacity()
+                .collect()
+        };
+        assert_eq!(
+            capacity(&Config::default()),
+            [
+                ("wins_backup_swap", 1024),
+                ("ncp_wrong_socket", 4 * 1024),
+                ("netbios_ip_connect_failure", 4 * 4096),
+                ("sms_port_conflict", 3 * 4096),
+                ("ras_port_leak", 5 * 1024),
+            ]
+        );
+        let config: Config = serde_json::from_value(json!({
+            "wins_backup_swap": {"clients": 2},
+            "netbios_ip_connect_failure": {"episodes": 3},
+            "ncp_wrong_socket": {"nodes": 4, "pending": 5},
+            "sms_port_conflict": {"entries": 6},
+            "ras_port_leak": {"entries": 7},
+        }))
+        .unwrap();
+        assert_eq!(
+            capacity(&config),
+            [
+                ("wins_backup_swap", 2),
+                ("ncp_wrong_socket", 4 + 4 + 5 + 5),
+                ("netbios_ip_connect_failure", 4 * 3),
+                ("sms_port_conflict", 3 * 6),
+                ("ras_port_leak", 5 * 7),
+            ]
+        );
     }
 }

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::{
     names,
-    settings::{self, Allow, Nanos},
+    settings::{self, Allow, Bound, Nanos},
 };
 
 /// `sms_port_conflict`'s settings.
@@ -39,6 +39,18 @@ pub struct Settings {
         default_value = "1h"
     )]
     pub report_interval: Nanos,
+    /// The most entries each of sms_port_conflict's maps holds: SYNs to an SMS port
+    /// awaiting their answer, datagrams a host received (so its replies are not
+    /// collisions), and reports made within --sms-report-interval (1 to 1048576). A new one
+    /// past it evicts the least recently seen, counted in faultd_detector_evictions_total
+    /// (an evicted report may be made again within the interval).
+    #[arg(
+        id = "sms-entries",
+        long = "sms-entries",
+        value_name = "N",
+        default_value = "4096"
+    )]
+    pub entries: Bound,
     /// Hosts not to report (configuration file only): a record whose client or server is
     /// one of these addresses or networks is dropped.
     #[arg(skip)]
@@ -52,9 +64,6 @@ impl Default for Settings {
     }
 }
 
-/// Entries of each map: SYNs awaiting their answer, datagrams H received (so its replies
-/// are not collisions), and reports made within the interval.
-pub const ENTRIES: usize = 4096;
 /// A RST answers a SYN within this; a datagram sent back within this is a reply.
 const SYN_ANSWER_NS: u64 = 10 * 1_000_000_000;
 const UDP_REPLY_NS: u64 = 180 * 1_000_000_000;
@@ -105,18 +114,19 @@ fn is_sms(p: u16) -> bool {
 }
 
 impl SmsPortConflict {
-    pub fn state_bytes_max() -> usize {
-        map_bytes::<Ends, Event>(ENTRIES)
-            + map_bytes::<Ends, u64>(ENTRIES)
-            + map_bytes::<(Host, u16, Transport, Reason), u64>(ENTRIES)
+    pub fn state_bytes_max(settings: &Settings) -> usize {
+        let n = settings.entries.get();
+        map_bytes::<Ends, Event>(n)
+            + map_bytes::<Ends, u64>(n)
+            + map_bytes::<(Host, u16, Transport, Reason), u64>(n)
     }
 
     pub fn new(settings: &Settings) -> Self {
         SmsPortConflict {
             interval: settings.report_interval.ns(),
-            syns: Bounded::new(ENTRIES),
-            received: Bounded::new(ENTRIES),
-            reported: Bounded::new(ENTRIES),
+            syns: Bounded::new(settings.entries.get()),
+            received: Bounded::new(settings.entries.get()),
+            reported: Bounded::new(settings.entries.get()),
         }
     }
 
@@ -348,9 +358,13 @@ mod tests {
 
     #[test]
     fn reports_beyond_the_cap_push_out_the_oldest_and_are_counted() {
-        let mut d = SmsPortConflict::new(&Default::default());
+        let settings = Settings::default();
+        let entries = settings.entries.get();
+        assert_eq!(entries, 4096);
+        let mut d = SmsPortConflict::new(&settings);
+        assert_eq!(d.capacity(), 3 * entries);
         let mut out = Vec::new();
-        for i in 0..ENTRIES as u32 + 3 {
+        for i in 0..entries as u32 + 3 {
             d.event(
                 &syn(
                     Ipv4Addr::from(0x0a05_0000 + i),
@@ -361,13 +375,34 @@ mod tests {
                 &mut out,
             );
         }
-        assert_eq!(out.len(), ENTRIES + 3, "one record per host");
+        assert_eq!(out.len(), entries + 3, "one record per host");
         assert_eq!(d.evictions(), 3);
     }
 
     #[test]
+    fn a_report_pushed_out_by_a_small_bound_is_made_again() {
+        let settings = Settings {
+            entries: Bound(4),
+            ..Default::default()
+        };
+        let mut d = SmsPortConflict::new(&settings);
+        assert_eq!(d.capacity(), 12);
+        let mut out = Vec::new();
+        for round in 0..2u64 {
+            for i in 0..10u32 {
+                let ts = 1_000 + round * 1_000 + u64::from(i);
+                d.event(
+                    &syn(Ipv4Addr::from(0x0a05_0000 + i), 1761, 80, ts),
+                    &mut out,
+                );
+            }
+        }
+        assert_eq!((out.len(), d.evictions(), d.entries()), (20, 16, 4));
+    }
+
+    #[test]
     fn the_state_stays_within_its_documented_bound() {
-        let bytes = SmsPortConflict::state_bytes_max();
+        let bytes = SmsPortConflict::state_bytes_max(&Settings::default());
         eprintln!("sms_port_conflict: at most {} KiB of state", bytes / 1024);
         assert!(
             bytes <= 16 << 20,

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     names,
-    settings::{self, Allow, Nanos},
+    settings::{self, Allow, Bound, Nanos},
 };
 
 /// `wins_backup_swap`'s own settings. When a registration is unanswered is the NBNS
@@ -38,6 +38,16 @@ pub struct Settings {
         default_value = "60s"
     )]
     pub episode: Nanos,
+    /// The most clients wins_backup_swap keeps an open registration episode for (1 to
+    /// 1048576). A new client past it evicts the least recently registering client's
+    /// episode, unjudged, counted in faultd_detector_evictions_total.
+    #[arg(
+        id = "wins-clients",
+        long = "wins-clients",
+        value_name = "N",
+        default_value = "1024"
+    )]
+    pub clients: Bound,
     /// Hosts not to report (configuration file only): a record whose client or server is
     /// one of these addresses or networks is dropped.
     #[arg(skip)]
@@ -51,8 +61,6 @@ impl Default for Settings {
     }
 }
 
-/// Clients with an open episode; the least recently active gives way.
-pub const CLIENTS: usize = 1024;
 /// Registrations kept per episode (a client registers a handful of names, each retried
 /// three times under one transaction id); the oldest gives way.
 pub const REQUESTS: usize = 32;
@@ -150,17 +158,19 @@ pub struct WinsBackupSwap {
 }
 
 impl WinsBackupSwap {
-    /// The most memory its state can take, in bytes: every client at its cap.
-    pub fn state_bytes_max() -> usize {
+    /// The most memory its state can take, in bytes: `settings.clients` clients, every one
+    /// at its cap.
+    pub fn state_bytes_max(settings: &Settings) -> usize {
+        let clients = settings.clients.get();
         let episode = REQUESTS * size_of::<Request>() + ACCEPTED * size_of::<[u8; 16]>();
-        map_bytes::<Host, Episode>(CLIENTS) + CLIENTS * episode
+        map_bytes::<Host, Episode>(clients) + clients * episode
     }
 
     pub fn new(nbns: &nbns::Settings, settings: &Settings) -> Self {
         WinsBackupSwap {
             timeout: nbns.timeout.ns(),
             episode: settings.episode.max(nbns.timeout).ns(),
-            clients: Bounded::new(CLIENTS),
+            clients: Bounded::new(settings.clients.get()),
             dropped: 0,
             clock: None,
         }
@@ -451,16 +461,20 @@ mod tests {
 
     #[test]
     fn clients_beyond_the_cap_push_out_the_least_recent_and_are_counted() {
-        let mut d = WinsBackupSwap::new(&Default::default(), &Default::default());
+        let settings = Settings::default();
+        let clients = settings.clients.get();
+        assert_eq!(clients, 1024);
+        let mut d = WinsBackupSwap::new(&Default::default(), &settings);
         let mut out = Vec::new();
-        for i in 0..CLIENTS as u32 + 10 {
+        for i in 0..clients as u32 + 10 {
             let client = Ipv4Addr::from(0x0a01_0000 + i);
             for ev in registration(client, 1, "PC", 1_000 + u64::from(i)) {
                 d.event(&ev, &mut out);
             }
         }
         assert_eq!(d.evictions(), 10);
-        assert_eq!(d.clients.keys().count(), CLIENTS);
+        assert_eq!(d.clients.keys().count(), clients);
+        assert_eq!((d.entries(), d.capacity()), (clients, clients));
         let first = Host {
             family: 4,
             addr: registration(Ipv4Addr::from(0x0a01_0000), 1, "PC", 0)[0]
@@ -471,6 +485,28 @@ mod tests {
             d.clients.get(&first).is_none(),
             "the oldest client went first"
         );
+    }
+
+    #[test]
+    fn the_configured_bound_is_the_cap_and_the_capacity() {
+        let settings = Settings {
+            clients: Bound(3),
+            ..Default::default()
+        };
+        let mut d = WinsBackupSwap::new(&Default::default(), &settings);
+        assert_eq!(d.capacity(), 3);
+        let mut out = Vec::new();
+        for i in 0..5u32 {
+            for ev in registration(
+                Ipv4Addr::from(0x0a01_0000 + i),
+                1,
+                "PC",
+                1_000 + u64::from(i),
+            ) {
+                d.event(&ev, &mut out);
+            }
+        }
+        assert_eq!((d.entries(), d.evictions()), (3, 2));
     }
 
     #[test]
@@ -524,7 +560,7 @@ mod tests {
 
     #[test]
     fn the_state_stays_within_its_documented_bound() {
-        let bytes = WinsBackupSwap::state_bytes_max();
+        let bytes = WinsBackupSwap::state_bytes_max(&Settings::default());
         eprintln!("wins_backup_swap: at most {} KiB of state", bytes / 1024);
         assert!(
             bytes <= 16 << 20,
