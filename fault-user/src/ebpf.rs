@@ -32,13 +32,30 @@ pub enum LoadError {
 }
 
 /// Which capabilities this process lacks, for the message: the kernel's EPERM does not say.
+/// With all three, the likely refuser is a seccomp filter: a container runtime's default
+/// profile that allows bpf() only with CAP_SYS_ADMIN (Docker's before 23, containerd's
+/// before 1.7, podman's as Debian 12 ships it).
 fn lacking() -> String {
     let missing = crate::live::preflight::missing_capabilities();
-    if missing.is_empty() {
-        String::new()
-    } else {
+    if !missing.is_empty() {
         format!(" (this process lacks {})", missing.join(", "))
+    } else if seccomp_filtered() {
+        " (this process has the capabilities, but a seccomp filter is active: a container \
+         runtime's default profile may allow bpf() only with CAP_SYS_ADMIN, as Docker's \
+         before 23, containerd's before 1.7 and podman's in Debian 12 do; give the \
+         container a profile that allows bpf and perf_event_open)"
+            .into()
+    } else {
+        String::new()
     }
+}
+
+/// Whether a seccomp filter applies to this process (`Seccomp: 2` in /proc/self/status).
+fn seccomp_filtered() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.strip_prefix("Seccomp:").is_some_and(|v| v.trim() == "2"))
+    })
 }
 
 /// EPERM, or the verifier's EACCES when a capability is missing: without CAP_PERFMON it

@@ -2,8 +2,12 @@
 //! control data, a real `dpkg -i` (faultd --version, man, completions, the unit verified by
 //! systemd-analyze) and `dpkg --purge` leaving nothing behind, and the static binary
 //! replaying a capture inside an empty root directory (no /lib, no libc) with the same
-//! records as the ordinary build. `cargo xtask test` builds the package first and names it
-//! in FAULTD_DIST_BINARY and FAULTD_DIST_DEB; without them these tests skip loudly.
+//! records as the ordinary build; and the container image of contrib/kubernetes built by
+//! podman, holding that binary alone, replaying as the host does and running `faultd run`
+//! with exactly the DaemonSet's capabilities on a network namespace of the test's (podman
+//! and runc missing fail the tests: `cargo xtask test` installs them). `cargo xtask test`
+//! builds the package first and names it in FAULTD_DIST_BINARY and FAULTD_DIST_DEB;
+//! without them these tests skip loudly.
 
 use std::{
     fs,
@@ -295,4 +299,539 @@ fn the_static_binary_replays_in_an_empty_root_as_the_ordinary_build_does() {
         "the scenarios give records:\n{ordinary}"
     );
     assert_eq!(jailed, ordinary, "the same records with no libc around");
+}
+
+/// The metric's value in a Prometheus exposition, if the line is there.
+fn metric(exposition: &str, name: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// CAP_NET_ADMIN (12), CAP_PERFMON (38) and CAP_BPF (39), as /proc/PID/status shows them.
+const THREE_CAPS: &str = "000000c000001000";
+
+/// A /proc/PID/status field.
+fn status_field(status: &str, field: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {field} in\n{status}"))
+        .trim()
+        .to_owned()
+}
+
+/// podman with everything of its own (images, containers, state) under one directory that
+/// drop removes, so a test neither sees nor leaves anything in the machine's storage.
+///
+/// runc, not Debian 12's default crun: crun 1.8 refuses to start anything on a host whose
+/// cgroups are mixed v1 and v2 ("cgroups in hybrid mode not supported"), as here.
+struct Podman {
+    dir: PathBuf,
+}
+
+impl Podman {
+    fn new(test: &str) -> Podman {
+        for tool in ["podman", "runc"] {
+            assert!(
+                Command::new("sh")
+                    .args(["-c", &format!("command -v {tool}")])
+                    .output()
+                    .unwrap()
+                    .status
+                    .success(),
+                "{tool} is not installed: cargo xtask test installs it (apt-get install podman runc)"
+            );
+        }
+        let dir = std::env::temp_dir().join(format!("faultd-podman-{test}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Podman { dir }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("podman");
+        c.arg("--root")
+            .arg(self.dir.join("storage"))
+            .arg("--runroot")
+            .arg(self.dir.join("run"))
+            .arg("--tmpdir")
+            .arg(self.dir.join("tmp"))
+            .args([
+                "--storage-driver",
+                "vfs",
+                "--runtime",
+                "runc",
+                "--cgroup-manager",
+                "cgroupfs",
+                "--events-backend",
+                "none",
+            ]);
+        c
+    }
+
+    /// `podman run` with the limits this process has: podman otherwise asks for higher
+    /// ones than a root without CAP_SYS_RESOURCE (a container like this test's) may set.
+    /// It lowers its own process limit to 32768 before starting the runtime.
+    fn run(&self) -> Command {
+        let limit = |resource| {
+            let mut l = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit writes the struct passed.
+            assert_eq!(unsafe { libc::getrlimit(resource, &mut l) }, 0);
+            l.rlim_max
+        };
+        let nofile = limit(libc::RLIMIT_NOFILE);
+        let nproc = limit(libc::RLIMIT_NPROC).min(32768);
+        let mut c = self.cmd();
+        c.args(["run", "--ulimit"])
+            .arg(format!("nofile={nofile}:{nofile}"))
+            .arg("--ulimit")
+            .arg(format!("nproc={nproc}:{nproc}"));
+        c
+    }
+
+    /// Builds contrib/kubernetes/Containerfile as its comment says, from the directory of
+    /// the static binary, with no network (FROM scratch pulls nothing).
+    fn build(&self, binary: &Path) -> String {
+        let tag = format!("localhost/faultd-test:{}", std::process::id());
+        let containerfile =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/kubernetes/Containerfile");
+        ok(self
+            .cmd()
+            .args(["build", "--network", "none", "--quiet", "-f"])
+            .arg(containerfile)
+            .args(["-t", &tag])
+            .arg(binary.parent().unwrap()));
+        tag
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self
+            .cmd()
+            .args(["rm", "--all", "--force", "--time", "0"])
+            .output();
+        let _ = self.cmd().args(["rmi", "--all", "--force"]).output();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn the_container_image_holds_the_static_binary_alone_and_replays_as_the_host_does() {
+    let Some(binary) = dist("FAULTD_DIST_BINARY", "the_container_image") else {
+        return;
+    };
+    if !is_root() {
+        eprintln!("SKIPPED the_container_image: rootful podman needs root");
+        return;
+    }
+    let podman = Podman::new("image");
+    let image = podman.build(&binary);
+
+    // What the image says: the Containerfile's entry point, command and port, one layer.
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(podman.cmd().args(["image", "inspect", &image]))).unwrap();
+    let config = &inspect[0]["Config"];
+    let containerfile = repo("contrib/kubernetes/Containerfile");
+    let json_of = |keyword: &str| -> serde_json::Value {
+        let line = containerfile
+            .lines()
+            .find_map(|l| l.strip_prefix(keyword))
+            .unwrap_or_else(|| panic!("no {keyword} in the Containerfile"));
+        serde_json::from_str(line).unwrap()
+    };
+    assert_eq!(config["Entrypoint"], json_of("ENTRYPOINT "));
+    assert_eq!(config["Cmd"], json_of("CMD "));
+    assert_eq!(
+        config["ExposedPorts"],
+        serde_json::json!({"10137/tcp": {}}),
+        "{config}"
+    );
+    assert_eq!(
+        inspect[0]["RootFS"]["Layers"].as_array().unwrap().len(),
+        1,
+        "one layer, the COPY: {inspect}"
+    );
+
+    // What the image holds, as `podman save` writes it: the binary dist built, and nothing else.
+    let saved = podman.dir.join("image.tar");
+    ok(podman
+        .cmd()
+        .args(["image", "save", "--format", "docker-archive", "-o"])
+        .arg(&saved)
+        .arg(&image));
+    let manifest: serde_json::Value = serde_json::from_str(&ok(Command::new("tar")
+        .arg("-xOf")
+        .arg(&saved)
+        .arg("manifest.json")))
+    .unwrap();
+    let layers = manifest[0]["Layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1, "{manifest}");
+    let layer = podman.dir.join("layer.tar");
+    let out = Command::new("tar")
+        .arg("-xOf")
+        .arg(&saved)
+        .arg(layers[0].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    fs::write(&layer, &out.stdout).unwrap();
+    let listing = ok(Command::new("tar").arg("-tvf").arg(&layer));
+    let files: Vec<&str> = listing
+        .lines()
+        .filter(|l| !l.starts_with('d'))
+        .map(|l| l.rsplit(' ').next().unwrap().trim_start_matches("./"))
+        .collect();
+    assert_eq!(files, ["faultd"], "the layer:\n{listing}");
+    let inside = Command::new("tar")
+        .arg("-xOf")
+        .arg(&layer)
+        .arg(
+            listing
+                .lines()
+                .find(|l| l.ends_with("faultd"))
+                .unwrap()
+                .rsplit(' ')
+                .next()
+                .unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        inside.stdout == fs::read(&binary).unwrap(),
+        "the image's /faultd is the static binary dist built"
+    );
+
+    // Run: the version names the revision this test was built from, as the host's faultd does.
+    let version = ok(podman.run().args([
+        "--rm",
+        "--network",
+        "none",
+        "--read-only",
+        &image,
+        "--version",
+    ]));
+    let ordinary = ok(Command::new(FAULTD).arg("--version"));
+    assert_eq!(version, ordinary, "the image's faultd --version");
+    let revision = ordinary
+        .trim()
+        .rsplit_once('(')
+        .and_then(|(_, r)| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no revision in {ordinary}"));
+    assert!(
+        revision.len() == 12 && revision.bytes().all(|b| b.is_ascii_hexdigit()),
+        "a commit: {ordinary}"
+    );
+
+    // A capture mounted in replays to the records the host's build gives.
+    let captures = podman.dir.join("captures");
+    fs::create_dir(&captures).unwrap();
+    let scenarios = fault_tests::scenario::all();
+    let frames = fault_tests::scenario::merged(&scenarios, 1_700_000_000_000_000_000, 1);
+    fault_tests::write_pcap(&captures.join("scenarios.pcap"), &frames).unwrap();
+    let mount = format!("{}:/captures:ro", captures.display());
+    let contained = ok(podman.run().args([
+        "--rm",
+        "--network",
+        "none",
+        "--read-only",
+        "-v",
+        &mount,
+        &image,
+        "replay",
+        "/captures/scenarios.pcap",
+        "--format",
+        "json",
+    ]));
+    let host = ok(Command::new(FAULTD).args([
+        "replay",
+        captures.join("scenarios.pcap").to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    assert!(
+        host.lines().count() >= scenarios.iter().filter(|s| s.fault.is_some()).count(),
+        "the scenarios give records:\n{host}"
+    );
+    assert_eq!(contained, host, "the same records in the container");
+}
+
+/// The container's settings in daemonset.yaml, read as a kubelet would apply them here.
+struct DaemonSetContainer {
+    args: Vec<String>,
+    drop: Vec<String>,
+    add: Vec<String>,
+    read_only_root: bool,
+    no_privilege_escalation: bool,
+    bpf_mount: String,
+}
+
+fn daemonset_container() -> DaemonSetContainer {
+    let manifest = repo("contrib/kubernetes/daemonset.yaml");
+    let lines: Vec<&str> = manifest
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    let start = lines.iter().position(|l| *l == "args:").expect("args:");
+    let args = lines[start + 1..]
+        .iter()
+        .map_while(|l| l.strip_prefix("- "))
+        .map(str::to_owned)
+        .collect();
+    let list = |key: &str| -> Vec<String> {
+        let line = lines
+            .iter()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in the DaemonSet"));
+        line.trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .split(',')
+            .map(|c| c.trim().to_owned())
+            .collect()
+    };
+    let value = |key: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(key))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no {key} in the DaemonSet"))
+            .to_owned()
+    };
+    let mounts = lines
+        .iter()
+        .position(|l| *l == "volumeMounts:")
+        .expect("volumeMounts:");
+    DaemonSetContainer {
+        args,
+        drop: list("drop:"),
+        add: list("add:"),
+        read_only_root: value("readOnlyRootFilesystem:") == "true",
+        no_privilege_escalation: value("allowPrivilegeEscalation:") == "false",
+        bpf_mount: lines[mounts + 1..]
+            .iter()
+            .find_map(|l| l.strip_prefix("mountPath:"))
+            .unwrap()
+            .trim()
+            .to_owned(),
+    }
+}
+
+/// The host's podman seccomp profile with bpf allowed under CAP_BPF and perf_event_open
+/// under CAP_PERFMON, as the default profiles of Docker 23+ and containerd 1.7+ (what a
+/// cluster's RuntimeDefault is) allow them. Debian 12's podman allows both only with
+/// CAP_SYS_ADMIN, and faultd, with exactly the DaemonSet's capabilities, is refused.
+/// Also says whether the host's profile, as it is, refuses bpf() to faultd.
+fn seccomp_profile(dir: &Path) -> (PathBuf, bool) {
+    let default = "/usr/share/containers/seccomp.json";
+    let mut profile: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(default).unwrap_or_else(|e| panic!("{default}: {e}")),
+    )
+    .unwrap();
+    let rules = profile["syscalls"].as_array_mut().unwrap();
+    let allowed_with = |rules: &[serde_json::Value], cap: &str| {
+        rules.iter().any(|r| {
+            r["action"] == "SCMP_ACT_ALLOW"
+                && r["names"]
+                    .as_array()
+                    .is_some_and(|n| n.contains(&"bpf".into()))
+                && r["includes"]["caps"]
+                    .as_array()
+                    .is_some_and(|c| c == &[serde_json::Value::from(cap)])
+        })
+    };
+    let refuses = allowed_with(rules, "CAP_SYS_ADMIN") && !allowed_with(rules, "CAP_BPF");
+    for rule in rules.iter_mut() {
+        if let Some(names) = rule["names"].as_array_mut() {
+            names.retain(|n| n != "bpf" && n != "perf_event_open");
+        }
+    }
+    rules.retain(|r| !r["names"].as_array().is_some_and(|n| n.is_empty()));
+    for (syscalls, cap) in [
+        (serde_json::json!(["bpf"]), "CAP_BPF"),
+        (serde_json::json!(["perf_event_open"]), "CAP_PERFMON"),
+        (
+            serde_json::json!(["bpf", "perf_event_open"]),
+            "CAP_SYS_ADMIN",
+        ),
+    ] {
+        rules.push(serde_json::json!({
+            "names": syscalls, "action": "SCMP_ACT_ALLOW", "includes": {"caps": [cap]}
+        }));
+    }
+    let path = dir.join("seccomp.json");
+    fs::write(&path, profile.to_string()).unwrap();
+    (path, refuses)
+}
+
+/// A BPF file system of the test's own, standing in for the node's /sys/fs/bpf: faultd's
+/// pins in it go when it is unmounted.
+struct Bpffs(PathBuf);
+
+impl Bpffs {
+    fn new(path: PathBuf) -> Bpffs {
+        fs::create_dir_all(&path).unwrap();
+        ok(Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&path));
+        Bpffs(path)
+    }
+}
+
+impl Drop for Bpffs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).output();
+        let _ = fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn the_container_runs_faultd_with_the_daemonsets_capabilities_and_counts_frames() {
+    use fault_tests::netns::{Netns, Veth, http_get, send_frames, wait_for};
+    use std::time::Duration;
+
+    let Some(binary) = dist("FAULTD_DIST_BINARY", "the_container_runs") else {
+        return;
+    };
+    if !is_root() {
+        eprintln!("SKIPPED the_container_runs: rootful podman needs root");
+        return;
+    }
+    let podman = Podman::new("run");
+    let image = podman.build(&binary);
+    let pod = daemonset_container();
+    assert_eq!(pod.drop, ["ALL"]);
+    assert_eq!(pod.add, ["BPF", "NET_ADMIN", "PERFMON"]);
+    assert!(pod.read_only_root && pod.no_privilege_escalation);
+
+    // The node's network is a namespace of the test's: faultd watches one end of a veth,
+    // the test sends on the other.
+    let node = Netns::new("ctr").unwrap();
+    let wire = Netns::new("ctrw").unwrap();
+    let veth = Veth::new(&node, &wire, 1500).unwrap();
+    let bpffs = Bpffs::new(podman.dir.join("bpffs"));
+    let args: Vec<String> = pod
+        .args
+        .iter()
+        .map(|a| a.replace("$(FAULTD_IFACE)", &veth.a))
+        .collect();
+    // As the kubelet would start it, under the given seccomp profile (the runtime's default
+    // without one).
+    let pod_run = |seccomp: Option<&Path>| {
+        let mut run = podman.run();
+        run.arg("--network")
+            .arg(format!("ns:{}", node.path().display()))
+            .args(pod.drop.iter().flat_map(|c| ["--cap-drop", c]))
+            .args(pod.add.iter().flat_map(|c| ["--cap-add", c]))
+            .args(["--read-only", "--security-opt", "no-new-privileges"])
+            .arg("-v")
+            .arg(format!("{}:{}", bpffs.0.display(), pod.bpf_mount));
+        if let Some(profile) = seccomp {
+            run.arg("--security-opt")
+                .arg(format!("seccomp={}", profile.display()));
+        }
+        run
+    };
+    let (profile, default_refuses_bpf) = seccomp_profile(&podman.dir);
+    if default_refuses_bpf {
+        // This podman's own profile allows bpf() only with CAP_SYS_ADMIN: faultd, with the
+        // capabilities, exits 2 and says a seccomp filter is the likely refuser.
+        let out = pod_run(None)
+            .arg("--rm")
+            .arg(&image)
+            .args(&args)
+            .output()
+            .unwrap();
+        let text = show(&out);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(
+            text.contains("permission denied loading the XDP program")
+                && text.contains("seccomp filter is active"),
+            "{text}"
+        );
+    }
+    let mut run = pod_run(Some(&profile));
+    run.args(["--detach", "--name"])
+        .arg(format!("faultd-test-{}", std::process::id()))
+        .arg(&image)
+        .args(&args);
+    let id = ok(&mut run).trim().to_owned();
+    let logs = || {
+        let out = podman.cmd().args(["logs", &id]).output().unwrap();
+        show(&out)
+    };
+
+    let metrics_addr = "127.0.0.1:10137".parse().unwrap();
+    let healthy = wait_for(Duration::from_secs(20), || {
+        http_get(Some(&node), metrics_addr, "/healthz", None)
+            .ok()
+            .filter(|r| r.status == 200)
+    });
+    assert!(
+        healthy.is_some(),
+        "/healthz never answered 200:\n{}",
+        logs()
+    );
+
+    // Exactly the DaemonSet's capabilities, as root, no way to gain more.
+    let pid = ok(podman
+        .cmd()
+        .args(["inspect", "--format", "{{.State.Pid}}", &id]))
+    .trim()
+    .to_owned();
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert_eq!(status_field(&status, "Name"), "faultd");
+    for field in ["CapEff", "CapPrm", "CapBnd"] {
+        assert_eq!(
+            status_field(&status, field),
+            THREE_CAPS,
+            "{field}:\n{status}"
+        );
+    }
+    assert_eq!(status_field(&status, "NoNewPrivs"), "1");
+    assert_eq!(status_field(&status, "Seccomp"), "2", "the profile applies");
+    assert!(status_field(&status, "Uid").starts_with("0\t"), "{status}");
+    assert!(
+        fault_tests::daemon::has_xdp(&node, &veth.a),
+        "attached to {}",
+        veth.a
+    );
+
+    // Frames sent to the node's interface are counted.
+    let frames: Vec<Vec<u8>> = fault_tests::catalogue()
+        .into_iter()
+        .map(|s| s.frame)
+        .collect();
+    let sent = send_frames(&wire, &veth.b, &frames).unwrap();
+    assert_eq!(sent, frames.len());
+    let counted = wait_for(Duration::from_secs(10), || {
+        let m = http_get(Some(&node), metrics_addr, "/metrics", None).ok()?;
+        (metric(&m.body, "faultd_frames_total") == Some(sent as f64)).then_some(m.body)
+    });
+    assert!(
+        counted.is_some(),
+        "faultd_frames_total never reached {sent}:\n{}",
+        http_get(Some(&node), metrics_addr, "/metrics", None)
+            .map(|m| m.body)
+            .unwrap_or_default()
+    );
+    let pins = fs::read_dir(bpffs.0.join("faultd")).map(|d| d.count());
+    assert!(
+        pins.as_ref().is_ok_and(|n| *n > 0),
+        "pins under the DaemonSet's --pin-path: {pins:?}"
+    );
+
+    // `kubectl delete pod` is a SIGTERM: faultd exits 0 and takes its program off the link.
+    ok(podman.cmd().args(["stop", "--time", "10", &id]));
+    let code = ok(podman
+        .cmd()
+        .args(["inspect", "--format", "{{.State.ExitCode}}", &id]));
+    assert_eq!(code.trim(), "0", "exit status after SIGTERM:\n{}", logs());
+    assert!(
+        !fault_tests::daemon::has_xdp(&node, &veth.a),
+        "still attached after stop"
+    );
 }

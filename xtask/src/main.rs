@@ -98,6 +98,12 @@ fn main() -> anyhow::Result<()> {
             // The service's tests: systemd-analyze verifies the unit, man finds the page.
             apt_install("systemd-analyze", "systemd")?;
             apt_install("man", "man-db")?;
+            // The container image is built and run for real (runc: Debian 12's crun refuses
+            // hosts with mixed cgroup v1/v2), and the unit runs under systemd as PID 1 in a
+            // container systemd-nspawn boots.
+            apt_install("podman", "podman")?;
+            apt_install("runc", "runc")?;
+            apt_install("systemd-nspawn", "systemd-container")?;
             // The package tests read target/dist: built here, before the tests, as cargo
             // holds the build directory while its own build runs (an unchanged tree costs
             // a few seconds).
