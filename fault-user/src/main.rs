@@ -694,10 +694,10 @@ fn replay(r: &ReplayArgs) -> anyhow::Result<()> {
     for (kind, n) in pipeline.allowed().filter(|&(_, n)| n > 0) {
         eprintln!("faultd: {n} {kind} records left out: they name a host its allow list has");
     }
-    // What `faultd run` counts in faultd_detector_evictions_total: a bound too small for
-    // the traffic (README, "Bounds").
+    // Part of what `faultd run` counts in faultd_detector_evictions_total: a bound setting
+    // too small for the traffic (README, "Bounds").
     let capacity: std::collections::HashMap<_, _> = pipeline.capacity().collect();
-    for (detector, n) in pipeline.evictions().filter(|&(_, n)| n > 0) {
+    for (detector, n) in pipeline.bound_evictions().filter(|&(_, n)| n > 0) {
         eprintln!(
             "faultd: {n} {detector} state entries evicted: its bounds ({} entries in all) \
              held less than the capture had in flight",

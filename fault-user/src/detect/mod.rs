@@ -136,6 +136,11 @@ pub trait Detector: Send {
     fn evictions(&self) -> u64 {
         0
     }
+    /// Of those, the entries its configurable bounds pushed out (not the fixed caps inside
+    /// an entry): what a larger bound setting would have kept.
+    fn bound_evictions(&self) -> u64 {
+        self.evictions()
+    }
     /// Entries in its maps now: each counts against a bound of README's "Bounds".
     fn entries(&self) -> usize {
         0
@@ -301,6 +306,13 @@ impl Pipeline {
     /// `(detector, evictions)` for each detector.
     pub fn evictions(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         self.detectors.iter().map(|d| (d.name(), d.evictions()))
+    }
+
+    /// `(detector, evictions by its configurable bounds)` for each detector.
+    pub fn bound_evictions(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.detectors
+            .iter()
+            .map(|d| (d.name(), d.bound_evictions()))
     }
 }
 

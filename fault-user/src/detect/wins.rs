@@ -427,6 +427,11 @@ impl Detector for WinsBackupSwap {
         self.clients.evicted() + self.dropped
     }
 
+    /// Requests past an episode's fixed cap are not a bound an operator sets.
+    fn bound_evictions(&self) -> u64 {
+        self.clients.evicted()
+    }
+
     fn entries(&self) -> usize {
         self.clients.len()
     }
@@ -520,6 +525,11 @@ mod tests {
             }
         }
         assert_eq!(d.evictions(), 3);
+        assert_eq!(
+            d.bound_evictions(),
+            0,
+            "the per-episode cap is no bound setting"
+        );
         let e = d
             .clients
             .get(&Host::src(&registration(client, 0, "PC", 0)[0]));
