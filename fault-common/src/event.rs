@@ -1,5 +1,5 @@
-//! Events: the few frames a stateful detector needs, handed to userspace through the ring
-//! buffer. Fixed size, so a full ring buffer is a counted drop rather than a partial write.
+//! Events: the few frames a stateful detector needs, handed to userspace through the event
+//! queue. Fixed size, so a full queue is a counted drop rather than a partial write.
 
 use core::mem::offset_of;
 
@@ -393,12 +393,12 @@ pub struct SapResponse {
     pub entries: [u8; SAP_MAX_ENTRIES * SAP_ENTRY_LEN],
 }
 
-/// A record the XDP program writes to the ring buffer.
+/// A record the XDP program writes to the event queue.
 pub trait Record: Pod {
     fn header(&mut self) -> &mut EventHeader;
     /// How many events the record holds (what `STATS.events` counts).
     fn events(&self) -> u64;
-    /// How many of its bytes go on the ring (the rest is unused room).
+    /// How many of its bytes go on the queue (the rest is unused room).
     fn ring_len(&self) -> usize {
         size_of::<Self>()
     }

@@ -1,6 +1,6 @@
 //! faultd's XDP program. It parses every frame with the shared parser
 //! (`fault_common::parse`), counts classes in a per-CPU array, accounts watched frames to a
-//! flow table, and writes detector events to a ring buffer. It never drops or rewrites
+//! flow table, and writes detector events to a per-CPU event queue. It never drops or rewrites
 //! traffic: every path returns `XDP_PASS`.
 #![cfg_attr(target_arch = "bpf", no_std)]
 #![cfg_attr(target_arch = "bpf", no_main)]

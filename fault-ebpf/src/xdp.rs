@@ -1,12 +1,10 @@
 use aya_ebpf::{
-    bindings::{
-        BPF_F_MMAPABLE, BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP, xdp_action,
-    },
+    bindings::{BPF_F_MMAPABLE, xdp_action},
     helpers::{
         bpf_get_smp_processor_id, bpf_ktime_get_coarse_ns, bpf_xdp_get_buff_len, bpf_xdp_load_bytes,
     },
     macros::{map, xdp},
-    maps::{Array, PerCpuArray, RingBuf},
+    maps::{Array, PerCpuArray},
     programs::XdpContext,
 };
 use aya_log_ebpf::warn;
@@ -14,8 +12,8 @@ use fault_common::{
     Class, FlowKey, FlowValue, Stats,
     event::Record,
     maps::{
-        CLOCK_IN_METADATA, EVENT_RING_BYTES, EVENT_RING_WAKE_BYTES, FLOW_BUCKETS, FLOW_WAYS,
-        FlowBucket, ReplayMeta,
+        CLOCK_IN_METADATA, FLOW_BUCKETS, FLOW_WAYS, FlowBucket, QUEUE_CHUNKS,
+        QUEUE_RECORD_CHUNKS_MAX, QueueChunk, QueueRegion, ReplayMeta, queue_record_chunks,
     },
     parse::{self, Packet, Scratch, Sink, Triage},
 };
@@ -29,8 +27,14 @@ static STATS: PerCpuArray<Stats> = PerCpuArray::with_max_entries(1, 0);
 #[map]
 static FLOWS: Array<FlowBucket> = Array::with_max_entries(FLOW_BUCKETS, BPF_F_MMAPABLE);
 
+/// The event queue: a region per CPU (see `fault_common::maps::QueueRegion`); sized for
+/// one CPU here, by the loader for the machine. Mappable: the daemon reads it in place.
 #[map]
-static EVENTS: RingBuf = RingBuf::with_byte_size(EVENT_RING_BYTES, 0);
+static EVENTS: Array<QueueRegion> = Array::with_max_entries(1, BPF_F_MMAPABLE);
+
+/// The machine's record sequence number, which orders records across CPU regions.
+#[map]
+static EVENT_SEQ: Array<u64> = Array::with_max_entries(1, 0);
 
 /// The parser's per-frame working memory (see `parse::Scratch` for why not the stack).
 #[map]
@@ -160,8 +164,11 @@ fn opaque(mut v: usize) -> usize {
 struct Counters<'a> {
     stats: &'a mut Stats,
     now: u64,
-    len: u64,
-    dropped: bool,
+    /// u32, with the flag beside it: the struct lives on the stack of the deepest call
+    /// chain, which is at the verifier's 512-byte limit.
+    len: u32,
+    /// This frame's record was the first this CPU dropped.
+    first_drop: bool,
 }
 
 impl Sink for Counters<'_> {
@@ -176,41 +183,97 @@ impl Sink for Counters<'_> {
     fn emit<R: Record>(&mut self, record: &mut R) {
         let h = record.header();
         h.ts_ns = self.now;
-        h.frame_len = self.len as u32;
-        let flags = wakeup(
-            self.stats.events + self.stats.events_dropped,
-            record.events(),
-        );
-        // Only the part in use: a SAP response with one server takes 128 bytes, not 576.
+        h.frame_len = self.len;
         let len = record.ring_len();
-        let bytes = bytemuck::bytes_of(&*record);
-        let Some(bytes) = bytes.get(..len) else {
-            return;
-        };
-        if EVENTS.output::<[u8]>(bytes, flags).is_ok() {
+        if push(record, len) {
             self.stats.events += record.events();
         } else {
+            self.first_drop |= self.stats.events_dropped == 0;
             self.stats.events_dropped += record.events();
-            self.dropped = true;
         }
     }
 }
 
-/// Ring-buffer commit flags for a record of `k` events after a CPU's first `n`. The daemon drains the ring on a short
-/// timer, so a record need not wake it: a wake-up per record is an interrupt per record (a
-/// VM exit when virtual), and the kernel sends one whenever the consumer has caught up,
-/// which a fast consumer always has. Only a ring filling up is worth waking it early for,
-/// and asking how full it is costs a helper call, so only a record that crosses a multiple of
-/// 64 events asks.
+/// Appends `record`'s first `len` bytes (it is in scratch memory) to this CPU's region of
+/// the event queue; false when the region is full. Every chunk the largest record of its
+/// type could take is copied (up to 63 bytes past the record are read: scratch memory has
+/// room, asserted in fault-common), so the copy is straight-line code the verifier walks
+/// once; the chunks past the record's are free space, or spare chunks past the region's
+/// end. The head moves only once the record is written, by an atomic add, so the daemon
+/// never sees a record before its bytes (on any architecture).
 #[inline(always)]
-fn wakeup(n: u64, k: u64) -> u64 {
-    if n % 64 + k >= 64
-        && EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= u64::from(EVENT_RING_WAKE_BYTES)
-    {
-        BPF_RB_FORCE_WAKEUP as u64
-    } else {
-        BPF_RB_NO_WAKEUP as u64
+fn push<R: Record>(record: &R, len: usize) -> bool {
+    let copied = const { queue_record_chunks(size_of::<R>()) };
+    const { assert!(queue_record_chunks(size_of::<R>()) <= QUEUE_RECORD_CHUNKS_MAX) };
+    if len > size_of::<R>() {
+        return false;
     }
+    let n = queue_record_chunks(len);
+    // SAFETY: a helper with no arguments.
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    let Some(region) = EVENTS.get_ptr_mut(cpu) else {
+        return false;
+    };
+    // SAFETY: this CPU's region; `tail` is written by the daemon through its mapping.
+    let (head, tail) = unsafe {
+        (
+            (*region).ctl.head,
+            core::ptr::read_volatile(&(*region).ctl.tail),
+        )
+    };
+    if head.wrapping_sub(tail) + copied > QUEUE_CHUNKS {
+        return false;
+    }
+    let Some(seq) = EVENT_SEQ.get_ptr_mut(0) else {
+        return false;
+    };
+    // SAFETY: an aligned u64 in map memory, shared by every CPU: only touched atomically.
+    let seq = unsafe { fetch_add(seq, 1) };
+    let at = (head & (QUEUE_CHUNKS - 1)) as usize;
+    let words = record as *const R as *const u64;
+    // SAFETY: chunks `at .. at + copied` are in the region (it has
+    // QUEUE_RECORD_CHUNKS_MAX - 1 spare chunks past QUEUE_CHUNKS); the words read from
+    // `words` are in scratch memory.
+    unsafe {
+        let chunks = &raw mut (*region).chunks as *mut QueueChunk;
+        // QueuePrefix { seq, len, _pad: 0 }, written as words: built on the stack, it
+        // would not fit (this is the deepest frame of the 512-byte call chain).
+        // Word by word, and volatile: left alone, LLVM turns a chunk's copy into a call
+        // of compiler-builtins' memcpy, which copies a byte at a time.
+        let dst = chunks.add(at) as *mut u64;
+        dst.write_volatile(seq);
+        dst.add(1).write_volatile(len as u64);
+        let mut w = 2;
+        while w < copied as usize * 8 {
+            // Word w of the record's chunks holds the record's word w - 2.
+            dst.add(w).write_volatile(words.add(w - 2).read_volatile());
+            w += 1;
+        }
+        // This CPU's head, moved only here; atomically for the ordering.
+        fetch_add(&raw mut (*region).ctl.head, n);
+    }
+    true
+}
+
+/// `*p += v`, returning the old value: BPF's fetching atomic add, fully ordered on every
+/// architecture's JIT (a non-fetching one is not ordered on arm64). Written out because
+/// core's atomics have no read-modify-write on this target.
+///
+/// # Safety
+/// `p` is an aligned u64 in map memory.
+#[inline(always)]
+unsafe fn fetch_add(p: *mut u64, v: u64) -> u64 {
+    let mut v = v;
+    // SAFETY: per the caller.
+    unsafe {
+        core::arch::asm!(
+            "{0} = atomic_fetch_add((u64 *)({1} + 0), {0})",
+            inout(reg) v,
+            in(reg) p,
+            options(nostack),
+        )
+    };
+    v
 }
 
 /// `frags`: multi-buffer frames (jumbo MTUs, large test runs) are accepted; the parser reads
@@ -258,23 +321,26 @@ fn watched(ctx: &XdpContext, stats: &mut Stats, scratch: &mut Scratch) {
     let mut sink = Counters {
         stats,
         now: now(ctx),
-        len: buff_len(ctx),
-        dropped: false,
+        len: buff_len(ctx) as u32,
+        first_drop: false,
     };
     parse::classify_watched(&Frame(ctx), &mut sink, scratch);
     let out = &scratch.out;
-    // Once per CPU: a full ring must not turn into a flood of log records. The daemon
+    // Once per CPU: a full queue must not turn into a flood of log records. The daemon
     // exports the running count (faultd_events_dropped_total).
-    if sink.dropped && sink.stats.events_dropped == 1 {
-        warn!(
-            ctx,
-            "event ring buffer full: dropping events (counted in STATS)"
-        );
+    if sink.first_drop {
+        warn!(ctx, "event queue full: dropping events (counted in STATS)");
     }
     sink.stats.malformed += u64::from(out.malformed);
     sink.stats.truncated += u64::from(out.truncated);
     if out.has_flow != 0 {
-        account_flow(sink.stats, &out.flow, out.classes, sink.len, sink.now);
+        account_flow(
+            sink.stats,
+            &out.flow,
+            out.classes,
+            u64::from(sink.len),
+            sink.now,
+        );
     }
 }
 

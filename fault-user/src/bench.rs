@@ -21,7 +21,10 @@ use aya::{
 use fault_common::{
     Class, Event,
     event::SapResponse,
-    maps::{EVENT_RING_WAKE_BYTES, MAP_EVENTS, PROGRAM_CLASSIFY, PROGRAM_EMPTY},
+    maps::{
+        MAP_EVENTS, PROGRAM_CLASSIFY, PROGRAM_EMPTY, QUEUE_CHUNK_BYTES, QUEUE_CHUNKS,
+        queue_record_chunks,
+    },
 };
 use serde_json::{Value, json};
 
@@ -29,6 +32,7 @@ use crate::{
     capture::Capture,
     ebpf,
     engine::{Engine, EngineError, user::UserEngine},
+    queue::EventQueue,
 };
 
 /// 10GbE line rate with minimum-size frames, on one core: 14.88 Mpps.
@@ -40,13 +44,13 @@ pub const ONE_EVENT_NS: f64 = 100.0;
 /// A frame that hands several (a full SAP response: 7 servers).
 pub const MANY_EVENTS_NS: f64 = 200.0;
 
-/// Ring-buffer bytes a batch may leave in the ring, less a margin: below the fill level at
-/// which the program wakes the daemon, so the steady state is measured, not the drop path
-/// nor a wake-up per record. (Larger batches would also measure cache misses: a batch
-/// that fills the 4 MiB ring writes more memory than the cache holds.) Each test-run call
+/// Event bytes a batch may leave queued, less a margin: within a CPU's region of the event
+/// queue (and an older build's ring buffer, below its wake-up level), so the steady state
+/// is measured, not the drop path. Larger batches would also measure cache misses: a
+/// batch that fills megabytes writes more memory than the cache holds. Each test-run call
 /// swaps the program in and out of the kernel's XDP dispatcher, an RCU grace period each
 /// time, which is what makes a run take minutes.
-const RING_BATCH_BYTES: u32 = EVENT_RING_WAKE_BYTES / 10 * 9;
+const BATCH_BYTES: u32 = (1 << 19) / 10 * 9;
 /// Runs per test-run call at most (more would only make a round longer).
 const BATCH_MAX: u32 = 20_000;
 
@@ -55,8 +59,28 @@ struct Subject {
     label: String,
     ebpf: Ebpf,
     name: &'static str,
-    ring: Option<RingBuf<MapData>>,
+    events: Events,
     info: ProgramStats,
+}
+
+/// Where a build's program puts its events: this build's queue, an older build's ring
+/// buffer (`--against`), or nowhere (the empty program).
+enum Events {
+    Queue(EventQueue),
+    Ring(RingBuf<MapData>),
+    None,
+}
+
+impl Events {
+    fn drain(&mut self) {
+        match self {
+            Events::Queue(q) => {
+                q.drain_all(|_| {});
+            }
+            Events::Ring(r) => while r.next().is_some() {},
+            Events::None => {}
+        }
+    }
 }
 
 /// What the verifier and the JIT made of a program.
@@ -174,7 +198,7 @@ pub fn run(
             let batch = if events[f] == 0 {
                 BATCH_MAX
             } else {
-                (RING_BATCH_BYTES / ring_bytes(events[f])).clamp(1, BATCH_MAX)
+                (BATCH_BYTES / record_bytes(events[f])).clamp(1, BATCH_MAX)
             };
             for (s, subj) in subjects.iter_mut().enumerate() {
                 ns[s][f].push(measure(subj, frame, per_round, batch)?);
@@ -299,15 +323,16 @@ fn subject(label: &str, object: &[u8], name: &'static str) -> anyhow::Result<Sub
         jited_bytes: info.size_jitted(),
         load,
     };
-    let ring = ebpf
-        .take_map(MAP_EVENTS)
-        .map(RingBuf::try_from)
-        .transpose()?;
+    let events = match ebpf.take_map(MAP_EVENTS) {
+        Some(ring @ aya::maps::Map::RingBuf(_)) => Events::Ring(RingBuf::try_from(ring)?),
+        Some(queue) => Events::Queue(EventQueue::new(queue)?),
+        None => Events::None,
+    };
     Ok(Subject {
         label: label.into(),
         ebpf,
         name,
-        ring,
+        events,
         info,
     })
 }
@@ -324,13 +349,14 @@ fn events_of(frame: &[u8]) -> Result<(u64, u32), EngineError> {
     Ok((classes, s.events as u32))
 }
 
-/// The most ring-buffer bytes one frame of `events` events can take: a SAP response's
-/// entries share a record, which is larger than an event's.
-fn ring_bytes(events: u32) -> u32 {
-    const HDR: u32 = 8;
-    let per_event = size_of::<Event>() as u32 + HDR;
-    (events * per_event).max(size_of::<SapResponse>() as u32 + HDR)
+/// The most queue bytes one frame of `events` events can take (more than a ring buffer
+/// takes): a SAP response's entries share a record, which is larger than an event's.
+fn record_bytes(events: u32) -> u32 {
+    let chunks = |len| queue_record_chunks(len) as u32 * QUEUE_CHUNK_BYTES as u32;
+    (events * chunks(size_of::<Event>())).max(chunks(size_of::<SapResponse>()))
 }
+
+const _: () = assert!(BATCH_BYTES as u64 <= QUEUE_CHUNKS * QUEUE_CHUNK_BYTES as u64);
 
 /// Mean ns per run over `runs` runs, in test-run calls of at most `batch`, draining the
 /// ring between calls.
@@ -347,9 +373,7 @@ fn measure(s: &mut Subject, frame: &[u8], runs: u32, batch: u32) -> anyhow::Resu
         };
         total += prog.test_run(opts)?.duration * n;
         left -= n;
-        if let Some(ring) = s.ring.as_mut() {
-            while ring.next().is_some() {}
-        }
+        s.events.drain();
     }
     Ok(total.as_nanos() as f64 / f64::from(runs))
 }

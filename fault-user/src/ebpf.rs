@@ -1,7 +1,7 @@
 //! The XDP object embedded in this binary, and loading it into the kernel.
 
 use aya::{Ebpf, EbpfLoader, programs::Xdp};
-use fault_common::maps::{FLOW_BUCKETS, MAP_FLOWS, PROGRAM_CLASSIFY};
+use fault_common::maps::{FLOW_BUCKETS, MAP_EVENTS, MAP_FLOWS, PROGRAM_CLASSIFY};
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fault-ebpf"));
 
@@ -98,12 +98,19 @@ pub fn load_with(loader: &mut EbpfLoader<'_>) -> Result<Ebpf, LoadError> {
     Ok(ebpf)
 }
 
-/// Creates an object's maps (no program loaded yet), the flow table with a region for
-/// every CPU this machine can have.
+/// The CPUs this machine can have: the flow table and the event queue have a region for
+/// each.
+pub fn possible_cpus() -> u32 {
+    aya::util::nr_cpus().map_or(1, |n| n.max(1)) as u32
+}
+
+/// Creates an object's maps (no program loaded yet), the flow table and the event queue
+/// with a region for every CPU this machine can have.
 pub fn load_object(loader: &mut EbpfLoader<'_>, object: &[u8]) -> Result<Ebpf, LoadError> {
-    let cpus = aya::util::nr_cpus().map_or(1, |n| n.max(1)) as u32;
+    let cpus = possible_cpus();
     loader
         .map_max_entries(MAP_FLOWS, cpus * FLOW_BUCKETS)
+        .map_max_entries(MAP_EVENTS, cpus)
         .load(object)
         .map_err(|e| {
             if is_eperm(&e) {

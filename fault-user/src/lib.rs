@@ -14,5 +14,6 @@ pub mod live;
 pub mod metrics;
 pub mod names;
 pub mod progress;
+pub mod queue;
 pub mod render;
 pub mod settings;

@@ -199,14 +199,14 @@ impl Metrics {
         registry
             .register(
                 "events_total",
-                pinned!("Events the XDP program handed to the detectors through the ring buffer."),
+                pinned!("Events the XDP program handed to the detectors through the event queue."),
                 m.events.clone(),
             )
             .expect("unique");
         registry
             .register(
                 "events_dropped_total",
-                pinned!("Events lost because the ring buffer was full."),
+                pinned!("Events lost because a CPU's region of the event queue was full."),
                 m.events_dropped.clone(),
             )
             .expect("unique");

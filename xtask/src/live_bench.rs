@@ -172,7 +172,7 @@ pub fn run() -> anyhow::Result<()> {
         "the live benchmark needs root (network namespaces, XDP)"
     );
     crate::setup()?;
-    // The daemon's own code is measured too (the ring consumer, the detectors, HTTP).
+    // The daemon's own code is measured too (the queue reader, the detectors, HTTP).
     crate::run(crate::cargo().args(["build", "--quiet", "--release", "--package", "fault-user"]))?;
     let faultd = crate::root().join("target/release/faultd");
     crate::catch_interrupts();

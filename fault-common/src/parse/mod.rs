@@ -3,7 +3,7 @@
 //!
 //! Everything reads through [`Packet`], whose XDP implementation is the single bounds-checked
 //! accessor the verifier sees, and reports through [`Sink`], whose XDP implementation bumps
-//! per-CPU counters and writes to the ring buffer. Offsets only ever grow by bounded amounts
+//! per-CPU counters and writes to the event queue. Offsets only ever grow by bounded amounts
 //! (header lengths, a fixed number of loop turns), which keeps the verifier's job small.
 //!
 //! A frame is parsed in two phases. Phase 1 ([`triage`]) walks the link and network headers
@@ -137,6 +137,17 @@ pub struct Scratch {
     /// See [`Ctx::converge`].
     pub through: [u64; 2],
 }
+
+// The event queue copies a record in whole chunks, reading up to a chunk less its
+// prefix past the record's end: scratch memory must go on that far after each record.
+const _: () = {
+    use crate::maps::{QUEUE_CHUNK_BYTES, QUEUE_RECORD_CHUNKS_MAX, QueuePrefix};
+    let read = QUEUE_RECORD_CHUNKS_MAX as usize * QUEUE_CHUNK_BYTES - size_of::<QueuePrefix>();
+    assert!(core::mem::offset_of!(Scratch, sap) + read <= size_of::<Scratch>());
+    assert!(read >= size_of::<crate::event::SapResponse>());
+    assert!(core::mem::offset_of!(Scratch, event) % 8 == 0);
+    assert!(core::mem::offset_of!(Scratch, sap) % 8 == 0);
+};
 
 /// A header ended before its fixed fields did, or a field contradicts the frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

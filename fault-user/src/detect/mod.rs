@@ -170,8 +170,8 @@ pub struct Pipeline {
     /// Per fault, the hosts its records must not name, and how many were dropped.
     allow: Vec<(FaultKind, crate::settings::Allow, u64)>,
     clock: u64,
-    /// Events older than the clock: the ring buffer interleaves CPUs, so an event can
-    /// arrive a little after a later one. They are handled at the clock's time.
+    /// Events older than the clock: a CPU can read the clock before another yet queue its
+    /// record after it, so an event can arrive a little after a later one. They are handled at the clock's time.
     late: u64,
 }
 

@@ -5,7 +5,7 @@
 
 use aya::{
     Ebpf,
-    maps::{Array, MapData, PerCpuArray, RingBuf},
+    maps::{Array, PerCpuArray},
     programs::{TestRun, TestRunOptions, Xdp},
 };
 use fault_common::{
@@ -17,7 +17,7 @@ use fault_common::{
 };
 
 use super::{Engine, EngineError, Run, XDP_PASS, handed};
-use crate::flows::FlowTable;
+use crate::{flows::FlowTable, queue::EventQueue};
 
 /// BPF_PROG_TEST_RUN refuses XDP input shorter than an Ethernet header.
 const ETH_HLEN: usize = 14;
@@ -40,7 +40,7 @@ struct XdpMd {
 
 pub struct KernelEngine {
     ebpf: Ebpf,
-    events: RingBuf<MapData>,
+    events: EventQueue,
     /// The frame handed to the kernel: its capture time as XDP metadata, then the frame.
     buf: Vec<u8>,
     flows: FlowTable,
@@ -62,8 +62,7 @@ fn map_err(map: &'static str) -> impl FnOnce(aya::maps::MapError) -> EngineError
 impl KernelEngine {
     pub fn new() -> Result<Self, EngineError> {
         let mut ebpf = crate::ebpf::load()?;
-        let events = take(&mut ebpf, MAP_EVENTS)?;
-        let events = RingBuf::try_from(events).map_err(map_err(MAP_EVENTS))?;
+        let events = EventQueue::new(take(&mut ebpf, MAP_EVENTS)?).map_err(EngineError::Queue)?;
         let clock = take(&mut ebpf, MAP_CLOCK)?;
         let mut clock: Array<_, u64> = Array::try_from(clock).map_err(map_err(MAP_CLOCK))?;
         clock
@@ -132,9 +131,8 @@ impl Engine for KernelEngine {
     }
 
     fn drain_events(&mut self, out: &mut Vec<Event>) -> Result<(), EngineError> {
-        while let Some(item) = self.events.next() {
-            event::decode(&item, |e| out.push(e));
-        }
+        self.events
+            .drain_all(|item| event::decode(item, |e| out.push(e)));
         Ok(())
     }
 

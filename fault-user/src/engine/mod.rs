@@ -57,6 +57,8 @@ pub enum EngineError {
     NotPass(u32),
     #[error("mapping the flow table: {0}")]
     Flows(#[source] std::io::Error),
+    #[error("mapping the event queue: {0}")]
+    Queue(#[source] std::io::Error),
 }
 
 pub trait Engine {

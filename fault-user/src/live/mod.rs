@@ -1,4 +1,4 @@
-//! `faultd run`: the live daemon. It attaches the XDP program, feeds the ring buffer's
+//! `faultd run`: the live daemon. It attaches the XDP program, feeds the event queue's
 //! events to the detectors on packet time (a tick moves the clock on between events),
 //! serves `/metrics` and `/api/faults`, follows its interfaces as they go and come back,
 //! and on SIGINT/SIGTERM detaches what it attached.
@@ -25,7 +25,7 @@ use std::{
 
 use aya::{
     EbpfLoader,
-    maps::{Array, MapData, MapError, PerCpuArray, RingBuf},
+    maps::{Array, MapData, MapError, PerCpuArray},
     programs::Xdp,
 };
 use fault_common::{
@@ -37,13 +37,13 @@ use tokio::{
     sync::watch,
 };
 
-use crate::flows::FlowTable;
 use crate::{
     detect::{Fault, Pipeline},
     ebpf::{self, LoadError},
     faultlog::{FaultLog, FaultLogError},
     metrics::Metrics,
 };
+use crate::{flows::FlowTable, queue::EventQueue};
 use attach::{AttachError, Attachment, ModeArg, Pins};
 pub use http::Limits as HttpLimits;
 use preflight::PreflightError;
@@ -51,8 +51,8 @@ use web::{WebConfig, WebConfigError};
 
 /// How often packet time moves on when no event comes.
 const TICK: Duration = Duration::from_secs(1);
-/// How far behind the wall clock the tick keeps packet time: an event can sit in the ring
-/// buffer a moment, and a deadline must not pass before the answer that beat it is read.
+/// How far behind the wall clock the tick keeps packet time: an event can sit in the event
+/// queue a moment (up to a drain), and a deadline must not pass before the answer that beat it is read.
 const TICK_LAG_NS: u64 = 500_000_000;
 
 pub struct Options {
@@ -187,7 +187,10 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     let mut clock: Array<MapData, u64> = take(&mut ebpf, MAP_CLOCK)?;
     // Zero: stamp events with the kernel clock (replay writes packet times here).
     clock.set(0, 0, 0).map_err(map_err(MAP_CLOCK))?;
-    let events: RingBuf<MapData> = take(&mut ebpf, MAP_EVENTS)?;
+    let events = EventQueue::new(
+        ebpf.take_map(MAP_EVENTS)
+            .ok_or(LiveError::Load(LoadError::Missing(MAP_EVENTS)))?,
+    )?;
     let kernel = KernelMaps {
         stats: take(&mut ebpf, MAP_STATS)?,
         flows: FlowTable::new(
@@ -484,17 +487,17 @@ fn to_unix(mono_ns: u64, offset: i128) -> u64 {
     u64::try_from(i128::from(mono_ns) + offset).unwrap_or(0)
 }
 
-/// How often the consumer drains the ring buffer. The XDP program does not wake it per
-/// record (see `wakeup` there), only when the ring is filling, so this bounds how long an
-/// event waits on a quiet link.
+/// How often the consumer drains the event queue: the XDP program never wakes it, so this
+/// bounds how long an event waits. A CPU's region holds a burst of 10,922 events
+/// between two drains (see `fault_common::maps::QUEUE_CHUNKS`).
 pub const DRAIN_EVERY: Duration = Duration::from_millis(10);
 /// Events handled between looks at the stop flag and the tick: a blast of events delays
 /// neither by more than one batch.
 const BATCH: usize = 4096;
 
-/// The event path: the ring buffer, the detectors and what they report.
+/// The event path: the event queue, the detectors and what they report.
 struct Consumer {
-    events: RingBuf<MapData>,
+    events: EventQueue,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
     metrics: Arc<Metrics>,
     log: Arc<FaultLog>,
@@ -502,9 +505,8 @@ struct Consumer {
 }
 
 impl Consumer {
-    /// Drains the ring buffer every `DRAIN_EVERY` (or at once when the program wakes it),
-    /// in batches, ticks packet time, and returns once `stop` is set and every event then
-    /// in the ring buffer has been handled. `pipeline` is the one whose gauges the metrics
+    /// Drains the event queue every `DRAIN_EVERY`, in batches, ticks packet time, and
+    /// returns once `stop` is set and every event then in the queue has been handled. `pipeline` is the one whose gauges the metrics
     /// registered.
     fn run(mut self, mut pipeline: Pipeline) -> Result<(), LiveError> {
         let mut faults: Vec<Fault> = Vec::new();
@@ -534,14 +536,13 @@ impl Consumer {
                 self.log.retry();
             }
         }
-        log::info!("stopping: handling the events still in the ring buffer");
-        drain(
-            &mut self.events,
-            offset,
-            &mut pipeline,
-            &mut faults,
-            usize::MAX,
-        );
+        log::info!("stopping: handling the events still in the queue");
+        self.events.drain_all(|item| {
+            event::decode(item, |mut ev| {
+                ev.hdr.ts_ns = to_unix(ev.hdr.ts_ns, offset);
+                pipeline.event(&ev, &mut faults);
+            })
+        });
         self.publish(&mut faults, &pipeline);
         if let Some(l) = self.logger.as_mut() {
             l.flush();
@@ -549,21 +550,20 @@ impl Consumer {
         Ok(())
     }
 
-    /// Sleeps until the ring buffer or the program's log has data, or `wait` has passed.
+    /// Sleeps until the program's log has data, or `wait` has passed.
     fn wait(&self, wait: Duration) -> io::Result<()> {
-        let mut fds = [libc::pollfd {
-            fd: self.events.as_raw_fd(),
+        let Some(l) = &self.logger else {
+            std::thread::sleep(wait);
+            return Ok(());
+        };
+        let mut fd = libc::pollfd {
+            fd: l.as_fd().as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
-        }; 2];
-        let mut n = 1;
-        if let Some(l) = &self.logger {
-            fds[1].fd = l.as_fd().as_raw_fd();
-            n = 2;
-        }
+        };
         let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
-        // SAFETY: `fds` holds `n` initialised pollfds.
-        if unsafe { libc::poll(fds.as_mut_ptr(), n, ms) } < 0 {
+        // SAFETY: one initialised pollfd.
+        if unsafe { libc::poll(&mut fd, 1, ms) } < 0 {
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e);
@@ -579,24 +579,18 @@ impl Consumer {
 
 /// Hands up to `max` events to the detectors; returns how many there were.
 fn drain(
-    ring: &mut RingBuf<MapData>,
+    queue: &mut EventQueue,
     offset: i128,
     pipeline: &mut Pipeline,
     out: &mut Vec<Fault>,
     max: usize,
 ) -> usize {
-    let mut n = 0;
-    while n < max {
-        let Some(item) = ring.next() else {
-            break;
-        };
-        n += 1;
-        event::decode(&item, |mut ev| {
+    queue.drain(max, |item| {
+        event::decode(item, |mut ev| {
             ev.hdr.ts_ns = to_unix(ev.hdr.ts_ns, offset);
             pipeline.event(&ev, out);
-        });
-    }
-    n
+        })
+    })
 }
 
 fn publish(faults: &mut Vec<Fault>, pipeline: &Pipeline, metrics: &Metrics, log: &FaultLog) {

@@ -14,7 +14,7 @@ const HEADLINES: [(&str, &str); 8] = [
     ("faultd_events_total", "events handed to the detectors"),
     (
         "faultd_events_dropped_total",
-        "events dropped (ring buffer full)",
+        "events dropped (event queue full)",
     ),
     ("faultd_frames_malformed_total", "malformed frames"),
     ("faultd_flows", "flows in the flow table"),

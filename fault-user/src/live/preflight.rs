@@ -7,7 +7,7 @@ use std::ffi::CStr;
 
 /// The XDP program is declared `xdp(frags)` (BPF_F_XDP_HAS_FRAGS) and reads frames with
 /// `bpf_xdp_load_bytes` and `bpf_xdp_get_buff_len`: all three came in Linux 5.18. Everything
-/// else it uses is older (ring buffer and CAP_BPF/CAP_PERFMON 5.8, XDP BPF links 5.9,
+/// else it uses is older (mappable arrays 5.5, CAP_BPF/CAP_PERFMON 5.8, XDP BPF links 5.9,
 /// `bpf_ktime_get_coarse_ns` 5.11).
 pub const MIN_KERNEL: (u32, u32) = (5, 18);
 

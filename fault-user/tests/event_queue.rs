@@ -1,0 +1,113 @@
+//! The event queue between the XDP program and the daemon, through the kernel engine
+//! (the loaded program under BPF_PROG_TEST_RUN, read back as the daemon reads it): a CPU's
+//! region holds what it says and counts what it drops, and records made on different CPUs
+//! come out in the order they were made. Needs root (or CAP_BPF + CAP_PERFMON).
+
+use fault_common::{
+    Event,
+    event::EventKind,
+    maps::{QUEUE_CHUNKS, queue_record_chunks},
+};
+use fault_tests::netbios::registration_flood;
+use fault_user::engine::{Engine, kernel::KernelEngine};
+
+/// Runs the calling thread on `cpu` alone: BPF_PROG_TEST_RUN runs the program on the
+/// CPU of the caller, so this picks the queue region a record goes to.
+fn pin_to(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET and sched_setaffinity take it by
+    // pointer for the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        let r = libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+        assert_eq!(
+            r,
+            0,
+            "sched_setaffinity({cpu}): {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+fn unpin() {
+    // SAFETY: as in pin_to, with every CPU this machine can have.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for cpu in 0..online_cpus() {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// The machine's, not this process's share (a test run under taskset still reaches all).
+fn online_cpus() -> usize {
+    // SAFETY: sysconf with a valid name.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).unwrap_or(1)
+}
+
+fn txids(events: &[Event]) -> Vec<u16> {
+    events
+        .iter()
+        .map(|e| {
+            assert_eq!(e.hdr.kind, EventKind::Nbns as u8);
+            e.nbns().expect("an NBNS event").txid
+        })
+        .collect()
+}
+
+#[test]
+fn a_full_region_drops_what_does_not_fit_counts_it_and_takes_records_again_once_read() {
+    // 10,922: an event and its prefix take three chunks.
+    let fits = (QUEUE_CHUNKS / queue_record_chunks(size_of::<Event>())) as usize;
+    let frames = registration_flood(u16::try_from(fits + 100).expect("fits in u16"));
+    let mut engine = KernelEngine::new().expect("the kernel engine loads (root?)");
+    pin_to(0);
+    for (i, f) in frames.iter().enumerate() {
+        engine.frame(i as u64 + 1, f).expect("test run");
+    }
+    let s = engine.stats().expect("stats");
+    assert_eq!((s.events, s.events_dropped), (fits as u64, 100));
+    let mut out = Vec::new();
+    engine.drain_events(&mut out).expect("drain");
+    let want: Vec<u16> = (0..fits as u16).collect();
+    assert_eq!(txids(&out), want, "the first records, whole and in order");
+
+    // Read, the region takes records again.
+    for (i, f) in frames.iter().take(10).enumerate() {
+        engine.frame(i as u64 + 1, f).expect("test run");
+    }
+    unpin();
+    out.clear();
+    engine.drain_events(&mut out).expect("drain");
+    assert_eq!(txids(&out), (0..10).collect::<Vec<u16>>());
+    let s = engine.stats().expect("stats");
+    assert_eq!((s.events, s.events_dropped), (fits as u64 + 10, 100));
+}
+
+#[test]
+fn records_made_on_different_cpus_come_out_in_the_order_they_were_made() {
+    let cpus = online_cpus();
+    assert!(
+        cpus >= 2,
+        "this test needs two CPUs to put records in two regions; this machine has {cpus}"
+    );
+    let frames = registration_flood(3000);
+    let mut engine = KernelEngine::new().expect("the kernel engine loads (root?)");
+    // Runs of different lengths on each CPU, so neither region's records alone are in
+    // order with the other's by position.
+    let mut cpu_of = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        let cpu = (i / (1 + i % 7)) % 2;
+        pin_to(cpu);
+        cpu_of.push(cpu);
+        engine.frame(i as u64 + 1, f).expect("test run");
+    }
+    unpin();
+    assert!(cpu_of.contains(&0) && cpu_of.contains(&1));
+    let mut out = Vec::new();
+    engine.drain_events(&mut out).expect("drain");
+    assert_eq!(txids(&out), (0..3000).collect::<Vec<u16>>());
+    let s = engine.stats().expect("stats");
+    assert_eq!((s.events, s.events_dropped), (3000, 0));
+}
