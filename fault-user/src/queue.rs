@@ -80,6 +80,8 @@ pub struct EventQueue {
     expected: Option<u64>,
     gap_since: Option<Instant>,
     buf: Vec<u8>,
+    /// Each region's head as last read (kept to spare an allocation per read).
+    heads: Vec<u64>,
 }
 
 // SAFETY: the mappings are owned by this value and only read (chunks) or written at
@@ -101,6 +103,7 @@ impl EventQueue {
             expected: None,
             gap_since: None,
             buf: vec![0; size_of::<SapResponse>()],
+            heads: vec![0; cpus],
         };
         // A pinned queue a previous daemon read part of: go on from where it stopped.
         q.pos = (0..cpus)
@@ -177,9 +180,10 @@ impl EventQueue {
 
     fn read(&mut self, max: usize, force: bool, mut f: impl FnMut(&[u8])) -> usize {
         let cpus = self.pos.len();
-        let heads: Vec<u64> = (0..cpus)
-            .map(|c| self.word(c, Side::Head).load(Ordering::Acquire))
-            .collect();
+        let mut heads = std::mem::take(&mut self.heads);
+        for (c, h) in heads.iter_mut().enumerate() {
+            *h = self.word(c, Side::Head).load(Ordering::Acquire);
+        }
         let mut n = 0;
         while n < max {
             let mut next: Option<(u64, usize)> = None;
@@ -232,6 +236,7 @@ impl EventQueue {
             self.word(c, Side::Tail)
                 .store(self.pos[c], Ordering::Release);
         }
+        self.heads = heads;
         n
     }
 }
