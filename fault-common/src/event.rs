@@ -17,7 +17,7 @@ pub enum EventKind {
     Tcp = 6,
     Udp = 7,
     IcmpUnreachable = 8,
-    /// Only on the ring: a whole SAP response ([`SapResponse`]), which userspace reads as
+    /// Only in the event queue: a whole SAP response ([`SapResponse`]), which userspace reads as
     /// one `SapEntry` event per server ([`decode`]).
     SapResponse = 9,
 }
@@ -195,7 +195,7 @@ pub struct NcpBody {
 
 impl NcpBody {
     /// The object name's bytes: at most the field, whatever the length says (a record
-    /// from the ring is data, not a promise).
+    /// from the queue is data, not a promise).
     pub fn object_name(&self) -> &[u8] {
         &self.object_name[..usize::from(self.object_name_len).min(self.object_name.len())]
     }
@@ -378,7 +378,7 @@ pub const SAP_MAX_ENTRIES: usize = 8;
 pub const SAP_ENTRY_LEN: usize = 64;
 
 /// A SAP general/nearest response as the XDP program hands it over: the entries' bytes
-/// as they came, in one ring record (a ring record costs more than copying 512 bytes), and
+/// as they came, in one queue record (a record costs more than copying 512 bytes), and
 /// decoded in userspace by [`decode`].
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -433,9 +433,9 @@ impl Record for SapResponse {
 /// A [`SapResponse`] up to its first entry.
 const SAP_RESPONSE_FIXED: usize = offset_of!(SapResponse, entries);
 
-/// The events in one ring record, in order: the record itself, or a SAP response's
+/// The events in one queue record, in order: the record itself, or a SAP response's
 /// entries. A record too short for its kind yields nothing. Shared by every reader of the
-/// ring (the daemon, the kernel engine) and by the user engine, so all see the same events.
+/// queue (the daemon, the kernel engine) and by the user engine, so all see the same events.
 pub fn decode(record: &[u8], mut event: impl FnMut(Event)) {
     let Some(&kind) = record.get(offset_of!(EventHeader, kind)) else {
         return;
@@ -446,7 +446,7 @@ pub fn decode(record: &[u8], mut event: impl FnMut(Event)) {
         }
         return;
     }
-    // Only the entries it holds went on the ring.
+    // Only the entries it holds went on the queue.
     let mut r = SapResponse::zeroed();
     let n = record.len().min(size_of::<SapResponse>());
     bytemuck::bytes_of_mut(&mut r)[..n].copy_from_slice(&record[..n]);

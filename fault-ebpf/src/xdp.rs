@@ -255,8 +255,8 @@ fn push<R: Record>(record: &R, len: usize) -> bool {
     true
 }
 
-/// `*p += v`, returning the old value: BPF's fetching atomic add, fully ordered on every
-/// architecture's JIT (a non-fetching one is not ordered on arm64). Written out because
+/// `*p += v`, returning the old value: BPF's fetching atomic add, a full barrier in the
+/// x86-64 and arm64 JITs (a non-fetching one is not ordered on arm64). Written out because
 /// core's atomics have no read-modify-write on this target.
 ///
 /// # Safety

@@ -15,14 +15,14 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{MapData, RingBuf},
+    maps::{MapData, PerCpuArray, RingBuf},
     programs::{TestRun, TestRunOptions, Xdp},
 };
 use fault_common::{
-    Class, Event,
+    Class, Event, Stats,
     event::SapResponse,
     maps::{
-        MAP_EVENTS, PROGRAM_CLASSIFY, PROGRAM_EMPTY, QUEUE_CHUNK_BYTES, QUEUE_CHUNKS,
+        MAP_EVENTS, MAP_STATS, PROGRAM_CLASSIFY, PROGRAM_EMPTY, QUEUE_CHUNK_BYTES, QUEUE_CHUNKS,
         queue_record_chunks,
     },
 };
@@ -205,6 +205,9 @@ pub fn run(
             }
         }
     }
+    for s in &subjects {
+        dropped_none(s)?;
+    }
     let figures = |s: usize, reference: usize| -> Vec<Figures> {
         (0..frames.len())
             .map(|f| {
@@ -304,6 +307,33 @@ pub fn run(
     })
 }
 
+/// Figures of a program that dropped events would partly measure the drop path (a failed
+/// write is cheaper than a record): refused rather than printed.
+fn dropped_none(s: &Subject) -> anyhow::Result<()> {
+    let Some(map) = s.ebpf.map(MAP_STATS) else {
+        return Ok(());
+    };
+    let stats = match PerCpuArray::<_, Stats>::try_from(map) {
+        Ok(stats) => stats,
+        Err(e) => {
+            // Another build's counters, of another layout.
+            log::warn!(
+                "{}: cannot read its counters ({e}): drops not checked",
+                s.label
+            );
+            return Ok(());
+        }
+    };
+    let dropped: u64 = stats.get(&0, 0)?.iter().map(|c| c.events_dropped).sum();
+    anyhow::ensure!(
+        dropped == 0,
+        "{}: the program dropped {dropped} events during the runs, so its figures would \
+         partly measure the drop path",
+        s.label
+    );
+    Ok(())
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -312,6 +342,10 @@ fn median(v: &mut [f64]) -> f64 {
 /// Loads `name` from `object` on maps of its own, timing the verifier.
 fn subject(label: &str, object: &[u8], name: &'static str) -> anyhow::Result<Subject> {
     let mut ebpf = ebpf::load_object(&mut EbpfLoader::new(), object)?;
+    if matches!(ebpf.map(MAP_EVENTS), Some(aya::maps::Map::RingBuf(_))) {
+        drop(ebpf);
+        ebpf = ebpf::load_ring_object(&mut EbpfLoader::new(), object)?;
+    }
     let t = Instant::now();
     ebpf::load_program(&mut ebpf, name)?;
     let load = t.elapsed();
@@ -359,7 +393,7 @@ fn record_bytes(events: u32) -> u32 {
 const _: () = assert!(BATCH_BYTES as u64 <= QUEUE_CHUNKS * QUEUE_CHUNK_BYTES as u64);
 
 /// Mean ns per run over `runs` runs, in test-run calls of at most `batch`, draining the
-/// ring between calls.
+/// queue between calls.
 fn measure(s: &mut Subject, frame: &[u8], runs: u32, batch: u32) -> anyhow::Result<f64> {
     let prog: &mut Xdp = s.ebpf.program_mut(s.name).expect("loaded").try_into()?;
     let mut total = Duration::ZERO;

@@ -107,10 +107,19 @@ pub fn possible_cpus() -> u32 {
 /// Creates an object's maps (no program loaded yet), the flow table and the event queue
 /// with a region for every CPU this machine can have.
 pub fn load_object(loader: &mut EbpfLoader<'_>, object: &[u8]) -> Result<Ebpf, LoadError> {
-    let cpus = possible_cpus();
+    load_object_sized(loader.map_max_entries(MAP_EVENTS, possible_cpus()), object)
+}
+
+/// As [`load_object`], for an older build's object whose events go through a ring buffer
+/// (`faultd bench --against`): sized as [`load_object`] sizes the queue, the ring would
+/// shrink to a page.
+pub fn load_ring_object(loader: &mut EbpfLoader<'_>, object: &[u8]) -> Result<Ebpf, LoadError> {
+    load_object_sized(loader, object)
+}
+
+fn load_object_sized(loader: &mut EbpfLoader<'_>, object: &[u8]) -> Result<Ebpf, LoadError> {
     loader
-        .map_max_entries(MAP_FLOWS, cpus * FLOW_BUCKETS)
-        .map_max_entries(MAP_EVENTS, cpus)
+        .map_max_entries(MAP_FLOWS, possible_cpus() * FLOW_BUCKETS)
         .load(object)
         .map_err(|e| {
             if is_eperm(&e) {

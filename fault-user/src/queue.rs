@@ -22,9 +22,10 @@ use fault_common::{
 };
 
 /// How long a missing sequence number holds back the records after it: a record is
-/// written between taking its number and moving its region's head, which takes
-/// nanoseconds, so a number still missing after this was taken by a program that failed
-/// to write it, and is given up.
+/// written between taking its number and moving its region's head, nanoseconds unless its
+/// CPU is interrupted or, virtual, descheduled there. Past this the later records go
+/// first; the late one follows when it comes (the detectors take a late event at their
+/// clock's time).
 const GAP_WAIT: Duration = Duration::from_millis(50);
 
 /// A shared mapping of one of the queue's maps.
@@ -40,7 +41,15 @@ impl<T> Mapping<T> {
         let Map::Array(data) = map else {
             return Err(io::Error::other(format!("{what} is not an array map")));
         };
-        let len = data.info().map_err(io::Error::other)?.max_entries() as usize;
+        let info = data.info().map_err(io::Error::other)?;
+        if info.value_size() as usize != size_of::<T>() {
+            return Err(io::Error::other(format!(
+                "{what} has {}-byte values, not the {} this build reads: another build's map",
+                info.value_size(),
+                size_of::<T>()
+            )));
+        }
+        let len = info.max_entries() as usize;
         let bytes = len * size_of::<T>();
         // SAFETY: a shared mapping of the map's own fd, of the map's size.
         let p = unsafe {
@@ -155,8 +164,10 @@ impl EventQueue {
         self.read(max, false, f)
     }
 
-    /// Hands every record written by now to `f`: the last drain, when the program has
-    /// stopped or stops no later than this.
+    /// Hands every record written by now to `f`, waiting up to [`GAP_WAIT`] for one whose
+    /// number was taken but not yet written: replay's drain after each frame, and the
+    /// daemon's last. What the program writes after it stays in the queue (pinned, the
+    /// next daemon reads it).
     pub fn drain_all(&mut self, mut f: impl FnMut(&[u8])) -> usize {
         let mut n = 0;
         let mut waited = Duration::ZERO;
@@ -179,16 +190,14 @@ impl EventQueue {
     }
 
     fn read(&mut self, max: usize, force: bool, mut f: impl FnMut(&[u8])) -> usize {
-        let cpus = self.pos.len();
-        let mut heads = std::mem::take(&mut self.heads);
-        for (c, h) in heads.iter_mut().enumerate() {
-            *h = self.word(c, Side::Head).load(Ordering::Acquire);
+        for c in 0..self.pos.len() {
+            self.heads[c] = self.word(c, Side::Head).load(Ordering::Acquire);
         }
         let mut n = 0;
         while n < max {
             let mut next: Option<(u64, usize)> = None;
-            for (c, &head) in heads.iter().enumerate() {
-                if self.pos[c] < head {
+            for c in 0..self.pos.len() {
+                if self.pos[c] < self.heads[c] {
                     let seq = self.prefix(c, self.pos[c]).seq;
                     if next.is_none_or(|(s, _)| seq < s) {
                         next = Some((seq, c));
@@ -212,7 +221,9 @@ impl EventQueue {
                 log::error!(
                     "event queue: a record of {len} bytes on CPU {c}; skipping the CPU's queued records"
                 );
-                self.pos[c] = heads[c];
+                self.pos[c] = self.heads[c];
+                self.word(c, Side::Tail)
+                    .store(self.pos[c], Ordering::Release);
                 continue;
             }
             let first = size_of::<QueueChunk>() - size_of::<QueuePrefix>();
@@ -227,16 +238,16 @@ impl EventQueue {
                 filled += k;
                 i += 1;
             }
-            f(&self.buf[..len]);
+            // Given back before the detectors see it, so a daemon killed in the middle
+            // of a batch hands the next one at most this record again.
             self.pos[c] = at + queue_record_chunks(len);
-            self.expected = Some(seq + 1);
-            n += 1;
-        }
-        for c in 0..cpus {
             self.word(c, Side::Tail)
                 .store(self.pos[c], Ordering::Release);
+            // A late record (after GAP_WAIT) must not send the expected number back.
+            self.expected = Some(self.expected.map_or(seq + 1, |e| e.max(seq + 1)));
+            n += 1;
+            f(&self.buf[..len]);
         }
-        self.heads = heads;
         n
     }
 }

@@ -8,8 +8,8 @@ use fault_common::{
     event::EventKind,
     maps::{QUEUE_CHUNKS, queue_record_chunks},
 };
-use fault_tests::netbios::registration_flood;
-use fault_user::engine::{Engine, kernel::KernelEngine};
+use fault_tests::{catalogue::catalogue, netbios::registration_flood};
+use fault_user::engine::{Engine, kernel::KernelEngine, user::UserEngine};
 
 /// Runs the calling thread on `cpu` alone: BPF_PROG_TEST_RUN runs the program on the
 /// CPU of the caller, so this picks the queue region a record goes to.
@@ -73,16 +73,40 @@ fn a_full_region_drops_what_does_not_fit_counts_it_and_takes_records_again_once_
     let want: Vec<u16> = (0..fits as u16).collect();
     assert_eq!(txids(&out), want, "the first records, whole and in order");
 
-    // Read, the region takes records again.
+    // Read, the region takes records again. The region's last two chunks are next: a
+    // SAP response (one record of 9 chunks) runs from there into the spare chunks past
+    // the end, and the events after it start again at the region's beginning.
+    let sap = largest_sap_response();
+    engine.frame(1, &sap).expect("test run");
     for (i, f) in frames.iter().take(10).enumerate() {
-        engine.frame(i as u64 + 1, f).expect("test run");
+        engine.frame(i as u64 + 2, f).expect("test run");
     }
     unpin();
     out.clear();
     engine.drain_events(&mut out).expect("drain");
-    assert_eq!(txids(&out), (0..10).collect::<Vec<u16>>());
+    let mut user = UserEngine::default();
+    user.frame(1, &sap).expect("user engine");
+    let mut want = Vec::new();
+    user.drain_events(&mut want).expect("user engine");
+    assert_eq!(want.len(), 7, "the sample has seven servers");
+    let (got_sap, got_rest) = out.split_at(want.len().min(out.len()));
+    assert!(
+        got_sap.iter().map(bytemuck::bytes_of).eq(want.iter().map(bytemuck::bytes_of)),
+        "the SAP response across the region's end reads as the user engine decodes it"
+    );
+    assert_eq!(txids(got_rest), (0..10).collect::<Vec<u16>>());
     let s = engine.stats().expect("stats");
-    assert_eq!((s.events, s.events_dropped), (fits as u64 + 10, 100));
+    assert_eq!((s.events, s.events_dropped), (fits as u64 + 17, 100));
+}
+
+/// The catalogue's SAP response with the most servers.
+fn largest_sap_response() -> Vec<u8> {
+    catalogue()
+        .into_iter()
+        .filter(|s| s.classes.contains(&"ipx.sap.response"))
+        .max_by_key(|s| s.frame.len())
+        .expect("the catalogue has SAP responses")
+        .frame
 }
 
 #[test]

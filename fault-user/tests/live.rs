@@ -654,7 +654,7 @@ fn scrapes_and_sigterm_are_answered_during_an_event_blast() {
             "SIGTERM during a blast took {stopped:?} ({sent} frames sent):\n{log}"
         );
         eprintln!(
-            "{} scrapes during a blast of {sent} frames ({} events written to the ring, {} dropped): \
+            "{} scrapes during a blast of {sent} frames ({} events written to the queue, {} dropped): \
              slowest {slowest:?}; SIGTERM handled in {stopped:?}",
             scrapes.len(),
             last.u64("faultd_events_total"),

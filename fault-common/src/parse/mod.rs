@@ -144,6 +144,10 @@ const _: () = {
     use crate::maps::{QUEUE_CHUNK_BYTES, QUEUE_RECORD_CHUNKS_MAX, QueuePrefix};
     let read = QUEUE_RECORD_CHUNKS_MAX as usize * QUEUE_CHUNK_BYTES - size_of::<QueuePrefix>();
     assert!(core::mem::offset_of!(Scratch, sap) + read <= size_of::<Scratch>());
+    let event = crate::maps::queue_record_chunks(size_of::<crate::Event>()) as usize
+        * QUEUE_CHUNK_BYTES
+        - size_of::<QueuePrefix>();
+    assert!(core::mem::offset_of!(Scratch, event) + event <= size_of::<Scratch>());
     assert!(read >= size_of::<crate::event::SapResponse>());
     assert!(core::mem::offset_of!(Scratch, event) % 8 == 0);
     assert!(core::mem::offset_of!(Scratch, sap) % 8 == 0);

@@ -59,7 +59,7 @@ impl Sink for Collect<'_> {
         h.ts_ns = self.ts_ns;
         h.frame_len = self.len;
         self.stats.events += record.events();
-        // Through the same decoding as the ring buffer's records.
+        // Through the same decoding as the event queue's records.
         let bytes = bytemuck::bytes_of(record);
         event::decode(&bytes[..record.ring_len()], |e| self.events.push(e));
     }
