@@ -1,10 +1,10 @@
 use aya_ebpf::{
-    bindings::{BPF_F_MMAPABLE, xdp_action},
+    bindings::{BPF_F_MMAPABLE, BPF_RB_FORCE_WAKEUP, xdp_action},
     helpers::{
         bpf_get_smp_processor_id, bpf_ktime_get_coarse_ns, bpf_xdp_get_buff_len, bpf_xdp_load_bytes,
     },
     macros::{map, xdp},
-    maps::{Array, PerCpuArray},
+    maps::{Array, PerCpuArray, RingBuf},
     programs::XdpContext,
 };
 use aya_log_ebpf::warn;
@@ -12,8 +12,9 @@ use fault_common::{
     Class, FlowKey, FlowValue, Stats,
     event::Record,
     maps::{
-        CLOCK_IN_METADATA, FLOW_BUCKETS, FLOW_WAYS, FlowBucket, QUEUE_CHUNKS,
-        QUEUE_RECORD_CHUNKS_MAX, QueueChunk, QueueRegion, ReplayMeta, queue_record_chunks,
+        CLOCK_IN_METADATA, EVENT_BELL_BYTES, FLOW_BUCKETS, FLOW_WAYS, FlowBucket,
+        QUEUE_BELL_CHUNKS, QUEUE_CHUNKS, QUEUE_RECORD_CHUNKS_MAX, QueueChunk, QueueRegion,
+        ReplayMeta, queue_record_chunks,
     },
     parse::{self, Packet, Scratch, Sink, Triage},
 };
@@ -31,6 +32,11 @@ static FLOWS: Array<FlowBucket> = Array::with_max_entries(FLOW_BUCKETS, BPF_F_MM
 /// one CPU here, by the loader for the machine. Mappable: the daemon reads it in place.
 #[map]
 static EVENTS: Array<QueueRegion> = Array::with_max_entries(1, BPF_F_MMAPABLE);
+
+/// Rung (a record of the region's head, with a wake-up) when a region passes a quarter
+/// full: the only wake-up the daemon gets, besides its 10 ms timer.
+#[map]
+static EVENT_BELL: RingBuf = RingBuf::with_byte_size(EVENT_BELL_BYTES, 0);
 
 /// The machine's record sequence number, which orders records across CPU regions.
 #[map]
@@ -251,6 +257,11 @@ fn push<R: Record>(record: &R, len: usize) -> bool {
         }
         // This CPU's head, moved only here; atomically for the ordering.
         fetch_add(&raw mut (*region).ctl.head, n);
+        // Rung once per crossing, from map memory (the stack has no room to spare).
+        let queued = head.wrapping_sub(tail);
+        if queued < QUEUE_BELL_CHUNKS && queued + n >= QUEUE_BELL_CHUNKS {
+            let _ = EVENT_BELL.output::<u64>(&(*region).ctl.head, BPF_RB_FORCE_WAKEUP as u64);
+        }
     }
     true
 }

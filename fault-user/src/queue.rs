@@ -1,7 +1,7 @@
 //! The XDP program's event queue, read in place. Each CPU has a region of 64-byte chunks
 //! with one producer (its XDP program) and one consumer (this reader): a record costs the
-//! program no lock, no wake-up and no cache line shared with other CPUs but the sequence
-//! number's. The regions are merged back into the order the records were made in by
+//! program no lock, no wake-up (but the bell at a quarter full: see `live`) and no cache
+//! line shared with other CPUs but the sequence number's. The regions are merged back into the order the records were made in by
 //! that sequence number. See `fault_common::maps::QueueRegion` for the layout.
 
 use std::{

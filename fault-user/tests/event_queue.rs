@@ -91,7 +91,10 @@ fn a_full_region_drops_what_does_not_fit_counts_it_and_takes_records_again_once_
     assert_eq!(want.len(), 7, "the sample has seven servers");
     let (got_sap, got_rest) = out.split_at(want.len().min(out.len()));
     assert!(
-        got_sap.iter().map(bytemuck::bytes_of).eq(want.iter().map(bytemuck::bytes_of)),
+        got_sap
+            .iter()
+            .map(bytemuck::bytes_of)
+            .eq(want.iter().map(bytemuck::bytes_of)),
         "the SAP response across the region's end reads as the user engine decodes it"
     );
     assert_eq!(txids(got_rest), (0..10).collect::<Vec<u16>>());
@@ -134,4 +137,62 @@ fn records_made_on_different_cpus_come_out_in_the_order_they_were_made() {
     assert_eq!(txids(&out), (0..3000).collect::<Vec<u16>>());
     let s = engine.stats().expect("stats");
     assert_eq!((s.events, s.events_dropped), (3000, 0));
+}
+
+#[test]
+fn the_bell_rings_once_when_a_region_passes_a_quarter_full_and_again_after_it_is_read() {
+    use aya::{
+        maps::{MapData, RingBuf},
+        programs::{TestRun, TestRunOptions, Xdp},
+    };
+    use fault_common::maps::{MAP_EVENT_BELL, MAP_EVENTS, PROGRAM_CLASSIFY, QUEUE_BELL_CHUNKS};
+    use fault_user::queue::EventQueue;
+
+    let per_event = queue_record_chunks(size_of::<Event>());
+    // The record that takes the region from below a quarter to a quarter or more: 2,731.
+    let ringing = QUEUE_BELL_CHUNKS.div_ceil(per_event) as usize;
+    let frames = registration_flood(u16::try_from(2 * ringing).expect("fits in u16"));
+    let mut ebpf = fault_user::ebpf::load().expect("the program loads (root?)");
+    let mut queue = EventQueue::new(ebpf.take_map(MAP_EVENTS).expect("EVENTS")).expect("mapped");
+    let mut bell: RingBuf<MapData> =
+        RingBuf::try_from(ebpf.take_map(MAP_EVENT_BELL).expect("EVENT_BELL")).expect("a ring");
+    let prog: &mut Xdp = ebpf
+        .program_mut(PROGRAM_CLASSIFY)
+        .expect("loaded")
+        .try_into()
+        .expect("XDP");
+    let rings = |bell: &mut RingBuf<MapData>| {
+        let mut n = 0;
+        while bell.next().is_some() {
+            n += 1;
+        }
+        n
+    };
+    pin_to(0);
+    for (i, f) in frames.iter().enumerate() {
+        prog.test_run(TestRunOptions {
+            data_in: Some(f),
+            repeat: 1,
+            ..Default::default()
+        })
+        .expect("test run");
+        // Not before the crossing, once at it, never again while the region fills.
+        if i + 2 == ringing || i + 1 == ringing || i + 1 == frames.len() {
+            let want = usize::from(i + 1 == ringing);
+            assert_eq!(rings(&mut bell), want, "after {} records", i + 1);
+        }
+    }
+    assert_eq!(queue.drain_all(|_| {}), frames.len());
+    // Read, the region is empty: the next crossing rings again.
+    for f in &frames[..ringing] {
+        prog.test_run(TestRunOptions {
+            data_in: Some(f),
+            repeat: 1,
+            ..Default::default()
+        })
+        .expect("test run");
+    }
+    unpin();
+    assert_eq!(rings(&mut bell), 1);
+    assert_eq!(queue.drain_all(|_| {}), ringing);
 }

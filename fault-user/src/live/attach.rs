@@ -33,13 +33,20 @@ use aya::{
     },
 };
 use fault_common::maps::{
-    LAYOUT_VERSION, MAP_CLOCK, MAP_EVENT_SEQ, MAP_EVENTS, MAP_FLOWS, MAP_STATS,
+    LAYOUT_VERSION, MAP_CLOCK, MAP_EVENT_BELL, MAP_EVENT_SEQ, MAP_EVENTS, MAP_FLOWS, MAP_STATS,
 };
 
 /// `statfs` magic of a BPF file system.
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 /// The maps that are state: counted data and undelivered events. The scratch map is not.
-const PINNED_MAPS: [&str; 5] = [MAP_STATS, MAP_FLOWS, MAP_EVENTS, MAP_EVENT_SEQ, MAP_CLOCK];
+const PINNED_MAPS: [&str; 6] = [
+    MAP_STATS,
+    MAP_FLOWS,
+    MAP_EVENTS,
+    MAP_EVENT_SEQ,
+    MAP_EVENT_BELL,
+    MAP_CLOCK,
+];
 
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, serde::Serialize,

@@ -25,12 +25,12 @@ use std::{
 
 use aya::{
     EbpfLoader,
-    maps::{Array, MapData, MapError, PerCpuArray},
+    maps::{Array, MapData, MapError, PerCpuArray, RingBuf},
     programs::Xdp,
 };
 use fault_common::{
     Stats, event,
-    maps::{MAP_CLOCK, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
+    maps::{MAP_CLOCK, MAP_EVENT_BELL, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY},
 };
 use tokio::{
     signal::unix::{SignalKind, signal},
@@ -191,6 +191,7 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
         ebpf.take_map(MAP_EVENTS)
             .ok_or(LiveError::Load(LoadError::Missing(MAP_EVENTS)))?,
     )?;
+    let bell: RingBuf<MapData> = take(&mut ebpf, MAP_EVENT_BELL)?;
     let kernel = KernelMaps {
         stats: take(&mut ebpf, MAP_STATS)?,
         flows: FlowTable::new(
@@ -277,6 +278,7 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let consumer = Consumer {
         events,
+        bell,
         logger,
         metrics: metrics.clone(),
         log: log.clone(),
@@ -487,8 +489,8 @@ fn to_unix(mono_ns: u64, offset: i128) -> u64 {
     u64::try_from(i128::from(mono_ns) + offset).unwrap_or(0)
 }
 
-/// How often the consumer drains the event queue: the XDP program never wakes it, so this
-/// bounds how long an event waits. A CPU's region holds a burst of 10,922 events
+/// How often the consumer drains the event queue: the XDP program wakes it only when a
+/// CPU's region passes a quarter full (the bell), so this bounds how long an event waits. A CPU's region holds a burst of 10,922 events
 /// between two drains (see `fault_common::maps::QUEUE_CHUNKS`).
 pub const DRAIN_EVERY: Duration = Duration::from_millis(10);
 /// Events handled between looks at the stop flag and the tick: a blast of events delays
@@ -498,6 +500,8 @@ const BATCH: usize = 4096;
 /// The event path: the event queue, the detectors and what they report.
 struct Consumer {
     events: EventQueue,
+    /// Rung by the program when a CPU's region passes a quarter full.
+    bell: RingBuf<MapData>,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
     metrics: Arc<Metrics>,
     log: Arc<FaultLog>,
@@ -551,24 +555,27 @@ impl Consumer {
     }
 
     /// Sleeps until the program's log has data, or `wait` has passed.
-    fn wait(&self, wait: Duration) -> io::Result<()> {
-        let Some(l) = &self.logger else {
-            std::thread::sleep(wait);
-            return Ok(());
-        };
-        let mut fd = libc::pollfd {
-            fd: l.as_fd().as_raw_fd(),
+    fn wait(&mut self, wait: Duration) -> io::Result<()> {
+        let mut fds = [libc::pollfd {
+            fd: self.bell.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
-        };
+        }; 2];
+        let mut n = 1;
+        if let Some(l) = &self.logger {
+            fds[1].fd = l.as_fd().as_raw_fd();
+            n = 2;
+        }
         let ms = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
-        // SAFETY: one initialised pollfd.
-        if unsafe { libc::poll(&mut fd, 1, ms) } < 0 {
+        // SAFETY: `fds` holds `n` initialised pollfds.
+        if unsafe { libc::poll(fds.as_mut_ptr(), n, ms) } < 0 {
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e);
             }
         }
+        // The bell says only "read now": what it holds is not needed.
+        while self.bell.next().is_some() {}
         Ok(())
     }
 
