@@ -11,6 +11,7 @@ pub mod explain;
 pub mod faultlog;
 pub mod flows;
 pub mod live;
+mod mapped;
 pub mod metrics;
 pub mod names;
 pub mod progress;

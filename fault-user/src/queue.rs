@@ -6,13 +6,12 @@
 
 use std::{
     io,
-    os::fd::{AsFd as _, AsRawFd as _},
-    ptr::NonNull,
     sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
-use aya::maps::{Map, MapData};
+use crate::mapped::Mapped;
+use aya::maps::Map;
 use fault_common::{
     event::SapResponse,
     maps::{
@@ -28,61 +27,8 @@ use fault_common::{
 /// clock's time).
 const GAP_WAIT: Duration = Duration::from_millis(50);
 
-/// A shared mapping of one of the queue's maps.
-struct Mapping<T> {
-    _map: MapData,
-    base: NonNull<T>,
-    len: usize,
-    bytes: usize,
-}
-
-impl<T> Mapping<T> {
-    fn new(map: Map, what: &str, prot: libc::c_int) -> io::Result<Mapping<T>> {
-        let Map::Array(data) = map else {
-            return Err(io::Error::other(format!("{what} is not an array map")));
-        };
-        let info = data.info().map_err(io::Error::other)?;
-        if info.value_size() as usize != size_of::<T>() {
-            return Err(io::Error::other(format!(
-                "{what} has {}-byte values, not the {} this build reads: another build's map",
-                info.value_size(),
-                size_of::<T>()
-            )));
-        }
-        let len = info.max_entries() as usize;
-        let bytes = len * size_of::<T>();
-        // SAFETY: a shared mapping of the map's own fd, of the map's size.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                bytes,
-                prot,
-                libc::MAP_SHARED,
-                data.fd().as_fd().as_raw_fd(),
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Mapping {
-            _map: data,
-            base: NonNull::new(p.cast()).expect("mmap succeeded"),
-            len,
-            bytes,
-        })
-    }
-}
-
-impl<T> Drop for Mapping<T> {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `new`, unmapped once.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.bytes) };
-    }
-}
-
 pub struct EventQueue {
-    regions: Mapping<QueueRegion>,
+    regions: Mapped<QueueRegion>,
     /// Where this reader is in each region, in chunks (what it publishes as the tail).
     pos: Vec<u64>,
     /// The sequence number the next record should have, once one has been read.
@@ -93,19 +39,15 @@ pub struct EventQueue {
     heads: Vec<u64>,
 }
 
-// SAFETY: the mappings are owned by this value and only read (chunks) or written at
-// this reader's own words (tails) through it.
-unsafe impl Send for EventQueue {}
-
 impl EventQueue {
     /// The queue of the map `EVENTS`.
     pub fn new(events: Map) -> io::Result<EventQueue> {
-        let regions = Mapping::<QueueRegion>::new(
+        let regions = Mapped::<QueueRegion>::new(
             events,
             "the event queue",
             libc::PROT_READ | libc::PROT_WRITE,
         )?;
-        let cpus = regions.len;
+        let cpus = regions.len();
         let mut q = EventQueue {
             regions,
             pos: Vec::with_capacity(cpus),
@@ -122,12 +64,12 @@ impl EventQueue {
     }
 
     fn word(&self, cpu: usize, side: Side) -> &AtomicU64 {
-        assert!(cpu < self.regions.len);
+        assert!(cpu < self.regions.len());
         // SAFETY: in the mapping (cpu < len), aligned (page-aligned, and a region is a
         // whole number of 64-byte lines); the program only touches it atomically (head)
         // or reads it (tail).
         unsafe {
-            let r = self.regions.base.as_ptr().add(cpu);
+            let r = self.regions.as_ptr().add(cpu);
             AtomicU64::from_ptr(match side {
                 Side::Head => &raw mut (*r).ctl.head,
                 Side::Tail => &raw mut (*r).ctl.tail,
@@ -140,14 +82,14 @@ impl EventQueue {
     fn chunk(&self, cpu: usize, at: u64, i: usize) -> QueueChunk {
         let k = (at % QUEUE_CHUNKS) as usize + i;
         assert!(
-            cpu < self.regions.len
+            cpu < self.regions.len()
                 && k < QUEUE_CHUNKS as usize + QUEUE_RECORD_CHUNKS_MAX as usize - 1
         );
         // SAFETY: in the mapping (checked above); the program wrote it before moving the
         // head past it (read with Acquire), and writes it again only after the tail moves
         // past it.
         unsafe {
-            let r = self.regions.base.as_ptr().add(cpu);
+            let r = self.regions.as_ptr().add(cpu);
             std::ptr::read((&raw const (*r).chunks).cast::<QueueChunk>().add(k))
         }
     }

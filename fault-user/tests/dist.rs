@@ -9,14 +9,17 @@
 //! builds the package first and names it in FAULTD_DIST_BINARY and FAULTD_DIST_DEB;
 //! without them these tests skip loudly.
 
+mod system;
+
 use std::{
     fs,
     os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Command,
 };
 
 use fault_tests::netns::is_root;
+use system::{Bpffs, THREE_CAPS, metric, ok, repo, show, status_field};
 
 const FAULTD: &str = env!("CARGO_BIN_EXE_faultd");
 
@@ -31,25 +34,6 @@ fn dist(var: &str, test: &str) -> Option<PathBuf> {
             None
         }
     }
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?}: {}", show(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "{}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn repo(path: &str) -> String {
-    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)).unwrap()
 }
 
 /// Every file the package installs, with where an operator or a tool looks for it.
@@ -299,26 +283,6 @@ fn the_static_binary_replays_in_an_empty_root_as_the_ordinary_build_does() {
         "the scenarios give records:\n{ordinary}"
     );
     assert_eq!(jailed, ordinary, "the same records with no libc around");
-}
-
-/// The metric's value in a Prometheus exposition, if the line is there.
-fn metric(exposition: &str, name: &str) -> Option<f64> {
-    exposition
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
-/// CAP_NET_ADMIN (12), CAP_PERFMON (38) and CAP_BPF (39), as /proc/PID/status shows them.
-const THREE_CAPS: &str = "000000c000001000";
-
-/// A /proc/PID/status field.
-fn status_field(status: &str, field: &str) -> String {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .unwrap_or_else(|| panic!("no {field} in\n{status}"))
-        .trim()
-        .to_owned()
 }
 
 /// podman with everything of its own (images, containers, state) under one directory that
@@ -667,25 +631,6 @@ fn seccomp_profile(dir: &Path) -> (PathBuf, bool) {
     let path = dir.join("seccomp.json");
     fs::write(&path, profile.to_string()).unwrap();
     (path, refuses)
-}
-
-/// A BPF file system of the test's own, standing in for the node's /sys/fs/bpf: faultd's
-/// pins in it go when it is unmounted.
-struct Bpffs(PathBuf);
-
-impl Bpffs {
-    fn new(path: PathBuf) -> Bpffs {
-        fs::create_dir_all(&path).unwrap();
-        ok(Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&path));
-        Bpffs(path)
-    }
-}
-
-impl Drop for Bpffs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).output();
-        let _ = fs::remove_dir(&self.0);
-    }
 }
 
 #[test]

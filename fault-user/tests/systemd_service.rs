@@ -9,6 +9,8 @@
 //! (Debian's systemd-container, which `cargo xtask test` installs; missing, the test fails)
 //! and FAULTD_DIST_DEB (set by `cargo xtask test`; missing, it skips loudly).
 
+mod system;
+
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -20,44 +22,7 @@ use fault_tests::{
     daemon::has_xdp,
     netns::{Netns, Veth, http_get, is_root, send_frames, wait_for},
 };
-
-/// CAP_NET_ADMIN (12), CAP_PERFMON (38) and CAP_BPF (39), as /proc/PID/status shows them.
-const THREE_CAPS: &str = "000000c000001000";
-
-fn show(out: &Output) -> String {
-    format!(
-        "{}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?}: {}", show(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn repo(path: &str) -> String {
-    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path)).unwrap()
-}
-
-/// A /proc/PID/status field.
-fn status_field(status: &str, field: &str) -> String {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .unwrap_or_else(|| panic!("no {field} in\n{status}"))
-        .trim()
-        .to_owned()
-}
-
-fn metric(exposition: &str, name: &str) -> Option<f64> {
-    exposition
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
+use system::{Bpffs, THREE_CAPS, metric, ok, repo, show, status_field};
 
 /// `mount --bind / DIR`, read-only: systemd-nspawn boots a directory, and refuses `/`
 /// itself.
@@ -76,25 +41,6 @@ impl RootView {
 }
 
 impl Drop for RootView {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).output();
-        let _ = fs::remove_dir(&self.0);
-    }
-}
-
-/// A BPF file system of the test's own, bound over the container's /sys/fs/bpf (where
-/// systemd would have mounted one at boot): the unit's pins go when it is unmounted.
-struct Bpffs(PathBuf);
-
-impl Bpffs {
-    fn new(path: PathBuf) -> Bpffs {
-        fs::create_dir_all(&path).unwrap();
-        ok(Command::new("mount").args(["-t", "bpf", "bpf"]).arg(&path));
-        Bpffs(path)
-    }
-}
-
-impl Drop for Bpffs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).output();
         let _ = fs::remove_dir(&self.0);

@@ -7,9 +7,7 @@ pub mod view;
 use std::{
     collections::BTreeMap,
     io,
-    os::fd::{AsFd as _, AsRawFd as _},
     path::{Path, PathBuf},
-    ptr::NonNull,
 };
 
 use aya::maps::{Map, MapData, PerCpuArray};
@@ -18,53 +16,27 @@ use fault_common::{
     maps::{FLOW_WAYS, FlowBucket, FlowSlot, LAYOUT_VERSION, MAP_FLOWS, MAP_STATS},
 };
 
-pub struct FlowTable {
-    /// Keeps the map alive as long as the mapping.
-    _map: MapData,
-    base: NonNull<FlowSlot>,
-    slots: usize,
-    bytes: usize,
-}
+use crate::mapped::Mapped;
 
-// SAFETY: the mapping is read-only and owned by this value; reads are volatile copies.
-unsafe impl Send for FlowTable {}
+pub struct FlowTable {
+    buckets: Mapped<FlowBucket>,
+}
 
 impl FlowTable {
     pub fn new(map: Map) -> io::Result<FlowTable> {
-        let Map::Array(data) = map else {
-            return Err(io::Error::other("the flow table is not an array map"));
-        };
-        let buckets = data.info().map_err(io::Error::other)?.max_entries() as usize;
-        let bytes = buckets * size_of::<FlowBucket>();
-        // SAFETY: a read-only shared mapping of the map's own fd, of the map's size.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                bytes,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                data.fd().as_fd().as_raw_fd(),
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
         Ok(FlowTable {
-            _map: data,
-            base: NonNull::new(p.cast()).expect("mmap succeeded"),
-            slots: buckets * FLOW_WAYS,
-            bytes,
+            buckets: Mapped::new(map, "the flow table", libc::PROT_READ)?,
         })
     }
 
     /// Every slot in use. The program may be writing one as it is read: a slot is copied
     /// whole, but can mix an old and a new flow's words, as a copy read by a system call can.
     pub fn slots(&self) -> impl Iterator<Item = FlowSlot> + '_ {
-        (0..self.slots)
+        let base = self.buckets.as_ptr().cast::<FlowSlot>();
+        (0..self.buckets.len() * FLOW_WAYS)
             // SAFETY: in the mapping, aligned (the kernel maps from a page boundary and a
             // bucket is a whole number of 8-byte words).
-            .map(|i| unsafe { std::ptr::read_volatile(self.base.as_ptr().add(i)) })
+            .map(move |i| unsafe { std::ptr::read_volatile(base.add(i)) })
             .filter(|s| s.value.packets != 0)
     }
 
@@ -83,13 +55,6 @@ impl FlowTable {
             .map(|s| s.key)
             .collect::<std::collections::HashSet<_>>()
             .len() as u64
-    }
-}
-
-impl Drop for FlowTable {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `new`, unmapped once.
-        unsafe { libc::munmap(self.base.as_ptr().cast(), self.bytes) };
     }
 }
 
