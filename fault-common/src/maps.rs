@@ -78,9 +78,19 @@ pub const MAP_EVENT_SEQ: &str = "EVENT_SEQ";
 pub const MAP_EVENT_BELL: &str = "EVENT_BELL";
 pub const QUEUE_BELL_CHUNKS: u64 = QUEUE_CHUNKS / 4;
 pub const EVENT_BELL_BYTES: u32 = 4096;
+/// Where a watched frame's time comes from, one word: [`CLOCK_CALL`],
+/// [`CLOCK_IN_METADATA`], or else the kernel's monotonic clock as the tick program
+/// ([`PROGRAM_TICK`]) last wrote it.
 pub const MAP_CLOCK: &str = "CLOCK";
+/// CLOCK's entry when nothing ticks: each watched frame calls the kernel's coarse clock.
+pub const CLOCK_CALL: u64 = 0;
 /// CLOCK's entry in replay: packet time rides in each frame's XDP metadata.
 pub const CLOCK_IN_METADATA: u64 = 1;
+/// The tick program's period. A helper call costs a watched frame ~20 ns on kernels that
+/// return through a mitigation thunk, where reading a word costs ~1; the tick's 4 ms is a
+/// jiffy at 250 Hz, the coarse clock's own resolution on most distributions' kernels, and
+/// far below the detectors' shortest timeout (1.5 s).
+pub const TICK_NS: u64 = 4_000_000;
 
 /// What replay puts in front of each frame as XDP metadata (when CLOCK says
 /// `CLOCK_IN_METADATA`), so a frame costs one system call.
@@ -95,6 +105,9 @@ pub struct ReplayMeta {
 pub const PROGRAM_CLASSIFY: &str = "faultd_classify";
 /// An empty XDP program: the benchmark's baseline.
 pub const PROGRAM_EMPTY: &str = "faultd_empty";
+/// A perf event program the daemon runs every [`TICK_NS`] on one CPU: it writes the
+/// kernel's monotonic clock into CLOCK.
+pub const PROGRAM_TICK: &str = "faultd_tick";
 
 /// Per-CPU counters, one entry. One lookup per frame serves every counter.
 #[repr(C)]

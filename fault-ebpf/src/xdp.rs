@@ -1,18 +1,19 @@
 use aya_ebpf::{
     bindings::{BPF_F_MMAPABLE, BPF_RB_FORCE_WAKEUP, xdp_action},
     helpers::{
-        bpf_get_smp_processor_id, bpf_ktime_get_coarse_ns, bpf_xdp_get_buff_len, bpf_xdp_load_bytes,
+        bpf_get_smp_processor_id, bpf_ktime_get_coarse_ns, bpf_ktime_get_ns, bpf_xdp_get_buff_len,
+        bpf_xdp_load_bytes,
     },
-    macros::{map, xdp},
+    macros::{map, perf_event, xdp},
     maps::{Array, PerCpuArray, RingBuf},
-    programs::XdpContext,
+    programs::{PerfEventContext, XdpContext},
 };
 use aya_log_ebpf::warn;
 use fault_common::{
     Class, FlowKey, FlowValue, Stats,
     event::Record,
     maps::{
-        CLOCK_IN_METADATA, EVENT_BELL_BYTES, FLOW_BUCKETS, FLOW_WAYS, FlowBucket,
+        CLOCK_CALL, CLOCK_IN_METADATA, EVENT_BELL_BYTES, FLOW_BUCKETS, FLOW_WAYS, FlowBucket,
         QUEUE_BELL_CHUNKS, QUEUE_CHUNKS, QUEUE_RECORD_CHUNKS_MAX, QueueChunk, QueueRegion,
         ReplayMeta, queue_record_chunks,
     },
@@ -46,9 +47,10 @@ static EVENT_SEQ: Array<u64> = Array::with_max_entries(1, 0);
 #[map]
 static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
 
-/// 0 live: packet time is the kernel's clock. `CLOCK_IN_METADATA` in replay: each frame
-/// carries its capture time and wire length in its XDP metadata ([`ReplayMeta`]), so a
-/// frame costs replay one system call.
+/// Where packet time comes from (see `fault_common::maps::MAP_CLOCK`): live, the time
+/// `faultd_tick` last wrote, or `CLOCK_CALL` when nothing ticks. `CLOCK_IN_METADATA` in
+/// replay: each frame carries its capture time and wire length in its XDP metadata
+/// ([`ReplayMeta`]), so a frame costs replay one system call.
 #[map]
 static CLOCK: Array<u64> = Array::with_max_entries(1, 0);
 
@@ -287,6 +289,24 @@ unsafe fn fetch_add(p: *mut u64, v: u64) -> u64 {
     v
 }
 
+/// Writes the kernel's monotonic clock into CLOCK, for watched frames to read instead of
+/// calling the clock themselves. The daemon runs it every `TICK_NS` on one CPU (a CPU
+/// clock perf event); replay's CLOCK_IN_METADATA is left alone.
+#[perf_event]
+pub fn faultd_tick(_ctx: PerfEventContext) -> u32 {
+    if let Some(c) = CLOCK.get_ptr_mut(0) {
+        // SAFETY: an aligned u64 in map memory, read by XDP programs on every CPU: one
+        // aligned store, which they see whole.
+        unsafe {
+            if core::ptr::read_volatile(c) != CLOCK_IN_METADATA {
+                core::ptr::write_volatile(c, bpf_ktime_get_ns());
+            }
+        }
+    }
+    // 0: the perf event records no sample.
+    0
+}
+
 /// `frags`: multi-buffer frames (jumbo MTUs, large test runs) are accepted; the parser reads
 /// the linear part, which always holds the headers it needs.
 #[xdp(frags)]
@@ -325,14 +345,26 @@ fn classify(ctx: &XdpContext) {
     watched(ctx, stats, scratch);
 }
 
-/// Phase 2 and what follows it. Not inlined, so the phase 1 state the XDP function holds
-/// is not on the stack of phase 2's deepest call chain.
-#[inline(never)]
+/// Phase 2 and what follows it. Inlined: a BPF call and its return cost ~10 ns on hosts
+/// whose kernels return through a mitigation thunk (`faultd bench`, against a build with
+/// this a call: 8-18 ns per watched frame), and the combined frame still leaves the deepest
+/// call chain under 512 bytes.
+#[inline(always)]
 fn watched(ctx: &XdpContext, stats: &mut Stats, scratch: &mut Scratch) {
+    let clock = clock();
+    let replay = match clock {
+        CLOCK_IN_METADATA => replay_meta(ctx),
+        _ => None,
+    };
     let mut sink = Counters {
         stats,
-        now: now(ctx),
-        len: buff_len(ctx) as u32,
+        now: match (replay, clock) {
+            (Some(meta), _) => load_u64(meta),
+            // SAFETY: a helper with no arguments.
+            (None, CLOCK_CALL | CLOCK_IN_METADATA) => unsafe { bpf_ktime_get_coarse_ns() },
+            (None, ticked) => ticked,
+        },
+        len: frame_len(ctx, replay.is_some(), scratch.triage.claimed) as u32,
         first_drop: false,
     };
     parse::classify_watched(&Frame(ctx), &mut sink, scratch);
@@ -360,36 +392,48 @@ fn triage(ctx: &XdpContext, t: &mut Triage) {
     parse::triage(&Frame(ctx), t);
 }
 
-/// Packet time for a watched frame. Live, the coarse monotonic clock: a tenth of the
-/// precise one's cost, and its tick (a jiffy, 1-10 ms) is far below the detectors'
-/// shortest timeout (1.5 s).
+/// The frame's length for its flow and its events: the bytes the program was handed,
+/// fragments included. A call for that helper costs as much as the rest of an unwatched
+/// frame, so it is made only when it can tell more than the linear part: in replay (large
+/// frames come in fragments), or when a length field phase 1 read (the IP packet's, an
+/// 802.3 frame's) claims more than the linear part holds. When none does, all a fragment
+/// could hold is link-layer padding.
 #[inline(always)]
-fn now(ctx: &XdpContext) -> u64 {
-    match replay_meta(ctx) {
-        Some(meta) => load_u64(meta),
-        // SAFETY: a helper with no arguments.
-        None => unsafe { bpf_ktime_get_coarse_ns() },
+fn frame_len(ctx: &XdpContext, replay: bool, claimed: u32) -> u64 {
+    if replay || claimed != 0 {
+        buff_len(ctx)
+    } else {
+        (ctx.data_end() - ctx.data()) as u64
     }
 }
 
 /// The frame's length on the wire: its whole length live, what replay says in the
-/// metadata. Not inlined: its branches would otherwise split the verifier's states at
-/// every length check that calls it.
+/// metadata. Asked only when a frame falls short (see `parse::settle`).
 #[inline(always)]
 fn wire_len(ctx: &XdpContext) -> u64 {
     let whole = buff_len(ctx);
+    if clock() != CLOCK_IN_METADATA {
+        return whole;
+    }
     match replay_meta(ctx) {
         Some(meta) => whole.max(load_u64(meta + 8)),
         None => whole,
     }
 }
 
-/// In replay, the address of the frame's [`ReplayMeta`] (its bounds checked).
+/// CLOCK's word, read once per watched frame.
+#[inline(always)]
+fn clock() -> u64 {
+    // SAFETY: an aligned u64 in map memory; the tick program may write it at any time,
+    // and either value is a valid time.
+    CLOCK
+        .get_ptr(0)
+        .map_or(CLOCK_CALL, |c| unsafe { core::ptr::read_volatile(c) })
+}
+
+/// The frame's [`ReplayMeta`], when replay put one in front of it (bounds checked).
 #[inline(always)]
 fn replay_meta(ctx: &XdpContext) -> Option<usize> {
-    if CLOCK.get(0) != Some(&CLOCK_IN_METADATA) {
-        return None;
-    }
     let meta = opaque(ctx.metadata());
     (meta + size_of::<ReplayMeta>() <= ctx.data()).then_some(meta)
 }

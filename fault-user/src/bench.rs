@@ -15,15 +15,15 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{MapData, PerCpuArray, RingBuf},
+    maps::{Array, MapData, PerCpuArray, RingBuf},
     programs::{TestRun, TestRunOptions, Xdp},
 };
 use fault_common::{
     Class, Event, Stats,
     event::SapResponse,
     maps::{
-        MAP_EVENTS, MAP_STATS, PROGRAM_CLASSIFY, PROGRAM_EMPTY, QUEUE_CHUNK_BYTES, QUEUE_CHUNKS,
-        queue_record_chunks,
+        MAP_CLOCK, MAP_EVENTS, MAP_STATS, PROGRAM_CLASSIFY, PROGRAM_EMPTY, QUEUE_CHUNK_BYTES,
+        QUEUE_CHUNKS, queue_record_chunks,
     },
 };
 use serde_json::{Value, json};
@@ -357,6 +357,12 @@ fn subject(label: &str, object: &[u8], name: &'static str) -> anyhow::Result<Sub
         jited_bytes: info.size_jitted(),
         load,
     };
+    // As a running daemon keeps it: a tick's time (builds from before the tick call the
+    // kernel's clock whatever it holds, as they do live).
+    if let Some(clock) = ebpf.map_mut(MAP_CLOCK) {
+        let now = crate::live::clock_ns(libc::CLOCK_MONOTONIC);
+        Array::<_, u64>::try_from(clock)?.set(0, now as u64, 0)?;
+    }
     let events = match ebpf.take_map(MAP_EVENTS) {
         Some(ring @ aya::maps::Map::RingBuf(_)) => Events::Ring(RingBuf::try_from(ring)?),
         Some(queue) => Events::Queue(EventQueue::new(queue)?),

@@ -3,6 +3,8 @@
 //! Every label is a small fixed set: classes, faults, detectors, the interfaces faultd was
 //! told to watch. Never an address or a name off the wire.
 
+use std::time::Duration;
+
 use fastmetrics::{
     format::text::{self, EscapingScheme, TextProfile},
     metrics::{counter::Counter, family::Family, gauge::Gauge},
@@ -120,6 +122,7 @@ pub struct Metrics {
     fault_log_write_errors: Counter,
     fault_log_queued: Gauge,
     fault_log_dropped: Counter,
+    packet_clock_tick: Gauge<f64>,
 }
 
 impl Default for Metrics {
@@ -156,6 +159,7 @@ impl Metrics {
             fault_log_write_errors: Counter::default(),
             fault_log_queued: Gauge::default(),
             fault_log_dropped: Counter::default(),
+            packet_clock_tick: Gauge::default(),
             registry: Registry::default(),
         };
         registry
@@ -230,6 +234,14 @@ impl Metrics {
                 "Flows the table holds per CPU (4-way buckets: a new flow takes the least \
                  recently seen slot of its bucket, counted in flow_updates_failed).",
                 Gauge::new(i64::from(FLOW_CAPACITY)),
+            )
+            .expect("unique");
+        registry
+            .register(
+                "packet_clock_tick_seconds",
+                "The period of the tick that gives watched frames their time, its \
+                 resolution; 0: no tick, each watched frame calls the kernel's clock.",
+                m.packet_clock_tick.clone(),
             )
             .expect("unique");
         registry
@@ -383,6 +395,10 @@ impl Metrics {
                 |c| c.set(v),
             );
         }
+    }
+
+    pub fn set_packet_clock_tick(&self, period: Duration) {
+        self.packet_clock_tick.set(period.as_secs_f64());
     }
 
     pub fn fault(&self, kind: FaultKind) {

@@ -763,6 +763,14 @@ fn the_container_runs_faultd_with_the_daemonsets_capabilities_and_counts_frames(
             .map(|m| m.body)
             .unwrap_or_default()
     );
+    let tick = http_get(Some(&node), metrics_addr, "/metrics", None)
+        .ok()
+        .and_then(|m| metric(&m.body, "faultd_packet_clock_tick_seconds"));
+    assert_eq!(
+        tick,
+        Some(0.004),
+        "the packet clock ticks (perf_event_open allowed)"
+    );
     let pins = fs::read_dir(bpffs.0.join("faultd")).map(|d| d.count());
     assert!(
         pins.as_ref().is_ok_and(|n| *n > 0),

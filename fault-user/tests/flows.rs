@@ -388,6 +388,26 @@ fn live_flows_show_the_hosts_that_sent_with_their_counts() {
     assert!(status.success(), "{log}");
     let (rows, _) = flows_cli(&pin_s, &["--by", "host"]);
     check_hosts(&rows, "kept attached, no daemon");
+    // The packet clock's tick is kept with the attachment: a frame seen a while after the
+    // daemon stopped has its own time, not the stopped daemon's last tick.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sent = std::time::SystemTime::now();
+    let late = registrations(Ipv4Addr::new(10, 77, 0, 3), 1);
+    assert_eq!(send_frames(&b, &veth.b, &late).unwrap(), 1);
+    let row = wait_for(std::time::Duration::from_secs(5), || {
+        let (rows, _) = flows_cli(&pin_s, &["--host", "10.77.0.3"]);
+        rows.into_iter().next()
+    })
+    .expect("the late frame's flow");
+    let last = humantime::parse_rfc3339(row["last"].as_str().unwrap()).unwrap();
+    let skew = last
+        .duration_since(sent)
+        .unwrap_or_else(|e| e.duration())
+        .as_millis();
+    assert!(
+        skew < 200,
+        "last seen {row} is {skew} ms from when it was sent"
+    );
     let out = std::process::Command::new(FAULTD)
         .args(["detach", "--pin-path", &pin_s])
         .output()

@@ -121,6 +121,11 @@ fn counts_every_class_exactly_as_sent_in_native_and_skb_mode() {
             Some(1.0)
         );
         assert_eq!(start.get("faultd_flows_capacity"), Some(65536.0));
+        assert_eq!(
+            start.get("faultd_packet_clock_tick_seconds"),
+            Some(0.004),
+            "{mode}: watched frames read the ticked clock"
+        );
 
         assert_eq!(send_frames(&b, &veth.b, &frames).unwrap(), frames.len());
         let s = d.scrape_until(|s| s.frames_seen() >= want.frames).unwrap();

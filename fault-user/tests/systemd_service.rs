@@ -342,6 +342,14 @@ fn the_unit_runs_faultd_under_systemd_as_pid_1() {
             .map(|m| m.body)
             .unwrap_or_default()
     );
+    let tick = http_get(Some(&node), addr, "/metrics", None)
+        .ok()
+        .and_then(|m| metric(&m.body, "faultd_packet_clock_tick_seconds"));
+    assert_eq!(
+        tick,
+        Some(0.004),
+        "the packet clock ticks (perf_event_open allowed)"
+    );
     let pins = fs::read_dir(bpffs.0.join("faultd")).map(|d| d.count());
     assert!(
         pins.as_ref().is_ok_and(|n| *n > 0),
