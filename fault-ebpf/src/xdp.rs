@@ -172,8 +172,8 @@ fn opaque(mut v: usize) -> usize {
 struct Counters<'a> {
     stats: &'a mut Stats,
     now: u64,
-    /// u32, with the flag beside it: the struct lives on the stack of the deepest call
-    /// chain, which is at the verifier's 512-byte limit.
+    /// u32, with the flag beside it: the struct lives on the XDP function's stack, which
+    /// holds all of phase 2 (512 bytes for the whole call chain).
     len: u32,
     /// This frame's record was the first this CPU dropped.
     first_drop: bool,
@@ -244,8 +244,8 @@ fn push<R: Record>(record: &R, len: usize) -> bool {
     // `words` are in scratch memory.
     unsafe {
         let chunks = &raw mut (*region).chunks as *mut QueueChunk;
-        // QueuePrefix { seq, len, _pad: 0 }, written as words: built on the stack, it
-        // would not fit (this is the deepest frame of the 512-byte call chain).
+        // QueuePrefix { seq, len, _pad: 0 }, written as words: the stack holds all of
+        // phase 2 and has no room to spare.
         // Word by word, and volatile: left alone, LLVM turns a chunk's copy into a call
         // of compiler-builtins' memcpy, which copies a byte at a time.
         let dst = chunks.add(at) as *mut u64;
@@ -345,10 +345,9 @@ fn classify(ctx: &XdpContext) {
     watched(ctx, stats, scratch);
 }
 
-/// Phase 2 and what follows it. Inlined: a BPF call and its return cost ~10 ns on hosts
-/// whose kernels return through a mitigation thunk (`faultd bench`, against a build with
-/// this a call: 8-18 ns per watched frame), and the combined frame still leaves the deepest
-/// call chain under 512 bytes.
+/// Phase 2 and what follows it. Inlined, as phase 2's parsers are: a BPF call and its
+/// return cost 10-20 ns on hosts whose kernels return through a mitigation thunk
+/// (`faultd bench` against a build with this a call: 8-18 ns more per watched frame).
 #[inline(always)]
 fn watched(ctx: &XdpContext, stats: &mut Stats, scratch: &mut Scratch) {
     let clock = clock();

@@ -109,9 +109,9 @@ fn tcp_header<P: Packet + ?Sized>(
     Ok((h, doff))
 }
 
-/// Phase 2. `off` is the transport header, `end` the end of the IP payload. Not inlined,
-/// for the same reason as `ipx::parse`: in BPF its stack frame stays its own.
-#[inline(never)]
+/// Phase 2. `off` is the transport header, `end` the end of the IP payload. Inlined, as
+/// `ipx::parse` is.
+#[inline(always)]
 pub(super) fn dispatch<P: Packet + ?Sized, S: Sink>(
     cx: &mut Ctx<P, S>,
     proto: u8,
