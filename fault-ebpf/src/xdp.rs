@@ -173,7 +173,7 @@ struct Counters<'a> {
     stats: &'a mut Stats,
     now: u64,
     /// u32, with the flag beside it: the struct lives on the XDP function's stack, which
-    /// holds all of phase 2 (512 bytes for the whole call chain).
+    /// holds both phases (512 bytes for the whole call chain).
     len: u32,
     /// This frame's record was the first this CPU dropped.
     first_drop: bool,
@@ -244,8 +244,8 @@ fn push<R: Record>(record: &R, len: usize) -> bool {
     // `words` are in scratch memory.
     unsafe {
         let chunks = &raw mut (*region).chunks as *mut QueueChunk;
-        // QueuePrefix { seq, len, _pad: 0 }, written as words: the stack holds all of
-        // phase 2 and has no room to spare.
+        // QueuePrefix { seq, len, _pad: 0 }, written as words: the stack holds both
+        // phases and has no room to spare.
         // Word by word, and volatile: left alone, LLVM turns a chunk's copy into a call
         // of compiler-builtins' memcpy, which copies a byte at a time.
         let dst = chunks.add(at) as *mut u64;

@@ -21,17 +21,18 @@ type Next = Option<(u8, usize, usize)>;
 /// tunnel is followed: IP-in-IP (4in4, 6in4, 4in6, 6in6) and GRE carrying IP here, in a
 /// loop rather than by recursion (BPF has none), so a tunnel costs the verifier a second
 /// header parse, not a second copy of everything after it; a tunnel carrying Ethernet
-/// walks the inner frame's link layer here too. Records carry the inner addresses. Not
-/// inlined, though the call costs every IP frame 10 ns or so: inlined, the link layer's
-/// paths multiply the verifier's search (653 k instructions) and the frames add up past
-/// the 512-byte stack.
-#[inline(never)]
+/// walks the inner frame's link layer here too. Records carry the inner addresses.
+/// Inlined: a call costs every IP frame 10 ns or so (see `faultd bench`); the offset and
+/// family pass through the triage's memory first, so the link layer's many paths reach
+/// the IP header as one verifier state (without that, 653 k verified instructions).
+#[inline(always)]
 pub(super) fn network<P: Packet + ?Sized>(
     w: &mut Walk<P>,
     mut off: usize,
     mut v6: bool,
 ) -> Result<bool, Malformed> {
     let mut tunnels = true;
+    (off, v6) = converge(w.t, off, v6);
     for _ in 0..2 {
         w.t.net = off as u32;
         w.t.layer = if v6 {
@@ -68,9 +69,9 @@ pub(super) fn network<P: Packet + ?Sized>(
     Ok(false)
 }
 
-/// `(off, v6)`, passed through the triage's memory: the inner link layer's many paths
-/// (tags, PPPoE) then reach the inner IP header as one state in the verifier's eyes,
-/// rather than each walking it again. Free outside BPF.
+/// `(off, v6)`, passed through the triage's memory: the link layer's many paths (tags,
+/// PPPoE, the inner frame's in a tunnel) then reach the IP header as one state in the
+/// verifier's eyes, rather than each walking it again. Free outside BPF.
 #[inline(always)]
 fn converge(t: &mut super::Triage, off: usize, v6: bool) -> (usize, bool) {
     #[cfg(target_arch = "bpf")]

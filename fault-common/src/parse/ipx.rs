@@ -19,8 +19,8 @@ const IPX_SOCKET_NWLINK_NAMEQUERY: u16 = 0x0551;
 const NCP_RPV_REPLY_LEN: usize = 138;
 
 /// Phase 2 for IPX. Inlined: in BPF a call and its return cost a frame 10-20 ns on kernels
-/// with return thunks, and the XDP function's frame with this and `l4::dispatch` in it
-/// (360 bytes) plus phase 1's `ip::network` (32) stays under the 512-byte limit.
+/// with return thunks, and the XDP function with both phases in it (400 bytes) plus
+/// PPTP's message loop (64) stays under the 512-byte stack limit.
 #[inline(always)]
 pub(super) fn parse<P: Packet + ?Sized, S: Sink>(
     cx: &mut Ctx<P, S>,
