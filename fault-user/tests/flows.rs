@@ -417,6 +417,64 @@ fn live_flows_show_the_hosts_that_sent_with_their_counts() {
     assert_eq!(code, 2, "{err}");
 }
 
+/// The packet clock's tick stopping (here its kept link's pin removed; a CPU taken
+/// offline would do the same) is noticed within a couple of seconds: faultd says so, the
+/// metric drops to 0, and frames get their time from the kernel's clock again rather than
+/// the tick's last one.
+#[test]
+fn a_stopped_tick_is_noticed_and_frames_take_the_kernels_clock_again() {
+    if !is_root() {
+        eprintln!("SKIPPED a_stopped_tick_is_noticed: needs root");
+        return;
+    }
+    let (a, b) = (Netns::new("ta").unwrap(), Netns::new("tb").unwrap());
+    let veth = Veth::new(&a, &b, 1500).unwrap();
+    let (addr, pin) = unique("tick");
+    let pin_s = pin.to_str().unwrap().to_owned();
+    let args = [
+        "--iface",
+        veth.a.as_str(),
+        "--pin-path",
+        pin_s.as_str(),
+        "--keep-attached",
+    ];
+    let d = Daemon::start(Path::new(FAULTD), &a, addr, &args).unwrap();
+    let tick = |d: &Daemon| d.scrape().unwrap().get("faultd_packet_clock_tick_seconds");
+    assert_eq!(tick(&d), Some(0.004));
+    let kept = pin
+        .join(format!("v{}", fault_common::maps::LAYOUT_VERSION))
+        .join("tick");
+    std::fs::remove_file(&kept).unwrap_or_else(|e| panic!("{}: {e}", kept.display()));
+    let noticed = wait_for(std::time::Duration::from_secs(5), || {
+        (tick(&d) == Some(0.0)).then_some(())
+    });
+    assert!(noticed.is_some(), "still ticking?\n{}", d.log());
+    assert!(d.log().contains("tick stopped"), "{}", d.log());
+
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let sent = std::time::SystemTime::now();
+    let frame = registrations(Ipv4Addr::new(10, 77, 0, 9), 1);
+    assert_eq!(send_frames(&b, &veth.b, &frame).unwrap(), 1);
+    let row = wait_for(std::time::Duration::from_secs(5), || {
+        let (rows, _) = flows_cli(&pin_s, &["--host", "10.77.0.9"]);
+        rows.into_iter().next()
+    })
+    .expect("the frame's flow");
+    let last = humantime::parse_rfc3339(row["last"].as_str().unwrap()).unwrap();
+    let skew = last
+        .duration_since(sent)
+        .unwrap_or_else(|e| e.duration())
+        .as_millis();
+    assert!(skew < 200, "last seen {row} is {skew} ms from when it was sent");
+    let (status, log) = d.stop().unwrap();
+    assert!(status.success(), "{log}");
+    let out = std::process::Command::new(FAULTD)
+        .args(["detach", "--pin-path", &pin_s])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
 /// Five flows of one bucket (the table has four ways a bucket): the kernel engine pushes
 /// the least recently seen out, counts it, and the view says it is partial. (Filling
 /// 65,536 flows per CPU live would take minutes; one full bucket is the same code path.)

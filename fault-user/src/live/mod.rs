@@ -32,7 +32,8 @@ use aya::{
 use fault_common::{
     Stats, event,
     maps::{
-        CLOCK_CALL, MAP_CLOCK, MAP_EVENT_BELL, MAP_EVENTS, MAP_FLOWS, MAP_STATS, PROGRAM_CLASSIFY,
+        CLOCK_CALL, CLOCK_IN_METADATA, MAP_CLOCK, MAP_EVENT_BELL, MAP_EVENTS, MAP_FLOWS, MAP_STATS,
+        PROGRAM_CLASSIFY,
     },
 };
 use tokio::{
@@ -54,6 +55,9 @@ use web::{WebConfig, WebConfigError};
 
 /// How often packet time moves on when no event comes.
 const TICK: Duration = Duration::from_secs(1);
+/// How far CLOCK may trail the monotonic clock before the packet clock's tick counts as
+/// stopped: 250 of its periods, far beyond any timer's lateness.
+const TICK_STALE: Duration = Duration::from_secs(1);
 /// How far behind the wall clock the tick keeps packet time: an event can sit in the event
 /// queue a moment (up to a drain), and a deadline must not pass before the answer that beat it is read.
 const TICK_LAG_NS: u64 = 500_000_000;
@@ -191,10 +195,11 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     // Until the tick writes its first time, frames call the clock (replay writes
     // CLOCK_IN_METADATA here: the pinned map may hold anything).
     clock.set(0, CLOCK_CALL, 0).map_err(map_err(MAP_CLOCK))?;
-    match tick::start(&mut ebpf, pins.dir(), opts.keep_attached) {
+    let ticking = match tick::start(&mut ebpf, pins.dir(), opts.keep_attached) {
         Ok(period) => {
             log::info!("packet times: a {} ms tick", period.as_millis());
             metrics.set_packet_clock_tick(period);
+            true
         }
         Err(e) => {
             // A tick that ran before failing left its last time behind.
@@ -204,8 +209,9 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
                  instead, ~20 ns more a frame (the tick needs perf_event_open: CAP_PERFMON, \
                  and a seccomp filter that allows it)"
             );
+            false
         }
-    }
+    };
     let events = EventQueue::new(
         ebpf.take_map(MAP_EVENTS)
             .ok_or(LiveError::Load(LoadError::Missing(MAP_EVENTS)))?,
@@ -297,6 +303,7 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let consumer = Consumer {
         events,
+        clock: ticking.then_some(clock),
         bell,
         logger,
         metrics: metrics.clone(),
@@ -519,6 +526,8 @@ const BATCH: usize = 4096;
 /// The event path: the event queue, the detectors and what they report.
 struct Consumer {
     events: EventQueue,
+    /// CLOCK, while the packet clock's tick is to be watched (see `watch_tick`).
+    clock: Option<Array<MapData, u64>>,
     /// Rung by the program when a CPU's region passes a quarter full.
     bell: RingBuf<MapData>,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
@@ -557,6 +566,7 @@ impl Consumer {
                 pipeline.advance(now, &mut faults);
                 self.publish(&mut faults, &pipeline);
                 self.log.retry();
+                self.watch_tick();
             }
         }
         log::info!("stopping: handling the events still in the queue");
@@ -571,6 +581,33 @@ impl Consumer {
             l.flush();
         }
         Ok(())
+    }
+
+    /// A tick that stopped (its CPU taken offline, its kept link's pin removed) would leave
+    /// every frame after it with the same time: once CLOCK trails the monotonic clock by
+    /// `TICK_STALE`, frames go back to calling the kernel's clock, and faultd says so.
+    fn watch_tick(&mut self) {
+        let Some(clock) = self.clock.as_mut() else {
+            return;
+        };
+        let Ok(t) = clock.get(&0, 0) else {
+            return;
+        };
+        let now = u64::try_from(clock_ns(libc::CLOCK_MONOTONIC)).unwrap_or(0);
+        if t <= CLOCK_IN_METADATA || now.saturating_sub(t) < TICK_STALE.as_nanos() as u64 {
+            return;
+        }
+        if let Err(e) = clock.set(0, CLOCK_CALL, 0) {
+            log::warn!("the packet clock's tick stopped, and CLOCK cannot be reset: {e}");
+            return;
+        }
+        log::warn!(
+            "the packet clock's tick stopped ({} ms behind): each watched frame calls the \
+             kernel's clock from now on",
+            now.saturating_sub(t) / 1_000_000
+        );
+        self.metrics.set_packet_clock_tick(Duration::ZERO);
+        self.clock = None;
     }
 
     /// Sleeps until the program's log has data, or `wait` has passed.
