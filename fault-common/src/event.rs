@@ -93,7 +93,9 @@ impl TryFrom<u8> for IpxEncap {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct EventHeader {
-    /// Packet time: `bpf_ktime_get_ns` live, the capture's timestamp in replay.
+    /// Packet time: live, the kernel's monotonic clock as the packet clock's tick last
+    /// wrote it (up to 4 ms old; the coarse clock when nothing ticks), the capture's
+    /// timestamp in replay.
     pub ts_ns: u64,
     pub frame_len: u32,
     pub kind: u8,

@@ -363,7 +363,7 @@ fn watched(ctx: &XdpContext, stats: &mut Stats, scratch: &mut Scratch) {
             (None, CLOCK_CALL | CLOCK_IN_METADATA) => unsafe { bpf_ktime_get_coarse_ns() },
             (None, ticked) => ticked,
         },
-        len: frame_len(ctx, replay.is_some(), scratch.triage.claimed) as u32,
+        len: frame_len(ctx, replay.is_some(), &scratch.triage) as u32,
         first_drop: false,
     };
     parse::classify_watched(&Frame(ctx), &mut sink, scratch);
@@ -394,12 +394,13 @@ fn triage(ctx: &XdpContext, t: &mut Triage) {
 /// The frame's length for its flow and its events: the bytes the program was handed,
 /// fragments included. A call for that helper costs as much as the rest of an unwatched
 /// frame, so it is made only when it can tell more than the linear part: in replay (large
-/// frames come in fragments), or when a length field phase 1 read (the IP packet's, an
-/// 802.3 frame's) claims more than the linear part holds. When none does, all a fragment
-/// could hold is link-layer padding.
+/// frames come in fragments), when a length field phase 1 read (the IP packet's, an
+/// 802.3 frame's, an IPX packet's) claims more than the linear part holds, or when none
+/// bounds the frame (an IPv6 jumbogram). Otherwise all a fragment could hold is
+/// link-layer padding.
 #[inline(always)]
-fn frame_len(ctx: &XdpContext, replay: bool, claimed: u32) -> u64 {
-    if replay || claimed != 0 {
+fn frame_len(ctx: &XdpContext, replay: bool, t: &Triage) -> u64 {
+    if replay || t.claimed != 0 || t.unbounded != 0 {
         buff_len(ctx)
     } else {
         (ctx.data_end() - ctx.data()) as u64

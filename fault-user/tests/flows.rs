@@ -417,6 +417,76 @@ fn live_flows_show_the_hosts_that_sent_with_their_counts() {
     assert_eq!(code, 2, "{err}");
 }
 
+/// Frames longer than the first buffer reach XDP in fragments (a veth at MTU 9000, native
+/// mode): their flows count every byte, whether an IPv4 header, an IPX header (Ethernet
+/// II has no length of its own) or nothing at all (an IPv6 jumbogram, payload length 0)
+/// says how long they are.
+#[test]
+fn frames_in_xdp_fragments_count_their_whole_length() {
+    if !is_root() {
+        eprintln!("SKIPPED frames_in_xdp_fragments: needs root");
+        return;
+    }
+    let (a, b) = (Netns::new("ja").unwrap(), Netns::new("jb").unwrap());
+    let veth = Veth::new(&a, &b, 9000).unwrap();
+    let (addr, pin) = unique("jumbo");
+    let pin_s = pin.to_str().unwrap().to_owned();
+    let args = ["--iface", veth.a.as_str(), "--pin-path", pin_s.as_str()];
+    let d = Daemon::start(Path::new(FAULTD), &a, addr, &args).unwrap();
+    let rec = NbRecord::new(NbName::new("BIGBOX", 0x00), Ipv4Addr::new(10, 77, 1, 1));
+    let mut nb = nbns::registration(1, &rec, true);
+    nb.resize(nb.len() + 6000, 0);
+    let v4 = Eth::new([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
+        .ipv4(Ipv4Addr::new(10, 77, 1, 1), Ipv4Addr::new(10, 77, 1, 255))
+        .udp(137, 137)
+        .payload(&nb);
+    // A PPTP segment (TCP has no length field) in an IPv6 packet of payload length 0, a
+    // jumbogram's: the frame's end is the only bound.
+    let mut v6 = Eth::new([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1])
+        .ipv6("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap())
+        .tcp(40000, 1723)
+        .payload(&[fault_tests::pptp::echo_request(7), vec![0; 6000]].concat());
+    v6[18..20].copy_from_slice(&[0, 0]);
+    let mut sap = ipx::sap_query(true, 4);
+    sap.resize(sap.len() + 6000, 0);
+    let ipx_frame = Eth::new([2, 0, 0, 0, 0, 7], [0xff; 6])
+        .ipx(
+            Encap::EthernetII,
+            IpxAddr::new(0x0001_012a, [0, 0, 0, 0, 0, 7], 0x4003),
+            IpxAddr::new(0x0001_012a, [0xff; 6], 0x0452),
+        )
+        .payload(&sap);
+    let frames = [v4, v6, ipx_frame];
+    assert!(frames.iter().all(|f| f.len() > 6000 && f.len() <= 9014));
+    assert_eq!(send_frames(&b, &veth.b, &frames).unwrap(), 3);
+    let rows = wait_for(std::time::Duration::from_secs(10), || {
+        let (rows, _) = flows_cli(&pin_s, &[]);
+        (rows.len() == 3).then_some(rows)
+    })
+    .expect("three flows");
+    let bytes = |src: &str| {
+        rows.iter()
+            .find(|r| r["src"] == src)
+            .unwrap_or_else(|| panic!("no flow from {src}: {rows:?}"))["bytes"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(bytes("10.77.1.1"), frames[0].len() as u64, "IPv4");
+    assert_eq!(bytes("fd00::1"), frames[1].len() as u64, "IPv6 jumbogram");
+    assert_eq!(
+        bytes("0001012a:000000000007"),
+        frames[2].len() as u64,
+        "Ethernet II IPX"
+    );
+    let (status, log) = d.stop().unwrap();
+    assert!(status.success(), "{log}");
+    let out = std::process::Command::new(FAULTD)
+        .args(["detach", "--pin-path", &pin_s])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
 /// The packet clock's tick stopping (here its kept link's pin removed; a CPU taken
 /// offline would do the same) is noticed within a couple of seconds: faultd says so, the
 /// metric drops to 0, and frames get their time from the kernel's clock again rather than
@@ -465,7 +535,10 @@ fn a_stopped_tick_is_noticed_and_frames_take_the_kernels_clock_again() {
         .duration_since(sent)
         .unwrap_or_else(|e| e.duration())
         .as_millis();
-    assert!(skew < 200, "last seen {row} is {skew} ms from when it was sent");
+    assert!(
+        skew < 200,
+        "last seen {row} is {skew} ms from when it was sent"
+    );
     let (status, log) = d.stop().unwrap();
     assert!(status.success(), "{log}");
     let out = std::process::Command::new(FAULTD)

@@ -62,7 +62,15 @@ pub(super) fn link<P: Packet + ?Sized>(w: &mut Walk<P>, eth: usize) -> Result<Li
     Ok(match ethertype {
         ether::IPV4 => Link::Ip(off, false),
         ether::IPV6 => Link::Ip(off, true),
-        ether::IPX => Link::Done(ipx(w.t, off, IpxEncap::EthernetII)),
+        ether::IPX => {
+            // Nothing but the IPX header says where the frame ends (802.3 has its length
+            // above): noted here too, so a frame running on into XDP fragments is known
+            // before phase 2 (see `Triage::claimed`). Phase 2 reads it again.
+            if let Ok(len) = w.rd.be16(off + 2) {
+                w.end_of(off + len as usize, w.rd.len());
+            }
+            Link::Done(ipx(w.t, off, IpxEncap::EthernetII))
+        }
         ether::PPPOE_SESSION => match pppoe(w, off)? {
             Some((off, v6)) => Link::Ip(off, v6),
             None => Link::Done(false),

@@ -121,6 +121,7 @@ fn ipv6<P: Packet + ?Sized>(w: &mut Walk<P>, off: usize) -> Result<Next, Malform
     let payload_len = u16::from_be_bytes([h[4], h[5]]) as usize;
     // A zero payload length means a jumbogram: the frame's end is the limit.
     let end = if payload_len == 0 {
+        w.t.unbounded = 1;
         w.rd.len()
     } else {
         w.end_of(off + 40 + payload_len, w.rd.len())

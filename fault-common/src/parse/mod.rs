@@ -110,7 +110,10 @@ pub struct Triage {
     pub link: u8,
     pub malformed: u8,
     pub truncated: u8,
-    pub _pad: [u8; 7],
+    /// No length field bounds the frame (an IPv6 jumbogram): its whole length is
+    /// whatever the frame holds, fragments included.
+    pub unbounded: u8,
+    pub _pad: [u8; 6],
 }
 
 impl Triage {

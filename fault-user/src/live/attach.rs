@@ -1,7 +1,7 @@
 //! Pins and attachments. State lives in bpffs under `<pin-path>/v<LAYOUT_VERSION>/`: the
 //! maps (so a restart, or an upgrade with the same layout, keeps every counter) and, with
 //! `--keep-attached`, one link per interface (`link-<mode>-<iface>`), so the program keeps
-//! counting while no daemon runs. The layout version in the path means a daemon never
+//! counting while no daemon runs, and the packet clock's tick (`tick`, see `tick.rs`). The layout version in the path means a daemon never
 //! opens a map it cannot read.
 //!
 //! The pin path belongs to one daemon at a time: `faultd run` holds an exclusive `flock`

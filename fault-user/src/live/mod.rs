@@ -33,7 +33,7 @@ use fault_common::{
     Stats, event,
     maps::{
         CLOCK_CALL, CLOCK_IN_METADATA, MAP_CLOCK, MAP_EVENT_BELL, MAP_EVENTS, MAP_FLOWS, MAP_STATS,
-        PROGRAM_CLASSIFY,
+        PROGRAM_CLASSIFY, TICK_NS,
     },
 };
 use tokio::{
@@ -195,21 +195,19 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     // Until the tick writes its first time, frames call the clock (replay writes
     // CLOCK_IN_METADATA here: the pinned map may hold anything).
     clock.set(0, CLOCK_CALL, 0).map_err(map_err(MAP_CLOCK))?;
-    let ticking = match tick::start(&mut ebpf, pins.dir(), opts.keep_attached) {
-        Ok(period) => {
-            log::info!("packet times: a {} ms tick", period.as_millis());
-            metrics.set_packet_clock_tick(period);
-            true
+    let mut tick = match tick::start(&mut ebpf, pins.dir()) {
+        Ok(tick) => {
+            log::info!("packet times: a {} ms tick", tick.period().as_millis());
+            metrics.set_packet_clock_tick(tick.period());
+            Some(tick)
         }
         Err(e) => {
-            // A tick that ran before failing left its last time behind.
-            clock.set(0, CLOCK_CALL, 0).map_err(map_err(MAP_CLOCK))?;
             log::warn!(
                 "packet times: no tick ({e:#}); each watched frame calls the kernel's clock \
                  instead, ~20 ns more a frame (the tick needs perf_event_open: CAP_PERFMON, \
                  and a seccomp filter that allows it)"
             );
-            false
+            None
         }
     };
     let events = EventQueue::new(
@@ -303,7 +301,8 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let consumer = Consumer {
         events,
-        clock: ticking.then_some(clock),
+        clock,
+        ticking: tick.is_some(),
         bell,
         logger,
         metrics: metrics.clone(),
@@ -322,6 +321,15 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     pin_guard.started();
+    if opts.keep_attached
+        && let Some(t) = tick.as_mut()
+        && let Err(e) = t.keep()
+    {
+        log::warn!(
+            "the packet clock's tick cannot be kept with the attachments ({e:#}): frames \
+             seen while no daemon runs will call the kernel's clock"
+        );
+    }
     notify::notify("READY=1");
     let mut done_rx = done_rx;
     loop {
@@ -374,6 +382,10 @@ async fn run_async(opts: Options) -> Result<(), LiveError> {
             Err(e) => log::warn!("{iface}: removing the kept attachment: {e}"),
         }
     }
+    if !opts.keep_attached {
+        tick::release_unneeded(pins.dir(), pins.kept_links().len());
+    }
+    drop(tick);
     result
 }
 
@@ -526,8 +538,10 @@ const BATCH: usize = 4096;
 /// The event path: the event queue, the detectors and what they report.
 struct Consumer {
     events: EventQueue,
-    /// CLOCK, while the packet clock's tick is to be watched (see `watch_tick`).
-    clock: Option<Array<MapData, u64>>,
+    /// CLOCK, watched for a tick that stopped (see `watch_tick`).
+    clock: Array<MapData, u64>,
+    /// Whether a tick moves CLOCK on, as `watch_tick` last saw it.
+    ticking: bool,
     /// Rung by the program when a CPU's region passes a quarter full.
     bell: RingBuf<MapData>,
     logger: Option<aya_log::EbpfLogger<&'static dyn log::Log>>,
@@ -585,29 +599,35 @@ impl Consumer {
 
     /// A tick that stopped (its CPU taken offline, its kept link's pin removed) would leave
     /// every frame after it with the same time: once CLOCK trails the monotonic clock by
-    /// `TICK_STALE`, frames go back to calling the kernel's clock, and faultd says so.
+    /// `TICK_STALE`, frames go back to calling the kernel's clock, and faultd says so. Any
+    /// tick (this run's, or one kept by an earlier run) that writes again is followed
+    /// again; the metric says which holds.
     fn watch_tick(&mut self) {
-        let Some(clock) = self.clock.as_mut() else {
-            return;
-        };
-        let Ok(t) = clock.get(&0, 0) else {
-            return;
-        };
+        // The monotonic clock first: CLOCK read after it can only be newer.
         let now = u64::try_from(clock_ns(libc::CLOCK_MONOTONIC)).unwrap_or(0);
-        if t <= CLOCK_IN_METADATA || now.saturating_sub(t) < TICK_STALE.as_nanos() as u64 {
+        let Ok(t) = self.clock.get(&0, 0) else {
             return;
+        };
+        let fresh = t > CLOCK_IN_METADATA && now.saturating_sub(t) < TICK_STALE.as_nanos() as u64;
+        if fresh && !self.ticking {
+            log::info!("packet times: the tick is moving again");
+        } else if !fresh && t > CLOCK_IN_METADATA {
+            if let Err(e) = self.clock.set(0, CLOCK_CALL, 0) {
+                log::warn!("the packet clock's tick stopped, and CLOCK cannot be reset: {e}");
+                return;
+            }
+            log::warn!(
+                "the packet clock's tick stopped ({} ms behind): each watched frame calls \
+                 the kernel's clock until it moves again",
+                now.saturating_sub(t) / 1_000_000
+            );
         }
-        if let Err(e) = clock.set(0, CLOCK_CALL, 0) {
-            log::warn!("the packet clock's tick stopped, and CLOCK cannot be reset: {e}");
-            return;
-        }
-        log::warn!(
-            "the packet clock's tick stopped ({} ms behind): each watched frame calls the \
-             kernel's clock from now on",
-            now.saturating_sub(t) / 1_000_000
-        );
-        self.metrics.set_packet_clock_tick(Duration::ZERO);
-        self.clock = None;
+        self.ticking = fresh;
+        self.metrics.set_packet_clock_tick(if fresh {
+            Duration::from_nanos(TICK_NS)
+        } else {
+            Duration::ZERO
+        });
     }
 
     /// Sleeps until the program's log has data, or `wait` has passed.
