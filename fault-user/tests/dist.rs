@@ -19,7 +19,7 @@ use std::{
 };
 
 use fault_tests::netns::is_root;
-use system::{Bpffs, THREE_CAPS, metric, ok, repo, show, status_field};
+use system::{Bpffs, THREE_CAPS, catalogue_counted_and_ticking, ok, repo, show, status_field};
 
 const FAULTD: &str = env!("CARGO_BIN_EXE_faultd");
 
@@ -635,7 +635,7 @@ fn seccomp_profile(dir: &Path) -> (PathBuf, bool) {
 
 #[test]
 fn the_container_runs_faultd_with_the_daemonsets_capabilities_and_counts_frames() {
-    use fault_tests::netns::{Netns, Veth, http_get, send_frames, wait_for};
+    use fault_tests::netns::{Netns, Veth, http_get, wait_for};
     use std::time::Duration;
 
     let Some(binary) = dist("FAULTD_DIST_BINARY", "the_container_runs") else {
@@ -746,31 +746,7 @@ fn the_container_runs_faultd_with_the_daemonsets_capabilities_and_counts_frames(
     );
 
     // Frames sent to the node's interface are counted.
-    let frames: Vec<Vec<u8>> = fault_tests::catalogue()
-        .into_iter()
-        .map(|s| s.frame)
-        .collect();
-    let sent = send_frames(&wire, &veth.b, &frames).unwrap();
-    assert_eq!(sent, frames.len());
-    let counted = wait_for(Duration::from_secs(10), || {
-        let m = http_get(Some(&node), metrics_addr, "/metrics", None).ok()?;
-        (metric(&m.body, "faultd_frames_total") == Some(sent as f64)).then_some(m.body)
-    });
-    assert!(
-        counted.is_some(),
-        "faultd_frames_total never reached {sent}:\n{}",
-        http_get(Some(&node), metrics_addr, "/metrics", None)
-            .map(|m| m.body)
-            .unwrap_or_default()
-    );
-    let tick = http_get(Some(&node), metrics_addr, "/metrics", None)
-        .ok()
-        .and_then(|m| metric(&m.body, "faultd_packet_clock_tick_seconds"));
-    assert_eq!(
-        tick,
-        Some(0.004),
-        "the packet clock ticks (perf_event_open allowed)"
-    );
+    catalogue_counted_and_ticking(&node, &wire, &veth.b, metrics_addr);
     let pins = fs::read_dir(bpffs.0.join("faultd")).map(|d| d.count());
     assert!(
         pins.as_ref().is_ok_and(|n| *n > 0),

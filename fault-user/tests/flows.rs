@@ -326,6 +326,60 @@ fn check_hosts(rows: &[Value], what: &str) {
     assert_eq!(&last[..13], &now[..13], "{what}: last {last}, now {now}");
 }
 
+/// faultd watching `veth`'s end in `node`, its state pinned under a path of its own
+/// (returned, and as a string for the command line).
+fn start<'a>(
+    node: &'a Netns,
+    veth: &Veth,
+    name: &str,
+    extra: &[&str],
+) -> (Daemon<'a>, std::path::PathBuf, String) {
+    let (addr, pin) = unique(name);
+    let pin_s = pin.to_str().unwrap().to_owned();
+    let mut args = vec!["--iface", veth.a.as_str(), "--pin-path", pin_s.as_str()];
+    args.extend_from_slice(extra);
+    let d = Daemon::start(Path::new(FAULTD), node, addr, &args).unwrap();
+    (d, pin, pin_s)
+}
+
+/// `faultd detach` on `pin`, which must succeed.
+fn detach(pin: &str) {
+    let out = std::process::Command::new(FAULTD)
+        .args(["detach", "--pin-path", pin])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Sends one registration from `client` and checks its flow's last-seen time is when it
+/// was sent (within 200 ms), as `faultd flows` reads the pinned table.
+fn last_seen_is_now(sender: &Netns, veth_b: &str, pin: &str, client: Ipv4Addr) {
+    let sent = std::time::SystemTime::now();
+    assert_eq!(
+        send_frames(sender, veth_b, &registrations(client, 1)).unwrap(),
+        1
+    );
+    let host = client.to_string();
+    let row = wait_for(std::time::Duration::from_secs(5), || {
+        let (rows, _) = flows_cli(pin, &["--host", &host]);
+        rows.into_iter().next()
+    })
+    .unwrap_or_else(|| panic!("no flow from {host}"));
+    let last = humantime::parse_rfc3339(row["last"].as_str().unwrap()).unwrap();
+    let skew = last
+        .duration_since(sent)
+        .unwrap_or_else(|e| e.duration())
+        .as_millis();
+    assert!(
+        skew < 200,
+        "last seen {row} is {skew} ms from when it was sent"
+    );
+}
+
 #[test]
 fn live_flows_show_the_hosts_that_sent_with_their_counts() {
     if !is_root() {
@@ -391,28 +445,8 @@ fn live_flows_show_the_hosts_that_sent_with_their_counts() {
     // The packet clock's tick is kept with the attachment: a frame seen a while after the
     // daemon stopped has its own time, not the stopped daemon's last tick.
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let sent = std::time::SystemTime::now();
-    let late = registrations(Ipv4Addr::new(10, 77, 0, 3), 1);
-    assert_eq!(send_frames(&b, &veth.b, &late).unwrap(), 1);
-    let row = wait_for(std::time::Duration::from_secs(5), || {
-        let (rows, _) = flows_cli(&pin_s, &["--host", "10.77.0.3"]);
-        rows.into_iter().next()
-    })
-    .expect("the late frame's flow");
-    let last = humantime::parse_rfc3339(row["last"].as_str().unwrap()).unwrap();
-    let skew = last
-        .duration_since(sent)
-        .unwrap_or_else(|e| e.duration())
-        .as_millis();
-    assert!(
-        skew < 200,
-        "last seen {row} is {skew} ms from when it was sent"
-    );
-    let out = std::process::Command::new(FAULTD)
-        .args(["detach", "--pin-path", &pin_s])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    last_seen_is_now(&b, &veth.b, &pin_s, Ipv4Addr::new(10, 77, 0, 3));
+    detach(&pin_s);
     let (code, _, err) = faultd(&["flows", "--pin-path", &pin_s]);
     assert_eq!(code, 2, "{err}");
 }
@@ -429,10 +463,7 @@ fn frames_in_xdp_fragments_count_their_whole_length() {
     }
     let (a, b) = (Netns::new("ja").unwrap(), Netns::new("jb").unwrap());
     let veth = Veth::new(&a, &b, 9000).unwrap();
-    let (addr, pin) = unique("jumbo");
-    let pin_s = pin.to_str().unwrap().to_owned();
-    let args = ["--iface", veth.a.as_str(), "--pin-path", pin_s.as_str()];
-    let d = Daemon::start(Path::new(FAULTD), &a, addr, &args).unwrap();
+    let (d, _, pin_s) = start(&a, &veth, "jumbo", &[]);
     let rec = NbRecord::new(NbName::new("BIGBOX", 0x00), Ipv4Addr::new(10, 77, 1, 1));
     let mut nb = nbns::registration(1, &rec, true);
     nb.resize(nb.len() + 6000, 0);
@@ -480,11 +511,7 @@ fn frames_in_xdp_fragments_count_their_whole_length() {
     );
     let (status, log) = d.stop().unwrap();
     assert!(status.success(), "{log}");
-    let out = std::process::Command::new(FAULTD)
-        .args(["detach", "--pin-path", &pin_s])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    detach(&pin_s);
 }
 
 /// The packet clock's tick stopping (here its kept link's pin removed; a CPU taken
@@ -499,16 +526,7 @@ fn a_stopped_tick_is_noticed_and_frames_take_the_kernels_clock_again() {
     }
     let (a, b) = (Netns::new("ta").unwrap(), Netns::new("tb").unwrap());
     let veth = Veth::new(&a, &b, 1500).unwrap();
-    let (addr, pin) = unique("tick");
-    let pin_s = pin.to_str().unwrap().to_owned();
-    let args = [
-        "--iface",
-        veth.a.as_str(),
-        "--pin-path",
-        pin_s.as_str(),
-        "--keep-attached",
-    ];
-    let d = Daemon::start(Path::new(FAULTD), &a, addr, &args).unwrap();
+    let (d, pin, pin_s) = start(&a, &veth, "tick", &["--keep-attached"]);
     let tick = |d: &Daemon| d.scrape().unwrap().get("faultd_packet_clock_tick_seconds");
     assert_eq!(tick(&d), Some(0.004));
     let kept = pin
@@ -522,30 +540,10 @@ fn a_stopped_tick_is_noticed_and_frames_take_the_kernels_clock_again() {
     assert!(d.log().contains("tick stopped"), "{}", d.log());
 
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let sent = std::time::SystemTime::now();
-    let frame = registrations(Ipv4Addr::new(10, 77, 0, 9), 1);
-    assert_eq!(send_frames(&b, &veth.b, &frame).unwrap(), 1);
-    let row = wait_for(std::time::Duration::from_secs(5), || {
-        let (rows, _) = flows_cli(&pin_s, &["--host", "10.77.0.9"]);
-        rows.into_iter().next()
-    })
-    .expect("the frame's flow");
-    let last = humantime::parse_rfc3339(row["last"].as_str().unwrap()).unwrap();
-    let skew = last
-        .duration_since(sent)
-        .unwrap_or_else(|e| e.duration())
-        .as_millis();
-    assert!(
-        skew < 200,
-        "last seen {row} is {skew} ms from when it was sent"
-    );
+    last_seen_is_now(&b, &veth.b, &pin_s, Ipv4Addr::new(10, 77, 0, 9));
     let (status, log) = d.stop().unwrap();
     assert!(status.success(), "{log}");
-    let out = std::process::Command::new(FAULTD)
-        .args(["detach", "--pin-path", &pin_s])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    detach(&pin_s);
 }
 
 /// Five flows of one bucket (the table has four ways a bucket): the kernel engine pushes

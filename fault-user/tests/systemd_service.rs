@@ -20,9 +20,9 @@ use std::{
 
 use fault_tests::{
     daemon::has_xdp,
-    netns::{Netns, Veth, http_get, is_root, send_frames, wait_for},
+    netns::{Netns, Veth, http_get, is_root, wait_for},
 };
-use system::{Bpffs, THREE_CAPS, metric, ok, repo, show, status_field};
+use system::{Bpffs, THREE_CAPS, catalogue_counted_and_ticking, ok, repo, show, status_field};
 
 /// `mount --bind / DIR`, read-only: systemd-nspawn boots a directory, and refuses `/`
 /// itself.
@@ -325,31 +325,7 @@ fn the_unit_runs_faultd_under_systemd_as_pid_1() {
     let addr = "127.0.0.1:10137".parse().unwrap();
     let health = http_get(Some(&node), addr, "/healthz", None).unwrap();
     assert_eq!(health.status, 200, "{health:?}");
-    let frames: Vec<Vec<u8>> = fault_tests::catalogue()
-        .into_iter()
-        .map(|s| s.frame)
-        .collect();
-    let sent = send_frames(&wire, &veth.b, &frames).unwrap();
-    assert_eq!(sent, frames.len());
-    let counted = wait_for(Duration::from_secs(10), || {
-        let m = http_get(Some(&node), addr, "/metrics", None).ok()?;
-        (metric(&m.body, "faultd_frames_total") == Some(sent as f64)).then_some(())
-    });
-    assert!(
-        counted.is_some(),
-        "faultd_frames_total never reached {sent}:\n{}",
-        http_get(Some(&node), addr, "/metrics", None)
-            .map(|m| m.body)
-            .unwrap_or_default()
-    );
-    let tick = http_get(Some(&node), addr, "/metrics", None)
-        .ok()
-        .and_then(|m| metric(&m.body, "faultd_packet_clock_tick_seconds"));
-    assert_eq!(
-        tick,
-        Some(0.004),
-        "the packet clock ticks (perf_event_open allowed)"
-    );
+    catalogue_counted_and_ticking(&node, &wire, &veth.b, addr);
     let pins = fs::read_dir(bpffs.0.join("faultd")).map(|d| d.count());
     assert!(
         pins.as_ref().is_ok_and(|n| *n > 0),

@@ -51,6 +51,40 @@ pub fn metric(exposition: &str, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
+/// Sends every catalogue frame from `wire` into `veth_b`, waits for faultd (serving
+/// `addr` in `node`) to have counted each, and checks the packet clock ticks (the
+/// sandbox lets perf_event_open through).
+pub fn catalogue_counted_and_ticking(
+    node: &fault_tests::netns::Netns,
+    wire: &fault_tests::netns::Netns,
+    veth_b: &str,
+    addr: std::net::SocketAddr,
+) {
+    use fault_tests::netns::{http_get, send_frames, wait_for};
+    let frames: Vec<Vec<u8>> = fault_tests::catalogue()
+        .into_iter()
+        .map(|s| s.frame)
+        .collect();
+    let sent = send_frames(wire, veth_b, &frames).unwrap();
+    assert_eq!(sent, frames.len());
+    let scrape = || http_get(Some(node), addr, "/metrics", None).map(|m| m.body);
+    let counted = wait_for(std::time::Duration::from_secs(10), || {
+        let body = scrape().ok()?;
+        (metric(&body, "faultd_frames_total") == Some(sent as f64)).then_some(body)
+    });
+    let body = counted.unwrap_or_else(|| {
+        panic!(
+            "faultd_frames_total never reached {sent}:\n{}",
+            scrape().unwrap_or_default()
+        )
+    });
+    assert_eq!(
+        metric(&body, "faultd_packet_clock_tick_seconds"),
+        Some(0.004),
+        "the packet clock ticks (perf_event_open allowed)"
+    );
+}
+
 /// A BPF file system of the test's own, standing in for a host's /sys/fs/bpf: the pins
 /// in it go when it is unmounted.
 pub struct Bpffs(pub PathBuf);
