@@ -20,6 +20,9 @@ pub enum EventKind {
     /// Only in the event queue: a whole SAP response ([`SapResponse`]), which userspace reads as
     /// one `SapEntry` event per server ([`decode`]).
     SapResponse = 9,
+    /// Only in the event queue: a TCP segment's PPTP control messages ([`PptpSegment`]),
+    /// which userspace reads as one `Pptp` event per message ([`decode`]).
+    PptpSegment = 10,
 }
 
 impl TryFrom<u8> for EventKind {
@@ -35,6 +38,7 @@ impl TryFrom<u8> for EventKind {
             7 => EventKind::Udp,
             8 => EventKind::IcmpUnreachable,
             9 => EventKind::SapResponse,
+            10 => EventKind::PptpSegment,
             other => return Err(other),
         })
     }
@@ -230,10 +234,11 @@ pub struct SapEntryBody {
     pub _pad1: [u8; BODY_LEN - 68],
 }
 
-/// PPTP control message (TCP 1723).
+/// A PPTP control message's fields (TCP 1723): a `Pptp` event's body holds one, a
+/// [`PptpSegment`] record one per message.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
-pub struct PptpBody {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct PptpMessage {
     pub msg_type: u16,
     pub length: u16,
     /// Call ID (OCRQ, OCRP, CCRQ, CDN) or peer call id (SLI).
@@ -244,7 +249,23 @@ pub struct PptpBody {
     pub result: u8,
     pub error: u8,
     pub cause: u16,
-    pub _pad: [u8; BODY_LEN - 12],
+}
+
+/// PPTP control message (TCP 1723).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct PptpBody {
+    pub msg: PptpMessage,
+    pub _pad: [u8; BODY_LEN - size_of::<PptpMessage>()],
+}
+
+impl From<PptpMessage> for PptpBody {
+    fn from(msg: PptpMessage) -> Self {
+        PptpBody {
+            msg,
+            _pad: [0; BODY_LEN - size_of::<PptpMessage>()],
+        }
+    }
 }
 
 pub const TCP_FIN: u8 = 0x01;
@@ -356,8 +377,8 @@ impl Event {
     pub fn sap(&self) -> Option<&SapEntryBody> {
         (self.hdr.kind == EventKind::SapEntry as u8).then_some(unsafe { &self.body.sap })
     }
-    pub fn pptp(&self) -> Option<&PptpBody> {
-        (self.hdr.kind == EventKind::Pptp as u8).then_some(unsafe { &self.body.pptp })
+    pub fn pptp(&self) -> Option<&PptpMessage> {
+        (self.hdr.kind == EventKind::Pptp as u8).then_some(unsafe { &self.body.pptp.msg })
     }
     pub fn tcp(&self) -> Option<&TcpBody> {
         (self.hdr.kind == EventKind::Tcp as u8).then_some(unsafe { &self.body.tcp })
@@ -395,6 +416,23 @@ pub struct SapResponse {
     pub entries: [u8; SAP_MAX_ENTRIES * SAP_ENTRY_LEN],
 }
 
+/// A TCP segment's PPTP control messages as the XDP program hands them over: one record
+/// for the segment (a record costs more than its messages' fields), decoded in userspace
+/// by [`decode`] into one `Pptp` event per message, in order.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+pub struct PptpSegment {
+    /// `kind` is [`EventKind::PptpSegment`].
+    pub hdr: EventHeader,
+    /// Messages in `messages`.
+    pub count: u8,
+    pub _pad: [u8; 7],
+    pub messages: [PptpMessage; PPTP_MAX_MESSAGES],
+}
+
+/// Control messages parsed per TCP segment (see `parse::pptp` for why this many).
+pub const PPTP_MAX_MESSAGES: usize = 10;
+
 /// A record the XDP program writes to the event queue.
 pub trait Record: Pod {
     fn header(&mut self) -> &mut EventHeader;
@@ -415,6 +453,32 @@ impl Record for Event {
     fn events(&self) -> u64 {
         1
     }
+    /// Up to its body's last field: most events take two queue chunks, not three.
+    #[inline(always)]
+    fn ring_len(&self) -> usize {
+        size_of::<EventHeader>() + body_len(self.hdr.kind)
+    }
+}
+
+/// The bytes of a body of `kind` that hold its fields; the padding after them does not
+/// go on the queue, and reads back as zeros ([`decode`]).
+#[inline(always)]
+const fn body_len(kind: u8) -> usize {
+    const NBNS: u8 = EventKind::Nbns as u8;
+    const NBSS: u8 = EventKind::Nbss as u8;
+    const TCP: u8 = EventKind::Tcp as u8;
+    const UDP: u8 = EventKind::Udp as u8;
+    const ICMP: u8 = EventKind::IcmpUnreachable as u8;
+    const PPTP: u8 = EventKind::Pptp as u8;
+    match kind {
+        NBNS => offset_of!(NbnsBody, _pad1),
+        NBSS => offset_of!(NbssBody, _pad),
+        TCP => offset_of!(TcpBody, _pad),
+        UDP => offset_of!(UdpBody, _pad),
+        ICMP => offset_of!(IcmpBody, _pad),
+        PPTP => size_of::<PptpMessage>(),
+        _ => BODY_LEN,
+    }
 }
 
 impl Record for SapResponse {
@@ -432,6 +496,25 @@ impl Record for SapResponse {
     }
 }
 
+impl Record for PptpSegment {
+    #[inline(always)]
+    fn header(&mut self) -> &mut EventHeader {
+        &mut self.hdr
+    }
+    #[inline(always)]
+    fn events(&self) -> u64 {
+        u64::from(self.count)
+    }
+    #[inline(always)]
+    fn ring_len(&self) -> usize {
+        PPTP_SEGMENT_FIXED
+            + usize::from(self.count).min(PPTP_MAX_MESSAGES) * size_of::<PptpMessage>()
+    }
+}
+
+/// A [`PptpSegment`] up to its first message.
+const PPTP_SEGMENT_FIXED: usize = offset_of!(PptpSegment, messages);
+
 /// A [`SapResponse`] up to its first entry.
 const SAP_RESPONSE_FIXED: usize = offset_of!(SapResponse, entries);
 
@@ -442,22 +525,38 @@ pub fn decode(record: &[u8], mut event: impl FnMut(Event)) {
     let Some(&kind) = record.get(offset_of!(EventHeader, kind)) else {
         return;
     };
-    if kind != EventKind::SapResponse as u8 {
-        if let Some(b) = record.get(..size_of::<Event>()) {
-            event(bytemuck::pod_read_unaligned(b));
+    match kind {
+        k if k == EventKind::SapResponse as u8 => sap_entries(record, event),
+        k if k == EventKind::PptpSegment as u8 => pptp_messages(record, event),
+        _ if record.len() >= size_of::<EventHeader>() + body_len(kind) => {
+            event(array_record::<Event>(record, 0, 1).0)
         }
-        return;
+        _ => {}
     }
-    // Only the entries it holds went on the queue.
-    let mut r = SapResponse::zeroed();
-    let n = record.len().min(size_of::<SapResponse>());
+}
+
+/// A record of type `T` from the bytes that went on the queue (the rest zeros), and how
+/// many items (of `item` bytes each, from `fixed` on) they hold whole.
+fn array_record<T: Pod>(record: &[u8], fixed: usize, item: usize) -> (T, usize) {
+    let mut r = T::zeroed();
+    let n = record.len().min(size_of::<T>());
     bytemuck::bytes_of_mut(&mut r)[..n].copy_from_slice(&record[..n]);
-    let present = n.saturating_sub(SAP_RESPONSE_FIXED) / SAP_ENTRY_LEN;
+    (r, n.saturating_sub(fixed) / item)
+}
+
+/// An event with `hdr`'s addresses and times, of `kind`, with an empty body.
+fn event_of(hdr: EventHeader, kind: EventKind) -> Event {
     let mut ev = Event {
-        hdr: r.hdr,
+        hdr,
         body: EventBody { raw: [0; BODY_LEN] },
     };
-    ev.hdr.kind = EventKind::SapEntry as u8;
+    ev.hdr.kind = kind as u8;
+    ev
+}
+
+fn sap_entries(record: &[u8], mut event: impl FnMut(Event)) {
+    let (r, present) = array_record::<SapResponse>(record, SAP_RESPONSE_FIXED, SAP_ENTRY_LEN);
+    let mut ev = event_of(r.hdr, EventKind::SapEntry);
     for (i, e) in r
         .entries
         .chunks_exact(SAP_ENTRY_LEN)
@@ -474,6 +573,16 @@ pub fn decode(record: &[u8], mut event: impl FnMut(Event)) {
         body.socket = u16::from_be_bytes([e[60], e[61]]);
         body.hops = u16::from_be_bytes([e[62], e[63]]);
         ev.body.sap = body;
+        event(ev);
+    }
+}
+
+fn pptp_messages(record: &[u8], mut event: impl FnMut(Event)) {
+    let (r, present) =
+        array_record::<PptpSegment>(record, PPTP_SEGMENT_FIXED, size_of::<PptpMessage>());
+    let mut ev = event_of(r.hdr, EventKind::Pptp);
+    for msg in r.messages.iter().take(usize::from(r.count).min(present)) {
+        ev.body.pptp = (*msg).into();
         event(ev);
     }
 }
@@ -524,6 +633,38 @@ mod tests {
     }
 
     #[test]
+    fn a_pptp_record_becomes_one_event_per_message_it_holds_in_order() {
+        let mut r = PptpSegment::zeroed();
+        r.hdr.kind = EventKind::PptpSegment as u8;
+        r.hdr.ts_ns = 7;
+        r.hdr.sport = 1723;
+        r.count = 3;
+        for (i, m) in r.messages.iter_mut().enumerate() {
+            *m = PptpMessage {
+                msg_type: 12,
+                length: 16,
+                call_id: 100 + i as u16,
+                ..Default::default()
+            };
+        }
+        let bytes = &bytemuck::bytes_of(&r)[..r.ring_len()];
+        assert_eq!(bytes.len(), 64 + 3 * 12);
+        let evs = decoded(bytes);
+        let calls: std::vec::Vec<_> = evs
+            .iter()
+            .map(|e| {
+                assert_eq!((e.hdr.ts_ns, e.hdr.sport), (7, 1723));
+                let m = e.pptp().expect("a PPTP event");
+                assert_eq!((m.msg_type, m.length), (12, 16));
+                m.call_id
+            })
+            .collect();
+        assert_eq!(calls, [100, 101, 102]);
+        // A record cut inside its third message holds two.
+        assert_eq!(decoded(&bytes[..64 + 2 * 12 + 5]).len(), 2);
+    }
+
+    #[test]
     fn a_cut_record_yields_only_its_complete_entries_and_a_runt_nothing() {
         let r = sap_record(3);
         let bytes = bytemuck::bytes_of(&r);
@@ -531,9 +672,14 @@ mod tests {
         assert_eq!(decoded(&bytes[..64 + 2 * SAP_ENTRY_LEN + 10]).len(), 2);
         assert!(decoded(&bytes[..40]).is_empty());
         assert!(decoded(&[]).is_empty());
-        // An event record shorter than an event is dropped, not read past its end.
-        let ev = Event::zeroed();
-        assert!(decoded(&bytemuck::bytes_of(&ev)[..100]).is_empty());
-        assert_eq!(decoded(bytemuck::bytes_of(&ev)).len(), 1);
+        // An event record shorter than its kind's fields is dropped, not read past its
+        // end; its padding need not be there.
+        let mut ev = Event::zeroed();
+        ev.hdr.kind = EventKind::Nbns as u8;
+        let bytes = bytemuck::bytes_of(&ev);
+        assert_eq!(ev.ring_len(), 56 + 44);
+        assert!(decoded(&bytes[..99]).is_empty());
+        assert_eq!(decoded(&bytes[..100]).len(), 1);
+        assert_eq!(decoded(bytes).len(), 1);
     }
 }

@@ -6,7 +6,7 @@ use crate::class::NUM_CLASSES;
 
 /// Bumped whenever a map's key or value layout changes; pinned maps live under a path
 /// that includes it, so a daemon never reads a map it cannot parse.
-pub const LAYOUT_VERSION: u32 = 4;
+pub const LAYOUT_VERSION: u32 = 5;
 
 /// Flows the table holds per CPU: `FLOW_BUCKETS` buckets of `FLOW_WAYS` slots, indexed by
 /// the flow key's fingerprint; a new flow takes an empty slot of its bucket or the least
@@ -19,8 +19,9 @@ pub const FLOW_BUCKETS: u32 = FLOW_CAPACITY / FLOW_WAYS as u32;
 /// one consumer (the daemon), so a record costs no lock, no wake-up (but at a quarter
 /// full, `MAP_EVENT_BELL`) and no cache line shared with other CPUs but the sequence
 /// number's. A region is [`QueueRegion`]: its
-/// positions and `QUEUE_CHUNKS` 64-byte chunks (2 MiB: 10,922 events, 100 ms of a
-/// 100,000-event/s burst on one CPU, ten of the daemon's drains).
+/// positions and `QUEUE_CHUNKS` 64-byte chunks (2 MiB: 16,384 events of two chunks, every
+/// kind's but NCP's, 160 ms of a 100,000-event/s burst on one CPU, 16 of the daemon's
+/// drains).
 pub const QUEUE_CHUNKS: u64 = 1 << 15;
 pub const QUEUE_CHUNK_BYTES: usize = 64;
 /// A queue chunk: eight words, copied as such.

@@ -203,12 +203,12 @@ impl Sink for Counters<'_> {
 }
 
 /// Appends `record`'s first `len` bytes (it is in scratch memory) to this CPU's region of
-/// the event queue; false when the region is full. Every chunk the largest record of its
-/// type could take is copied (up to 63 bytes past the record are read: scratch memory has
-/// room, asserted in fault-common), so the copy is straight-line code the verifier walks
-/// once; the chunks past the record's are free space, or spare chunks past the region's
-/// end. The head moves only once the record is written, by an atomic add, so the daemon
-/// never sees a record before its bytes (on any architecture).
+/// the event queue; false when the region is full. The record's chunks are copied whole, a
+/// word at a time (up to 63 bytes past the record are read: scratch memory has room,
+/// asserted in fault-common), in straight-line code the verifier walks once, with a
+/// branch past each chunk: records shorter than their type's largest stop there. The
+/// head moves only once the record is written, by an atomic add, so the daemon never
+/// sees a record before its bytes (on any architecture).
 #[inline(always)]
 fn push<R: Record>(record: &R, len: usize) -> bool {
     let copied = const { queue_record_chunks(size_of::<R>()) };
@@ -253,6 +253,9 @@ fn push<R: Record>(record: &R, len: usize) -> bool {
         dst.add(1).write_volatile(len as u64);
         let mut w = 2;
         while w < copied as usize * 8 {
+            if w % 8 == 0 && w / 8 >= n as usize {
+                break;
+            }
             // Word w of the record's chunks holds the record's word w - 2.
             dst.add(w).write_volatile(words.add(w - 2).read_volatile());
             w += 1;

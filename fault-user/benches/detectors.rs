@@ -20,7 +20,7 @@ use fault_common::{
     Event,
     event::{
         EventKind, Family, NAME_OK, NCP_HAS_REPLY_VALUE, NCP_HAS_RPV_REQUEST, NCP_HAS_SUBFUNCTION,
-        NbnsBody, NbssBody, NcpBody, PptpBody, RR_OK, SapEntryBody, TCP_ACK, TCP_RST, TCP_SYN,
+        NbnsBody, NbssBody, NcpBody, PptpMessage, RR_OK, SapEntryBody, TCP_ACK, TCP_RST, TCP_SYN,
         TcpBody, UdpBody,
     },
     ports,
@@ -799,14 +799,15 @@ fn pptp(
     } else {
         ip(EventKind::Pptp, s, c)
     };
-    ev.body.pptp = PptpBody {
+    ev.body.pptp = PptpMessage {
         msg_type,
         length: 32,
         call_id,
         peer_call_id,
         result,
-        ..Zeroable::zeroed()
-    };
+        ..Default::default()
+    }
+    .into();
     ev
 }
 

@@ -169,8 +169,9 @@ fn event_name(k: EventKind) -> &'static str {
         EventKind::Tcp => "tcp",
         EventKind::Udp => "udp",
         EventKind::IcmpUnreachable => "icmp_unreachable",
-        // Decoded into its entries before anything renders it.
+        // Decoded into their entries and messages before anything renders them.
         EventKind::SapResponse => "sap_response",
+        EventKind::PptpSegment => "pptp_segment",
     }
 }
 

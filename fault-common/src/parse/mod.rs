@@ -22,14 +22,14 @@ mod netbios;
 mod pptp;
 mod tunnel;
 
-pub use pptp::MAX_MESSAGES as PPTP_MAX_MESSAGES;
+pub use crate::event::PPTP_MAX_MESSAGES;
 
 use bytemuck::{Pod, Zeroable};
 
 use crate::{
     class::Class,
     event::{
-        Event, EventKind, Family, IcmpBody, NbnsBody, NbssBody, NcpBody, PptpBody, Record,
+        Event, EventKind, Family, IcmpBody, NbnsBody, NbssBody, NcpBody, PptpSegment, Record,
         SapResponse, TcpBody, UdpBody,
     },
     maps::FlowKey,
@@ -132,6 +132,8 @@ impl Triage {
 #[derive(Clone, Copy, Pod, Zeroable)]
 pub struct Scratch {
     pub event: Event,
+    /// A PPTP segment's record (its messages), built here rather than in `event`.
+    pub pptp: PptpSegment,
     /// A SAP response's record, built here rather than in `event` (it is larger).
     pub sap: SapResponse,
     pub out: Outcome,
@@ -144,16 +146,17 @@ pub struct Scratch {
 // The event queue copies a record in whole chunks, reading up to a chunk less its
 // prefix past the record's end: scratch memory must go on that far after each record.
 const _: () = {
-    use crate::maps::{QUEUE_CHUNK_BYTES, QUEUE_RECORD_CHUNKS_MAX, QueuePrefix};
-    let read = QUEUE_RECORD_CHUNKS_MAX as usize * QUEUE_CHUNK_BYTES - size_of::<QueuePrefix>();
-    assert!(core::mem::offset_of!(Scratch, sap) + read <= size_of::<Scratch>());
-    let event = crate::maps::queue_record_chunks(size_of::<crate::Event>()) as usize
-        * QUEUE_CHUNK_BYTES
-        - size_of::<QueuePrefix>();
-    assert!(core::mem::offset_of!(Scratch, event) + event <= size_of::<Scratch>());
-    assert!(read >= size_of::<crate::event::SapResponse>());
-    assert!(core::mem::offset_of!(Scratch, event) % 8 == 0);
-    assert!(core::mem::offset_of!(Scratch, sap) % 8 == 0);
+    use crate::maps::{QUEUE_CHUNK_BYTES, QueuePrefix, queue_record_chunks};
+    use core::mem::offset_of;
+    /// Whether a record of `size` bytes at `at` can be copied from there.
+    const fn fits(at: usize, size: usize) -> bool {
+        let read =
+            queue_record_chunks(size) as usize * QUEUE_CHUNK_BYTES - size_of::<QueuePrefix>();
+        at.is_multiple_of(8) && at + read <= size_of::<Scratch>()
+    }
+    assert!(fits(offset_of!(Scratch, event), size_of::<Event>()));
+    assert!(fits(offset_of!(Scratch, pptp), size_of::<PptpSegment>()));
+    assert!(fits(offset_of!(Scratch, sap), size_of::<SapResponse>()));
 };
 
 /// A header ended before its fixed fields did, or a field contradicts the frame.
@@ -312,6 +315,7 @@ pub(crate) struct Ctx<'a, P: Packet + ?Sized, S: Sink> {
     rd: Reader<'a, P>,
     sink: &'a mut S,
     ev: &'a mut Event,
+    pptp: &'a mut PptpSegment,
     sap: &'a mut SapResponse,
     out: &'a mut Outcome,
     #[cfg_attr(
@@ -383,7 +387,6 @@ impl<'a, P: Packet + ?Sized, S: Sink> Ctx<'a, P, S> {
     );
     body!(nbss_body, nbss, NbssBody);
     body!(ncp_body, ncp, NcpBody);
-    body!(pptp_body, pptp, PptpBody);
     body!(tcp_body, tcp, TcpBody);
     body!(udp_body, udp, UdpBody);
     body!(icmp_body, icmp, IcmpBody);
@@ -479,6 +482,7 @@ pub fn classify_watched<P: Packet + ?Sized, S: Sink>(pkt: &P, sink: &mut S, scra
         rd: Reader { pkt },
         sink,
         ev: &mut scratch.event,
+        pptp: &mut scratch.pptp,
         sap: &mut scratch.sap,
         out: &mut scratch.out,
         through: &mut scratch.through,

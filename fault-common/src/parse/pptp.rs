@@ -14,10 +14,10 @@
 //! call id would pair with the wrong call. The next segment starts inside that message,
 //! where no header is; it gives nothing, whole messages after the tail included.
 
-use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink};
+use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink, copy};
 use crate::{
     class::Class,
-    event::{EventKind, PptpBody},
+    event::{EventKind, PPTP_MAX_MESSAGES as MAX_MESSAGES, PptpMessage},
     proto::pptp::{
         CCRQ, CDN, CONTROL_MESSAGE, ICCN, ICRP, ICRQ, MAGIC_COOKIE, OCRP, OCRQ, SCCRP, SLI,
         STOP_CCRP, STOP_CCRQ, WEN,
@@ -25,35 +25,48 @@ use crate::{
 };
 
 const HLEN: usize = 12;
-/// Control messages parsed per segment. The shortest is 16 bytes (Echo-Request,
-/// Call-Clear-Request), so a 1460-byte segment could hold 91, but senders coalesce what
-/// one burst of activity writes: a message or two behind an unacknowledged one, or, the
-/// largest burst, a server dropping every call at once, whose 148-byte
-/// Call-Disconnect-Notifies fill a full segment with 9, then its
-/// Stop-Control-Connection-Request: 10. Each turn is one more pass over the message parser
-/// for the verifier (about 2,600 instructions), so the bound is what real traffic needs,
-/// not what a segment could hold. The bytes after the last message parsed count the
-/// segment in `pptp.control.unparsed`, and give no class or event of their own.
-pub const MAX_MESSAGES: usize = 10;
+// MAX_MESSAGES, the control messages parsed per segment: the shortest is 16 bytes
+// (Echo-Request, Call-Clear-Request), so a 1460-byte segment could hold 91, but senders coalesce what
+// one burst of activity writes: a message or two behind an unacknowledged one, or, the
+// largest burst, a server dropping every call at once, whose 148-byte
+// Call-Disconnect-Notifies fill a full segment with 9, then its
+// Stop-Control-Connection-Request: 10. Each turn is one more pass over the message parser
+// for the verifier (about 2,600 instructions), so the bound is what real traffic needs,
+// not what a segment could hold. The bytes after the last message parsed count the
+// segment in `pptp.control.unparsed`, and give no class or event of their own.
 
 /// Every control message of a TCP 1723 segment (`off`..`lim`), up to [`MAX_MESSAGES`];
 /// stops at the first that is not one (a segment of something else, or one that starts
-/// inside a message cut at the end of the previous segment). A function of its own in BPF,
-/// unlike the rest of phase 2: inlined into the XDP function, its loop costs every PPTP
-/// segment ~28 ns more than the call does (`faultd bench --against`, 40,000 runs x 8).
+/// inside a message cut at the end of the previous segment). The whole messages go to
+/// the sink in one record, those before a malformed one too. A function of its own in
+/// BPF, unlike the rest of phase 2: inlined into the XDP function, its loop costs every
+/// PPTP segment ~28 ns more than the call does (`faultd bench --against`, 40,000 runs x 8).
 #[inline(never)]
 pub(super) fn control<P: Packet + ?Sized, S: Sink>(
     cx: &mut Ctx<P, S>,
     off: usize,
     lim: usize,
 ) -> Parsed {
+    cx.pptp.count = 0;
+    let parsed = messages(cx, off, lim);
+    if cx.pptp.count != 0 {
+        let r = &mut *cx.pptp;
+        copy(&mut r.hdr, &cx.ev.hdr);
+        r.hdr.kind = EventKind::PptpSegment as u8;
+        cx.sink.emit(r);
+    }
+    parsed
+}
+
+#[inline(always)]
+fn messages<P: Packet + ?Sized, S: Sink>(cx: &mut Ctx<P, S>, off: usize, lim: usize) -> Parsed {
     let mut at = off;
     let mut i = 0;
     while i < MAX_MESSAGES {
         // Through untracked memory on every turn: the paths through one message's types
         // and fields reach the next turn as one verifier state.
         let (p, lim) = cx.converge(at, lim);
-        match message(cx, p, lim, i == 0)? {
+        match message(cx, p, lim, i)? {
             Some(next) => at = next,
             None => return Ok(()),
         }
@@ -66,14 +79,15 @@ pub(super) fn control<P: Packet + ?Sized, S: Sink>(
     Ok(())
 }
 
-/// The message at `p`: its classes, and its event when it is whole. Where the next one
-/// starts, or `None` when there is none to look for.
+/// The message at `p`, the segment's `i`th: its classes, and when it is whole its fields,
+/// as the record's next message. Where the next one starts, or `None` when there is none
+/// to look for.
 #[inline(always)]
 fn message<P: Packet + ?Sized, S: Sink>(
     cx: &mut Ctx<P, S>,
     p: usize,
     lim: usize,
-    first: bool,
+    i: usize,
 ) -> Result<Option<usize>, Malformed> {
     if p >= lim {
         return Ok(None);
@@ -81,7 +95,7 @@ fn message<P: Packet + ?Sized, S: Sink>(
     let Ok(h) = cx.rd.bytes_in::<HLEN>(p, lim) else {
         // After a whole message, fewer bytes than a header are the next one's start, cut
         // by the segment's end; at the start of a segment they may be anything.
-        if !first {
+        if i != 0 {
             cx.class(Class::PptpControlCut);
         }
         return Ok(None);
@@ -106,21 +120,25 @@ fn message<P: Packet + ?Sized, S: Sink>(
         cx.class(Class::PptpControlCut);
         return Ok(None);
     }
-    let rd = cx.rd;
-    let b = cx.pptp_body();
-    b.msg_type = msg_type;
-    b.length = length as u16;
+    let Some(m) = cx.pptp.messages.get_mut(i) else {
+        return Ok(None);
+    };
+    *m = PptpMessage {
+        msg_type,
+        length: length as u16,
+        ..PptpMessage::default()
+    };
     // A Length too short for the message's own fields is malformed: no event, and the
     // messages after it are not trusted either.
-    fields(rd, p + HLEN, end, b)?;
-    cx.emit(EventKind::Pptp);
+    fields(cx.rd, p + HLEN, end, m)?;
+    cx.pptp.count = i as u8 + 1;
     Ok(Some(end))
 }
 
 /// The fields that follow the header, by message type (RFC 2637 §2), up to the message's
 /// end `lim`.
 #[inline(always)]
-fn fields<P: Packet + ?Sized>(rd: Reader<P>, f: usize, lim: usize, b: &mut PptpBody) -> Parsed {
+fn fields<P: Packet + ?Sized>(rd: Reader<P>, f: usize, lim: usize, b: &mut PptpMessage) -> Parsed {
     match b.msg_type {
         // SCCRP: version, then result and error.
         SCCRP => {

@@ -742,7 +742,7 @@ mod tests {
         ts: u64,
     ) -> Event {
         use bytemuck::Zeroable;
-        use fault_common::event::{EventKind, PptpBody, TcpBody};
+        use fault_common::event::{EventKind, PptpMessage, TcpBody};
         let mut ev = Event::zeroed();
         ev.hdr.ts_ns = ts;
         ev.hdr.family = 4;
@@ -766,13 +766,14 @@ mod tests {
             };
         } else {
             ev.hdr.kind = EventKind::Pptp as u8;
-            ev.body.pptp = PptpBody {
+            ev.body.pptp = PptpMessage {
                 msg_type,
                 call_id,
                 peer_call_id,
                 result,
-                ..Zeroable::zeroed()
-            };
+                ..Default::default()
+            }
+            .into();
         }
         ev
     }

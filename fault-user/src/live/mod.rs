@@ -528,7 +528,7 @@ fn to_unix(mono_ns: u64, offset: i128) -> u64 {
 }
 
 /// How often the consumer drains the event queue: the XDP program wakes it only when a
-/// CPU's region passes a quarter full (the bell), so this bounds how long an event waits. A CPU's region holds a burst of 10,922 events
+/// CPU's region passes a quarter full (the bell), so this bounds how long an event waits. A CPU's region holds a burst of 16,384 events
 /// between two drains (see `fault_common::maps::QUEUE_CHUNKS`).
 pub const DRAIN_EVERY: Duration = Duration::from_millis(10);
 /// Events handled between looks at the stop flag and the tick: a blast of events delays
