@@ -99,11 +99,105 @@ impl Packet for Frame<'_> {
         if off > MAX_OFFSET || n == 0 || n > N {
             return None;
         }
+        // A short field in the linear part (a name) is read directly: the helper's call
+        // costs more than the loads. Longer ones, and those that reach into a fragment,
+        // go to the helper.
+        if N <= 64 && self.copy_direct(off, n, out).is_some() {
+            return Some(());
+        }
         // SAFETY: `out` has room for n <= N bytes; the helper checks the packet bounds.
         let r = unsafe {
             bpf_xdp_load_bytes(self.0.ctx, off as u32, out.as_mut_ptr().cast(), n as u32)
         };
         (r == 0).then_some(())
+    }
+}
+
+/// `*(width *)p = v`, written out for the reason [`write_words`] gives.
+macro_rules! store {
+    ($p:expr, $v:expr, $width:literal) => {{
+        let (p, v) = ($p, $v as u64);
+        // SAFETY: the caller checked `p .. p + width` is in the value it writes.
+        unsafe {
+            core::arch::asm!(
+                concat!("*(", $width, " *)({0} + 0) = {1}"),
+                in(reg) p,
+                in(reg) v,
+                options(nostack),
+            )
+        };
+    }};
+}
+
+impl Frame<'_> {
+    /// [`Packet::copy`] as loads of the powers of two that make up `n` (`n <= N <= 64`):
+    /// no loop, so the verifier walks each piece once per combination of the pieces before
+    /// it, and a copy of `n` whose link to `n` it cannot follow (see [`unlinked`]) decides
+    /// them, so what the caller does with `n` afterwards is walked once, not once per value.
+    #[inline(always)]
+    fn copy_direct<const N: usize>(&self, off: usize, n: usize, out: &mut [u8; N]) -> Option<()> {
+        let n = unlinked(n);
+        let mut at = 0;
+        self.piece::<32, N>(off, n, &mut at, out)?;
+        self.piece::<16, N>(off, n, &mut at, out)?;
+        self.piece::<8, N>(off, n, &mut at, out)?;
+        self.piece::<4, N>(off, n, &mut at, out)?;
+        self.piece::<2, N>(off, n, &mut at, out)?;
+        self.piece::<1, N>(off, n, &mut at, out)
+    }
+
+    /// Copies the `K` bytes at `off + at` to `out[at..]` when `n` has the bit `K`.
+    #[inline(always)]
+    fn piece<const K: usize, const N: usize>(
+        &self,
+        off: usize,
+        n: usize,
+        at: &mut usize,
+        out: &mut [u8; N],
+    ) -> Option<()> {
+        if K > N || n & K == 0 {
+            return Some(());
+        }
+        let bytes = self.load::<K>(off + *at)?;
+        let dst = out.get_mut(*at..*at + K)?;
+        write_words(dst.as_mut_ptr() as usize, bytes);
+        *at += K;
+        Some(())
+    }
+}
+
+/// `v` as a new value to the verifier: a multiplication by one, after which it no longer
+/// shares the identity of the register it was copied from (a move would keep it, and
+/// what a branch learns of one would be learnt of both).
+#[inline(always)]
+fn unlinked(mut v: usize) -> usize {
+    // SAFETY: a multiplication of a register by one.
+    unsafe { core::arch::asm!("{0} *= 1", inout(reg) v, options(pure, nomem, nostack)) };
+    v
+}
+
+/// Writes `bytes` at `p` (in map memory, bounds already checked) a word at a time: the
+/// stores [`read_words`]'s loads are (LLVM stores an `[u8; N]` a byte at a time).
+#[inline(always)]
+fn write_words<const N: usize>(p: usize, bytes: [u8; N]) {
+    let mut i = 0;
+    while i + 8 <= N {
+        let w = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or_default());
+        store!(p + i, w, "u64");
+        i += 8;
+    }
+    if i + 4 <= N {
+        let w = u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap_or_default());
+        store!(p + i, w, "u32");
+        i += 4;
+    }
+    if i + 2 <= N {
+        let w = u16::from_le_bytes(bytes[i..i + 2].try_into().unwrap_or_default());
+        store!(p + i, w, "u16");
+        i += 2;
+    }
+    if i < N {
+        store!(p + i, bytes[i], "u8");
     }
 }
 

@@ -432,3 +432,56 @@ fn every_event_field_matches_tshark() {
         failures.join("\n")
     );
 }
+
+/// NCP names are copied by the XDP program in pieces of 32, 16, 8, 4, 2 and 1 bytes (the
+/// powers of two their length is made of): every object name length (1..=48) and every
+/// property name length (1..=16) arrives whole, with nothing after it, in both engines.
+#[test]
+fn ncp_names_of_every_length_arrive_whole() {
+    use fault_tests::{
+        Eth,
+        catalogue::{FILE_SERVER, IPX_CLIENT},
+        ipx::Encap,
+        ncp,
+    };
+    let mut kernel = match engine::open(EngineKind::Kernel) {
+        Ok(k) => k,
+        Err(e) => {
+            return eprintln!(
+                "SKIPPED ncp_names_of_every_length_arrive_whole: kernel engine unavailable ({e}); run as root"
+            );
+        }
+    };
+    let mut user = engine::open(EngineKind::User).unwrap();
+    // Distinct bytes at every position, so a piece copied to the wrong place shows.
+    let text = |len: usize, first: u8| -> String {
+        (0..len)
+            .map(|i| char::from(first + (i % 26) as u8))
+            .collect()
+    };
+    for n in 1..=48 {
+        let m = (n - 1) % 16 + 1;
+        let (object, property) = (text(n, b'A'), text(m, b'a'));
+        let rpv = ncp::read_property_value(1, 3, 2, ncp::OBJECT_FILE_SERVER, &object, 1, &property);
+        let frame = Eth::new([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 1])
+            .ipx(Encap::EthernetII, IPX_CLIENT, FILE_SERVER)
+            .payload(&rpv);
+        for (name, engine) in [("kernel", &mut kernel), ("user", &mut user)] {
+            let mut events = Vec::new();
+            engine.frame(1_000_000_000 * n as u64, &frame).unwrap();
+            engine.drain_events(&mut events).unwrap();
+            assert_eq!(events.len(), 1, "{name} engine, object name of {n}");
+            let b = events[0].ncp().expect("an NCP event");
+            assert_eq!(b.detail & NCP_HAS_RPV_REQUEST, NCP_HAS_RPV_REQUEST);
+            assert_eq!(b.object_name(), object.as_bytes(), "{name} engine");
+            assert_eq!(b.property_name(), property.as_bytes(), "{name} engine");
+            assert!(
+                b.object_name[n..]
+                    .iter()
+                    .chain(&b.property_name[m..])
+                    .all(|&c| c == 0),
+                "{name} engine: bytes after a name of {n} or {m}"
+            );
+        }
+    }
+}
