@@ -1,7 +1,7 @@
 //! NetBIOS over TCP/IP (RFC 1002): the name service on UDP 137 and the session service's
 //! control messages on TCP 139.
 
-use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink, decode_netbios_name};
+use super::{Ctx, Malformed, Packet, Parsed, Reader, Sink, decode_netbios_name_into};
 use crate::{
     class::Class,
     event::{EventKind, NAME_MALFORMED, NAME_OK, NbnsBody, NbssBody, RR_OK},
@@ -20,23 +20,20 @@ const NBNS_HLEN: usize = 12;
 const MAX_LABELS: usize = 4;
 
 /// A domain-style name at `off`. When its first label is a 32-character NetBIOS name it is
-/// decoded into `decoded` (returning true); the offset just past the name is returned
-/// either way.
+/// decoded into `decoded`, if the caller wants it (returning true); the offset just past
+/// the name is returned either way.
 #[inline(always)]
 fn name<P: Packet + ?Sized>(
     rd: Reader<P>,
     off: usize,
     lim: usize,
-    decoded: &mut [u8; 16],
+    decoded: Option<&mut [u8; 16]>,
 ) -> Result<(usize, bool), Malformed> {
     let mut p = off;
     let mut ok = false;
     if rd.u8_in(off, lim)? == 32 {
         let enc = rd.bytes_in::<32>(off + 1, lim)?;
-        if let Some(n) = decode_netbios_name(&enc) {
-            *decoded = n;
-            ok = true;
-        }
+        ok = decoded.is_some_and(|d| decode_netbios_name_into(&enc, d));
         p = off + 33;
     }
     for _ in 0..=MAX_LABELS {
@@ -109,8 +106,7 @@ pub(super) fn quoted_question<P: Packet + ?Sized>(
     if be(4) == 0 {
         return None;
     }
-    let mut ignored = [0u8; 16];
-    let (after, _) = name(rd, off + NBNS_HLEN, lim, &mut ignored).ok()?;
+    let (after, _) = name(rd, off + NBNS_HLEN, lim, None).ok()?;
     let rtype = rd.be16_in(after, lim).ok()?;
     Some((be(0), be(2), rtype))
 }
@@ -126,7 +122,7 @@ fn nbns_details<P: Packet + ?Sized>(
     if b.qdcount == 0 && b.ancount == 0 {
         return Ok(());
     }
-    let (after, ok) = name(rd, off + NBNS_HLEN, lim, &mut b.name)?;
+    let (after, ok) = name(rd, off + NBNS_HLEN, lim, Some(&mut b.name))?;
     b.name_status = if ok { NAME_OK } else { NAME_MALFORMED };
     b.rtype = rd.be16_in(after, lim)?;
     // Requests carry their record (if any) as the additional record after the question;
@@ -135,8 +131,7 @@ fn nbns_details<P: Packet + ?Sized>(
         if b.ancount != 0 || b.nscount != 0 || b.arcount == 0 {
             return Ok(());
         }
-        let mut ignored = [0u8; 16];
-        name(rd, after + 4, lim, &mut ignored)?.0
+        name(rd, after + 4, lim, None)?.0
     } else {
         after
     };
@@ -205,8 +200,8 @@ fn nbss_details<P: Packet + ?Sized>(
 ) -> Parsed {
     match b.msg_type {
         nbss::REQUEST => {
-            let (calling_off, called) = name(rd, off, lim, &mut b.called)?;
-            let (_, calling) = name(rd, calling_off, lim, &mut b.calling)?;
+            let (calling_off, called) = name(rd, off, lim, Some(&mut b.called))?;
+            let (_, calling) = name(rd, calling_off, lim, Some(&mut b.calling))?;
             b.names = called as u8 | (calling as u8) << 1;
         }
         nbss::NEGATIVE => b.error = rd.u8_in(off, lim)?,
