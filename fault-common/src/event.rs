@@ -1,5 +1,6 @@
 //! Events: the few frames a stateful detector needs, handed to userspace through the event
-//! queue. Fixed size, so a full queue is a counted drop rather than a partial write.
+//! queue. A record goes on the queue whole or not at all, so a full queue is a counted
+//! drop rather than a partial write.
 
 use core::mem::offset_of;
 
@@ -430,7 +431,15 @@ pub struct PptpSegment {
     pub messages: [PptpMessage; PPTP_MAX_MESSAGES],
 }
 
-/// Control messages parsed per TCP segment (see `parse::pptp` for why this many).
+/// PPTP control messages parsed per TCP segment. The shortest is 16 bytes (Echo-Request,
+/// Call-Clear-Request), so a 1460-byte segment could hold 91, but senders coalesce what
+/// one burst of activity writes: a message or two behind an unacknowledged one, or, the
+/// largest burst, a server dropping every call at once, whose 148-byte
+/// Call-Disconnect-Notifies fill a full segment with 9, then its
+/// Stop-Control-Connection-Request: 10. Each turn is one more pass over the message parser
+/// for the verifier, so the bound is what real traffic needs, not what a segment could
+/// hold. The bytes after the last message parsed count the segment in
+/// `pptp.control.unparsed`, and give no class or event of their own.
 pub const PPTP_MAX_MESSAGES: usize = 10;
 
 /// A record the XDP program writes to the event queue.
@@ -518,9 +527,10 @@ const PPTP_SEGMENT_FIXED: usize = offset_of!(PptpSegment, messages);
 /// A [`SapResponse`] up to its first entry.
 const SAP_RESPONSE_FIXED: usize = offset_of!(SapResponse, entries);
 
-/// The events in one queue record, in order: the record itself, or a SAP response's
-/// entries. A record too short for its kind yields nothing. Shared by every reader of the
-/// queue (the daemon, the kernel engine) and by the user engine, so all see the same events.
+/// The events in one queue record, in order: the record itself, a SAP response's
+/// entries, or a PPTP segment's messages. A record too short for its kind yields nothing.
+/// Shared by every reader of the queue (the daemon, the kernel engine) and by the user
+/// engine, so all see the same events.
 pub fn decode(record: &[u8], mut event: impl FnMut(Event)) {
     let Some(&kind) = record.get(offset_of!(EventHeader, kind)) else {
         return;

@@ -102,7 +102,7 @@ impl Packet for Frame<'_> {
         // A short field in the linear part (a name) is read directly: the helper's call
         // costs more than the loads. Longer ones, and those that reach into a fragment,
         // go to the helper.
-        if N <= 64 && self.copy_direct(off, n, out).is_some() {
+        if N < 64 && self.copy_direct(off, n, out).is_some() {
             return Some(());
         }
         // SAFETY: `out` has room for n <= N bytes; the helper checks the packet bounds.
@@ -130,7 +130,7 @@ macro_rules! store {
 }
 
 impl Frame<'_> {
-    /// [`Packet::copy`] as loads of the powers of two that make up `n` (`n <= N <= 64`):
+    /// [`Packet::copy`] as loads of the powers of two that make up `n` (`n <= N < 64`):
     /// no loop, so the verifier walks each piece once per combination of the pieces before
     /// it, and a copy of `n` whose link to `n` it cannot follow (see [`unlinked`]) decides
     /// them, so what the caller does with `n` afterwards is walked once, not once per value.
@@ -323,7 +323,7 @@ fn push<R: Record>(record: &R, len: usize) -> bool {
             core::ptr::read_volatile(&(*region).ctl.tail),
         )
     };
-    if head.wrapping_sub(tail) + copied > QUEUE_CHUNKS {
+    if head.wrapping_sub(tail) + n > QUEUE_CHUNKS {
         return false;
     }
     let Some(seq) = EVENT_SEQ.get_ptr_mut(0) else {

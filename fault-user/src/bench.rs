@@ -389,8 +389,9 @@ fn events_of(frame: &[u8]) -> Result<(u64, u32), EngineError> {
     Ok((classes, s.events as u32))
 }
 
-/// The most queue bytes one frame of `events` events can take (more than a ring buffer
-/// takes): a SAP response's entries share a record, which is larger than an event's.
+/// At least the queue bytes one frame of `events` events can take, in this build or an
+/// older one (`--against`): each event a whole event's chunks, or a SAP response's
+/// record, whichever is more (a PPTP segment's record is smaller than either allows).
 fn record_bytes(events: u32) -> u32 {
     let chunks = |len| queue_record_chunks(len) as u32 * QUEUE_CHUNK_BYTES as u32;
     (events * chunks(size_of::<Event>())).max(chunks(size_of::<SapResponse>()))

@@ -9,7 +9,10 @@ use fault_common::{
     event::{EventKind, Record},
     maps::{QUEUE_CHUNKS, queue_record_chunks},
 };
-use fault_tests::{catalogue::catalogue, netbios::registration_flood};
+use fault_tests::{
+    catalogue::{catalogue, sample},
+    netbios::registration_flood,
+};
 use fault_user::engine::{Engine, kernel::KernelEngine, user::UserEngine};
 
 /// Runs the calling thread on `cpu` alone: BPF_PROG_TEST_RUN runs the program on the
@@ -66,33 +69,42 @@ fn nbns_chunks() -> u64 {
 
 #[test]
 fn a_full_region_drops_what_does_not_fit_counts_it_and_takes_records_again_once_read() {
-    // First an NCP event, whose body is all fields (three chunks), then NBNS events (two
-    // each): 16,382 of them fit, and leave the region's last chunk, too small for one more.
-    let lead = sample("ipx_ncp_read_property_value");
-    let fits = ((QUEUE_CHUNKS - queue_record_chunks(size_of::<Event>())) / nbns_chunks()) as usize;
-    assert_eq!(QUEUE_CHUNKS - 3 - 2 * fits as u64, 1);
+    // 16,384 NBNS events (two chunks each) fill an empty region exactly.
+    let fits = (QUEUE_CHUNKS / nbns_chunks()) as usize;
+    assert_eq!(fits, 16_384);
     let frames = registration_flood(u16::try_from(fits + 100).expect("fits in u16"));
     let mut engine = KernelEngine::new().expect("the kernel engine loads (root?)");
     pin_to(0);
-    engine.frame(1, &lead).expect("test run");
     for (i, f) in frames.iter().enumerate() {
+        engine.frame(i as u64 + 1, f).expect("test run");
+    }
+    let s = engine.stats().expect("stats");
+    assert_eq!((s.events, s.events_dropped), (fits as u64, 100));
+    let mut out = Vec::new();
+    engine.drain_events(&mut out).expect("drain");
+    let want: Vec<u16> = (0..fits as u16).collect();
+    assert_eq!(txids(&out), want, "the first records, whole and in order");
+
+    // Read, the region takes records again: an NCP event, whose body is all fields (three
+    // chunks), then 16,382 NBNS events, and the region's last chunk is left, too small
+    // for one more.
+    let more = fits - 2;
+    engine
+        .frame(1, &sample("ipx_ncp_read_property_value"))
+        .expect("test run");
+    for (i, f) in frames.iter().take(more + 1).enumerate() {
         engine.frame(i as u64 + 2, f).expect("test run");
     }
     let s = engine.stats().expect("stats");
-    assert_eq!((s.events, s.events_dropped), (1 + fits as u64, 100));
-    let mut out = Vec::new();
+    assert_eq!((s.events, s.events_dropped), (2 * fits as u64 - 1, 101));
+    out.clear();
     engine.drain_events(&mut out).expect("drain");
     assert!(out[0].ncp().is_some(), "the NCP event first");
-    let want: Vec<u16> = (0..fits as u16).collect();
-    assert_eq!(
-        txids(&out[1..]),
-        want,
-        "the first records, whole and in order"
-    );
+    assert_eq!(txids(&out[1..]), (0..more as u16).collect::<Vec<u16>>());
 
-    // Read, the region takes records again. Its last chunk is next: a SAP response (one
-    // record of 9 chunks) runs from there into the spare chunks past the end, and the
-    // events after it start again at the region's beginning.
+    // Read again, the last chunk is next: a SAP response (one record of 9 chunks) runs
+    // from there into the spare chunks past the end, and the events after it start again
+    // at the region's beginning.
     let sap = largest_sap_response();
     engine.frame(1, &sap).expect("test run");
     for (i, f) in frames.iter().take(10).enumerate() {
@@ -116,16 +128,10 @@ fn a_full_region_drops_what_does_not_fit_counts_it_and_takes_records_again_once_
     );
     assert_eq!(txids(got_rest), (0..10).collect::<Vec<u16>>());
     let s = engine.stats().expect("stats");
-    assert_eq!((s.events, s.events_dropped), (1 + fits as u64 + 17, 100));
-}
-
-/// The catalogue's sample of that name.
-fn sample(name: &str) -> Vec<u8> {
-    catalogue()
-        .into_iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("the catalogue has {name}"))
-        .frame
+    assert_eq!(
+        (s.events, s.events_dropped),
+        (2 * fits as u64 - 1 + 17, 101)
+    );
 }
 
 /// The catalogue's SAP response with the most servers.

@@ -35,6 +35,15 @@ pub const NCP_CONNECTION: u16 = 0x0105;
 /// IPv4 Router Alert option (RFC 2113): four bytes, so IHL becomes 6.
 const ROUTER_ALERT: [u8; 4] = [0x94, 0x04, 0x00, 0x00];
 
+/// The frame of the catalogue's sample called `name`.
+pub fn sample(name: &str) -> Vec<u8> {
+    catalogue()
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("the catalogue has no sample {name}"))
+        .frame
+}
+
 pub fn catalogue() -> Vec<Sample> {
     let mut c = Catalogue {
         samples: Vec::new(),

@@ -153,7 +153,10 @@ struct Segment {
 /// rest gives nothing.
 #[test]
 fn each_pptp_message_of_a_segment_gives_its_event_and_classes_count_the_frame() {
-    use fault_common::{event::EventKind, parse::PPTP_MAX_MESSAGES};
+    use fault_common::{
+        event::{EventKind, TCP_ACK, TCP_FIN},
+        parse::PPTP_MAX_MESSAGES,
+    };
     use fault_tests::{Carrier as _, Eth, Network as _, pptp};
     let test = "each_pptp_message_of_a_segment_gives_its_event_and_classes_count_the_frame";
     let Some(mut kernel) = open_kernel(test) else {
@@ -243,6 +246,13 @@ fn each_pptp_message_of_a_segment_gives_its_event_and_classes_count_the_frame() 
             vec![],
         ),
         seg(
+            "a Set-Link-Info, then a Call-Clear-Request too short: malformed, the first's event",
+            pptp::concat(&[&sli, &too_short[..12], &pptp::ccrq(2)]),
+            CLEAR,
+            true,
+            vec![(pptp::SLI, 100)],
+        ),
+        seg(
             "as many Echo-Requests as the bound",
             echoes(PPTP_MAX_MESSAGES),
             CONTROL,
@@ -312,6 +322,28 @@ fn each_pptp_message_of_a_segment_gives_its_event_and_classes_count_the_frame() 
         }
         (prev_k, prev_u) = (k, u);
     }
+    // A FIN carrying the last messages: the TCP event first, then the messages', as the
+    // frame has them, in both engines.
+    let frame = Eth::new([2, 0, 0, 0, 0, 10], [2, 0, 0, 0, 0, 1])
+        .ipv4([10, 0, 0, 10].into(), [10, 0, 0, 1].into())
+        .tcp(1099, pptp::PORT)
+        .flags(TCP_FIN | TCP_ACK)
+        .payload(&pptp::concat(&[&ccrq, &pptp::stop_ccrq(1)]));
+    let kinds = |engine: &mut Box<dyn engine::Engine>| {
+        engine.frame(2_000_000_000, &frame).unwrap();
+        let mut ev = Vec::new();
+        engine.drain_events(&mut ev).unwrap();
+        ev.iter()
+            .map(|e| (e.kind(), e.pptp().map(|m| m.msg_type)))
+            .collect::<Vec<_>>()
+    };
+    let want = vec![
+        (Ok(EventKind::Tcp), None),
+        (Ok(EventKind::Pptp), Some(pptp::CCRQ)),
+        (Ok(EventKind::Pptp), Some(pptp::STOP_CCRQ)),
+    ];
+    assert_eq!(kinds(&mut kernel), want, "kernel engine");
+    assert_eq!(kinds(&mut user), want, "user engine");
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",
@@ -344,11 +376,7 @@ fn a_flow_seen_on_two_cpus_keeps_its_first_time() {
         eprintln!("SKIPPED a_flow_seen_on_two_cpus_keeps_its_first_time: needs two CPUs");
         return;
     }
-    let frame = fault_tests::catalogue()
-        .into_iter()
-        .find(|s| s.name == "nbss_positive_response")
-        .expect("a watched TCP sample")
-        .frame;
+    let frame = fault_tests::catalogue::sample("nbss_positive_response");
     e.frame(1_000, &frame).unwrap();
     assert!(pin_to_cpu(1));
     e.frame(2_000, &frame).unwrap();

@@ -61,8 +61,8 @@ pub trait Sink {
     /// several messages of one kind (PPTP control messages coalesced in a segment) is
     /// counted once, and every message still gives its own event.
     fn count(&mut self, class: Class);
-    /// Called for each record a stateful detector needs (an [`Event`], or a whole
-    /// [`SapResponse`]); the sink stamps `ts_ns` and `frame_len` (the whole frame's length,
+    /// Called for each record a stateful detector needs (an [`Event`], a whole
+    /// [`SapResponse`] or a segment's [`PptpSegment`]); the sink stamps `ts_ns` and `frame_len` (the whole frame's length,
     /// which the parser may not see all of).
     fn emit<R: Record>(&mut self, record: &mut R);
 }

@@ -25,16 +25,6 @@ use crate::{
 };
 
 const HLEN: usize = 12;
-// MAX_MESSAGES, the control messages parsed per segment: the shortest is 16 bytes
-// (Echo-Request, Call-Clear-Request), so a 1460-byte segment could hold 91, but senders coalesce what
-// one burst of activity writes: a message or two behind an unacknowledged one, or, the
-// largest burst, a server dropping every call at once, whose 148-byte
-// Call-Disconnect-Notifies fill a full segment with 9, then its
-// Stop-Control-Connection-Request: 10. Each turn is one more pass over the message parser
-// for the verifier (about 2,600 instructions), so the bound is what real traffic needs,
-// not what a segment could hold. The bytes after the last message parsed count the
-// segment in `pptp.control.unparsed`, and give no class or event of their own.
-
 /// Every control message of a TCP 1723 segment (`off`..`lim`), up to [`MAX_MESSAGES`];
 /// stops at the first that is not one (a segment of something else, or one that starts
 /// inside a message cut at the end of the previous segment). The whole messages go to
