@@ -490,36 +490,35 @@ const fn body_len(kind: u8) -> usize {
     }
 }
 
-impl Record for SapResponse {
-    #[inline(always)]
-    fn header(&mut self) -> &mut EventHeader {
-        &mut self.hdr
-    }
-    #[inline(always)]
-    fn events(&self) -> u64 {
-        u64::from(self.count)
-    }
-    #[inline(always)]
-    fn ring_len(&self) -> usize {
-        SAP_RESPONSE_FIXED + usize::from(self.count).min(SAP_MAX_ENTRIES) * SAP_ENTRY_LEN
-    }
+/// [`Record`] for a record of a header, a `count`, and that many items of `$item` bytes
+/// in `$items` (at most `$max`): it holds `count` events, and goes on the queue up to its
+/// last item.
+macro_rules! array_record {
+    ($ty:ty, $items:ident, $max:expr, $item:expr) => {
+        impl Record for $ty {
+            #[inline(always)]
+            fn header(&mut self) -> &mut EventHeader {
+                &mut self.hdr
+            }
+            #[inline(always)]
+            fn events(&self) -> u64 {
+                u64::from(self.count)
+            }
+            #[inline(always)]
+            fn ring_len(&self) -> usize {
+                offset_of!($ty, $items) + usize::from(self.count).min($max) * $item
+            }
+        }
+    };
 }
 
-impl Record for PptpSegment {
-    #[inline(always)]
-    fn header(&mut self) -> &mut EventHeader {
-        &mut self.hdr
-    }
-    #[inline(always)]
-    fn events(&self) -> u64 {
-        u64::from(self.count)
-    }
-    #[inline(always)]
-    fn ring_len(&self) -> usize {
-        PPTP_SEGMENT_FIXED
-            + usize::from(self.count).min(PPTP_MAX_MESSAGES) * size_of::<PptpMessage>()
-    }
-}
+array_record!(SapResponse, entries, SAP_MAX_ENTRIES, SAP_ENTRY_LEN);
+array_record!(
+    PptpSegment,
+    messages,
+    PPTP_MAX_MESSAGES,
+    size_of::<PptpMessage>()
+);
 
 /// A [`PptpSegment`] up to its first message.
 const PPTP_SEGMENT_FIXED: usize = offset_of!(PptpSegment, messages);
