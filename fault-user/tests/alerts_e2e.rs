@@ -17,7 +17,7 @@ use std::{
     io::{self, Read, Write},
     net::{SocketAddr, TcpListener, TcpStream},
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Stdio,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -29,7 +29,7 @@ use std::{
 use common::{BASE_NS, FAULTD, replay, timeless};
 use fault_tests::{
     TempPcap,
-    daemon::{Daemon, Scrape, unique},
+    daemon::{self, Daemon, Scrape, unique},
     netns::{Netns, Veth, is_root, send_timed, wait_for},
     prometheus::{self, Alerting, Alertmanager, Prometheus},
     scenario::{self, FAST_FLAGS, SPEEDUP},
@@ -102,9 +102,7 @@ fn play(w: &Wire, d: &Daemon, frames: &[(u64, Vec<u8>)], want: &[Value]) -> Scra
 }
 
 fn detach(pin: &Path) {
-    let _ = Command::new(FAULTD)
-        .args(["detach", "--pin-path", pin.to_str().unwrap()])
-        .output();
+    let _ = daemon::detach(Path::new(FAULTD), pin);
 }
 
 // ---------------------------------------------------------------------------------------

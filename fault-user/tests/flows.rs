@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, net::Ipv4Addr, path::Path};
 use common::{BASE_NS, corpus, engines, faultd};
 use fault_tests::{
     Carrier as _, Eth, Network as _, TempPcap,
-    daemon::{Daemon, unique},
+    daemon::{self, Daemon, unique},
     ipx::{self, Encap, IpxAddr},
     netbios::{NbName, NbRecord, nbns},
     netns::{Netns, Veth, is_root, send_frames, wait_for},
@@ -344,15 +344,14 @@ fn start<'a>(
 
 /// `faultd detach` on `pin`, which must succeed.
 fn detach(pin: &str) {
-    let out = std::process::Command::new(FAULTD)
-        .args(["detach", "--pin-path", pin])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    daemon::detach_ok(Path::new(FAULTD), pin);
+}
+
+/// Stops the daemon, which must exit cleanly, and removes what it left on `pin`.
+fn stop_and_detach(d: Daemon, pin: &str) {
+    let (status, log) = d.stop().unwrap();
+    assert!(status.success(), "{log}");
+    detach(pin);
 }
 
 /// Sends one registration from `client` and checks its flow's last-seen time is when it
@@ -509,9 +508,7 @@ fn frames_in_xdp_fragments_count_their_whole_length() {
         frames[2].len() as u64,
         "Ethernet II IPX"
     );
-    let (status, log) = d.stop().unwrap();
-    assert!(status.success(), "{log}");
-    detach(&pin_s);
+    stop_and_detach(d, &pin_s);
 }
 
 /// The packet clock's tick stopping (here its kept link's pin removed; a CPU taken
@@ -541,9 +538,7 @@ fn a_stopped_tick_is_noticed_and_frames_take_the_kernels_clock_again() {
 
     std::thread::sleep(std::time::Duration::from_millis(500));
     last_seen_is_now(&b, &veth.b, &pin_s, Ipv4Addr::new(10, 77, 0, 9));
-    let (status, log) = d.stop().unwrap();
-    assert!(status.success(), "{log}");
-    detach(&pin_s);
+    stop_and_detach(d, &pin_s);
 }
 
 /// Five flows of one bucket (the table has four ways a bucket): the kernel engine pushes

@@ -15,7 +15,7 @@ use std::{
 
 use base64::Engine as _;
 use fault_tests::{
-    daemon::{Daemon, Scrape, unique},
+    daemon::{self, Daemon, Scrape, unique},
     netns::{HttpResponse, Netns, Veth, http_exchange, is_root, wait_for},
     prometheus::{self, Prometheus},
 };
@@ -36,17 +36,7 @@ fn root_or_skip(test: &str) -> bool {
 /// `faultd detach --pin-path PIN`, as a user would run it after the daemon.
 #[track_caller]
 fn detach(pin: &Path) {
-    let out = Command::new(FAULTD)
-        .arg("detach")
-        .arg("--pin-path")
-        .arg(pin)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    daemon::detach_ok(Path::new(FAULTD), pin);
 }
 
 fn closed(s: &Scrape, reason: &str) -> u64 {

@@ -8,7 +8,7 @@ use std::{net::Ipv4Addr, path::Path, process::Command};
 use fault_common::class::Class;
 use fault_tests::{
     Carrier, Eth, Network, catalogue,
-    daemon::{Daemon, Scrape, has_xdp, pins_left, unique},
+    daemon::{self, Daemon, Scrape, has_xdp, pins_left, unique},
     netbios::{NbName, nbns, registration_flood},
     netns::{Netns, Veth, is_root, send_frames},
     prometheus::{self, Prometheus},
@@ -69,10 +69,7 @@ fn assert_counts(s: &Scrape, want: &fault_common::Stats, what: &str) {
 
 /// `faultd detach --pin-path PIN`, as a user would run it after the daemon.
 fn detach(pin: &str) -> std::process::Output {
-    Command::new(FAULTD)
-        .args(["detach", "--pin-path", pin])
-        .output()
-        .unwrap()
+    daemon::detach(Path::new(FAULTD), pin)
 }
 
 #[test]

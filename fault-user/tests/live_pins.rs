@@ -8,13 +8,12 @@ mod common;
 use std::{
     os::unix::fs::{PermissionsExt as _, chown},
     path::{Path, PathBuf},
-    process::Command,
 };
 
 use common::FAULTD;
 use fault_tests::{
     catalogue,
-    daemon::{Daemon, has_xdp, pins_left, run_refused, unique},
+    daemon::{self, Daemon, has_xdp, pins_left, run_refused, unique},
     netns::{Netns, Veth, is_root, send_frames},
 };
 
@@ -38,10 +37,7 @@ fn frames(n: usize) -> Vec<Vec<u8>> {
 }
 
 fn detach(pin: &Path) -> (Option<i32>, String) {
-    let out = Command::new(FAULTD)
-        .args(["detach", "--pin-path", pin.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = daemon::detach(Path::new(FAULTD), pin);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),

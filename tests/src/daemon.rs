@@ -7,7 +7,7 @@ use std::{
     fs, io,
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Child, Command, ExitStatus, Output, Stdio},
     sync::atomic::{AtomicU16, Ordering},
     time::Duration,
 };
@@ -259,6 +259,28 @@ pub fn has_xdp(ns: &Netns, iface: &str) -> bool {
             s.contains("prog/xdp") || s.contains(" xdp")
         })
         .unwrap_or(false)
+}
+
+/// `faultd detach --pin-path PIN`, as a user runs it after a daemon that kept its program
+/// attached (and as tests clean up after one that may have).
+pub fn detach(faultd: &Path, pin: impl AsRef<Path>) -> Output {
+    Command::new(faultd)
+        .arg("detach")
+        .arg("--pin-path")
+        .arg(pin.as_ref())
+        .output()
+        .expect("faultd runs")
+}
+
+/// [`detach`], which must succeed.
+#[track_caller]
+pub fn detach_ok(faultd: &Path, pin: impl AsRef<Path>) {
+    let out = detach(faultd, pin);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Everything under a pin path, depth first, as `find` lists it (empty when it is absent).
